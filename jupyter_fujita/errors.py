@@ -1,0 +1,28 @@
+"""The few named errors the core raises; the extension maps each to its HTTP status in one place."""
+
+
+class FujitaError(Exception):
+    """Base of the errors a caller is told about (never a crash of the supervisor)."""
+
+    status = 500
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class BadRequest(FujitaError):
+    status = 400
+
+
+class NoSuchProcess(FujitaError):
+    status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No process named {name!r}.")
+
+
+class NotConfigured(FujitaError):
+    """The process cannot start as configured (no manage.py, say)."""
+
+    status = 409

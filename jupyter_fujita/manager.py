@@ -1,0 +1,89 @@
+"""Named supervisors, the fan-out of their status changes, and the shutdown of all of them.
+
+Status listeners are not called back: they wait for the manager's version to move and then read
+the statuses that changed since the version they last saw. A slow listener thus holds nothing
+but its own version number, whatever happens meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tornado.process import Subprocess
+
+from .django import DjangoProject
+from .errors import NoSuchProcess
+from .replay import ReplayCache
+from .supervisor import Status, Supervisor
+
+
+class ProcessManager:
+    def __init__(self, record_dir: Path | None = None) -> None:
+        self.record_dir = record_dir
+        self._supervisors: dict[str, Supervisor] = {}
+        self._versions: dict[str, int] = {}  # name -> manager version of its last change
+        self.version = 0
+        self._changed = asyncio.Event()
+
+    def add(
+        self,
+        name: str,
+        project: DjangoProject,
+        *,
+        cache_lines: int = 10_000,
+        cache_bytes: int = 16 * 1024 * 1024,
+        max_line_bytes: int = 64 * 1024,
+        stop_timeout: float = 5.0,
+    ) -> Supervisor:
+        supervisor = Supervisor(
+            name,
+            project,
+            ReplayCache(cache_lines, cache_bytes),
+            stop_timeout=stop_timeout,
+            max_line_bytes=max_line_bytes,
+            record_dir=self.record_dir,
+            on_change=self._on_change,
+        )
+        self._supervisors[name] = supervisor
+        self._on_change(supervisor)
+        return supervisor
+
+    def get(self, name: str) -> Supervisor:
+        try:
+            return self._supervisors[name]
+        except KeyError:
+            raise NoSuchProcess(name) from None
+
+    def __iter__(self):
+        return iter(self._supervisors.values())
+
+    def statuses(self) -> list[Status]:
+        return [supervisor.status() for supervisor in self._supervisors.values()]
+
+    # -- status fan-out -----------------------------------------------------------------------
+
+    def _on_change(self, supervisor: Supervisor) -> None:
+        self.version += 1
+        self._versions[supervisor.name] = self.version
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def changed_since(self, version: int) -> list[Status]:
+        return [
+            self._supervisors[name].status()
+            for name, changed in self._versions.items()
+            if changed > version
+        ]
+
+    async def wait_beyond(self, version: int) -> None:
+        while self.version <= version:
+            await self._changed.wait()
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop every child; nothing is left running, no port held."""
+        await asyncio.gather(*(s.stop() for s in self._supervisors.values()))
+        # tornado's SIGCHLD handler is bound to this event loop: let the next loop install its own
+        Subprocess.uninitialize()

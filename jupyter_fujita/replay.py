@@ -1,0 +1,152 @@
+"""The replay cache: a bounded ring of numbered log lines, and the wake-ups of its readers.
+
+Every line gets a `seq` that grows by one for the life of the cache and never repeats, so a
+reader that knows the last seq it saw can ask for what came after and learn of any gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+# What a cached line costs beyond its text (the record, its int, its list slot): used to keep
+# the byte budget close to the memory really held.
+LINE_OVERHEAD = 100
+
+
+@dataclass(slots=True)
+class Line:
+    seq: int
+    stream: str  # "stdout" | "stderr" | "fujita"
+    time: float
+    text: str
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    return {"seq": line.seq, "stream": line.stream, "time": line.time, "text": line.text}
+
+
+@dataclass(slots=True)
+class Slice:
+    """What a reader gets: the lines after its position, and what it missed before them."""
+
+    lines: list[Line]
+    gap_from: int | None = None  # first seq that is gone, if any
+    gap_to: int | None = None  # last seq that is gone
+
+
+class ReplayCache:
+    """A ring of lines bounded by count and by bytes.
+
+    The ring is a list with a moving head rather than a deque: readers index it by seq, and a
+    list gives O(1) indexing and cheap slicing where a deque would walk its blocks.
+    """
+
+    def __init__(self, max_lines: int = 10_000, max_bytes: int = 16 * 1024 * 1024) -> None:
+        if max_lines < 1 or max_bytes < 1:
+            raise ValueError("the cache needs room for at least one line")
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self._lines: list[Line] = []
+        self._head = 0  # index in _lines of the oldest live line
+        self._bytes = 0
+        self._next_seq = 1
+        self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
+        self._changed = asyncio.Event()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, stream: str, texts: list[str], time: float) -> None:
+        """Append lines that arrived together; readers are woken once for the whole batch."""
+        seq = self._next_seq
+        lines = self._lines
+        size = 0
+        for text in texts:
+            lines.append(Line(seq, stream, time, text))
+            size += len(text)
+            seq += 1
+        self._bytes += size + LINE_OVERHEAD * len(texts)
+        self._next_seq = seq
+        self._trim()
+        self._wake()
+
+    def clear(self) -> None:
+        self._lines = []
+        self._head = 0
+        self._bytes = 0
+        self.clears += 1
+        self._wake()
+
+    def _trim(self) -> None:
+        lines = self._lines
+        head = self._head
+        live = len(lines) - head
+        while live > self.max_lines or (self._bytes > self.max_bytes and live > 1):
+            self._bytes -= len(lines[head].text) + LINE_OVERHEAD
+            head += 1
+            live -= 1
+        if head > 4096 and head * 2 > len(lines):
+            del lines[:head]
+            head = 0
+        self._head = head
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def first_seq(self) -> int:
+        """Seq of the oldest cached line (next_seq when empty)."""
+        return self._next_seq - (len(self._lines) - self._head)
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the newest line ever appended (0 before the first)."""
+        return self._next_seq - 1
+
+    @property
+    def size(self) -> int:
+        return len(self._lines) - self._head
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def read(self, after: int, max_lines: int | None = None, max_bytes: int | None = None) -> Slice:
+        """Lines with seq > after, oldest first, at most max_lines of them and about max_bytes.
+
+        At least one line is returned when any is there, however long, so a reader always moves.
+        """
+        first = self.first_seq
+        gap_from = gap_to = None
+        if after + 1 < first and after < self.last_seq:
+            gap_from, gap_to = after + 1, min(first - 1, self.last_seq)
+            after = first - 1
+        start = self._head + (after + 1 - first)
+        stop = len(self._lines)
+        if max_lines is not None:
+            stop = min(stop, start + max_lines)
+        if max_bytes is not None and start < stop:
+            budget = max_bytes
+            end = start
+            lines = self._lines
+            while end < stop:
+                budget -= len(lines[end].text) + 80  # ~JSON framing per line
+                end += 1
+                if budget <= 0:
+                    break
+            stop = end
+        return Slice(self._lines[max(start, self._head) : stop], gap_from, gap_to)
+
+    def tail(self, count: int) -> list[Line]:
+        """The newest `count` cached lines."""
+        start = max(self._head, len(self._lines) - count) if count > 0 else len(self._lines)
+        return self._lines[start:]
+
+    async def wait_beyond(self, seq: int, clears: int) -> None:
+        """Return once a line newer than seq exists or the cache was cleared since `clears`."""
+        while self.last_seq <= seq and self.clears == clears:
+            await self._changed.wait()

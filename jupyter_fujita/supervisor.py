@@ -1,0 +1,455 @@
+"""One supervised runserver: spawn, read its pipes, track its state, stop its whole group.
+
+runserver is two processes: the autoreloader parent and the child that serves (re-executed on
+every code change). It runs in a session of its own, so its process group holds both, and stop
+signals the group, escalating SIGINT -> SIGTERM -> SIGKILL. EOF on the pipes proves nothing
+(a child can outlive its parent with the pipes open); the group is gone when the OS says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado.iostream import StreamClosedError
+from tornado.process import Subprocess
+
+from . import oskit
+from .django import Broken, DjangoError, DjangoProject, Failed, Ready, Reloading, RunserverWatcher
+from .lines import LineSplitter
+from .replay import ReplayCache
+
+log = logging.getLogger(__name__)
+
+STATES = ("stopped", "starting", "running", "reloading", "broken", "paused", "stopping", "crashed")
+ACTIVE = frozenset({"starting", "running", "reloading", "broken", "paused"})
+READ_CHUNK = 64 * 1024
+READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
+DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
+
+
+@dataclass(slots=True)
+class Status:
+    name: str
+    state: str
+    pid: int | None
+    returncode: int | None
+    url: str | None
+    message: str
+    command: list[str]
+    cwd: str | None
+    started: str | None
+    ended: str | None
+    restarts: int
+    last_seq: int
+    error: DjangoError | None
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "state": status.state,
+        "pid": status.pid,
+        "returncode": status.returncode,
+        "url": status.url,
+        "message": status.message,
+        "command": status.command,
+        "cwd": status.cwd,
+        "started": status.started,
+        "ended": status.ended,
+        "restarts": status.restarts,
+        "last_seq": status.last_seq,
+        "error": status.error.to_json() if status.error else None,
+    }
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Supervisor:
+    """Owns one runserver process group. Every transition is serialized by one lock."""
+
+    def __init__(
+        self,
+        name: str,
+        project: DjangoProject,
+        cache: ReplayCache,
+        *,
+        stop_timeout: float = 5.0,
+        max_line_bytes: int = 64 * 1024,
+        record_dir: Path | None = None,
+        on_change: Callable[[Supervisor], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.project = project
+        self.cache = cache
+        self.stop_timeout = stop_timeout
+        self.max_line_bytes = max_line_bytes
+        self.record_dir = record_dir
+        self.on_change = on_change
+        self.watcher = RunserverWatcher(project.root)
+        # One lock around start/stop/restart: fifty concurrent starts spawn one process, and a
+        # stop never interleaves with a spawn half done.
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self.state = "stopped"
+        self.proc: Subprocess | None = None
+        self.pgid: int | None = None
+        self.returncode: int | None = None
+        self.url: str | None = None
+        self.error: DjangoError | None = None
+        self.command: list[str] = []
+        self.cwd: str | None = None
+        self.started: str | None = None
+        self.ended: str | None = None
+        self.restarts = 0
+        self._stop_requested = False
+        self._run_task: asyncio.Task[None] | None = None
+        self._ready_task: asyncio.Task[None] | None = None
+
+    # -- public, awaitable transitions --------------------------------------------------------
+
+    async def start(self, wait: float = 0.0) -> Status:
+        """Start unless already up; wait up to `wait` seconds for it to leave `starting`."""
+        async with self._lock:
+            if self.state not in ACTIVE:
+                await self._spawn()
+        if wait > 0:
+            await self.wait_for(lambda: self.state != "starting", wait)
+        return self.status()
+
+    async def stop(self) -> Status:
+        """Stop the whole group; returns once it has ended and its port is free."""
+        async with self._lock:
+            await self._stop()
+        return self.status()
+
+    async def restart(self, wait: float = 0.0) -> Status:
+        async with self._lock:
+            await self._stop()
+            self.restarts += 1
+            await self._spawn()
+        if wait > 0:
+            await self.wait_for(lambda: self.state != "starting", wait)
+        return self.status()
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until condition() holds after some state change, or timeout; returns it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not condition():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return condition()
+        return True
+
+    def status(self) -> Status:
+        return Status(
+            name=self.name,
+            state=self.state,
+            pid=self.proc.pid if self.proc and self.state not in ("stopped", "crashed") else None,
+            returncode=self.returncode,
+            url=self.url if self.state in ACTIVE else None,
+            message=self._message(),
+            command=self.command,
+            cwd=self.cwd,
+            started=self.started,
+            ended=self.ended,
+            restarts=self.restarts,
+            last_seq=self.cache.last_seq,
+            error=self.error,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self._run_task is not None and not self._run_task.done()
+
+    # -- spawning and reading -----------------------------------------------------------------
+
+    async def _spawn(self) -> None:
+        command = self.project.command()  # raises NotConfigured before anything changes
+        cwd = self.project.cwd()
+        self.command, self.cwd = command, str(cwd)
+        await self._end_orphans()
+        self.watcher.reset()
+        self._stop_requested = False
+        self.error = None
+        self.returncode = None
+        self.url = None
+        self.ended = None
+        self.started = _utc_now()
+        host, port = self.project.host_port
+        if not oskit.port_is_free(host, port):
+            self._say(f"Not starting: {host}:{port} is already in use by another program.")
+            self.error = DjangoError(
+                "port", f"Port {port} on {host} is already in use by another program"
+            )
+            self.ended = self.started
+            self._set_state("crashed")
+            return
+        self._say(f"Starting: {shlex.join(command)}  (in {cwd})")
+        try:
+            proc = Subprocess(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=Subprocess.STREAM,
+                stderr=Subprocess.STREAM,
+                cwd=cwd,
+                env=self.project.env(),
+                start_new_session=True,  # its own process group, so stop reaches the reloader child
+                preexec_fn=oskit.die_with_parent,
+            )
+        except OSError as error:
+            self._say(f"Could not start: {error}")
+            self.error = DjangoError("spawn", f"Could not start {command[0]}: {error.strerror}")
+            self.ended = _utc_now()
+            self._set_state("crashed")
+            return
+        self.proc = proc
+        self.pgid = proc.pid  # the session leader's pid is its group's id
+        self._write_record()
+        self._set_state("starting")
+        self._run_task = asyncio.create_task(self._run(proc))
+
+    async def _run(self, proc: Subprocess) -> None:
+        """Read both pipes until the process group has ended, then settle the final state."""
+        readers = [
+            asyncio.create_task(self._read(proc.stdout, "stdout")),
+            asyncio.create_task(self._read(proc.stderr, "stderr")),
+        ]
+        returncode = await proc.wait_for_exit(raise_error=False)
+        # The parent is gone; its reloader child may not be (and may hold the port and pipes).
+        if self.pgid is not None:
+            await self._end_group(self.pgid)
+        done, pending = await asyncio.wait(readers, timeout=DRAIN_TIMEOUT)
+        for task in pending:  # a grandchild that left the group keeps a pipe open: stop reading
+            task.cancel()
+        proc.stdout.close()
+        proc.stderr.close()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._finish(returncode)
+
+    async def _read(self, stream: Any, name: str) -> None:
+        splitter = LineSplitter(self.max_line_bytes)
+        try:
+            while True:
+                data = await stream.read_bytes(READ_CHUNK, partial=True)
+                texts = splitter.feed(data)
+                if texts:
+                    self._publish(name, texts)
+        except StreamClosedError:
+            pass
+        finally:
+            texts = splitter.flush()
+            if texts:
+                self._publish(name, texts)
+
+    def _publish(self, stream: str, texts: list[str]) -> None:
+        seq = self.cache.last_seq + 1
+        self.cache.append(stream, texts, time.time())
+        feed = self.watcher.feed
+        for offset, text in enumerate(texts):
+            event = feed(stream, text, seq + offset)
+            if event is not None:
+                self._on_event(event)
+
+    def _say(self, text: str) -> None:
+        """A line of the supervisor's own in the log."""
+        self.cache.append("fujita", [text], time.time())
+
+    # -- what the output means ----------------------------------------------------------------
+
+    def _on_event(self, event: Ready | Reloading | Broken | Failed) -> None:
+        if self.state not in ACTIVE:
+            return  # stopping: what the group says on its way out changes nothing
+        if isinstance(event, Ready):
+            self._cancel_readiness()
+            self._ready_task = asyncio.create_task(self._await_port(event.url))
+        elif isinstance(event, Reloading):
+            self._cancel_readiness()
+            self._set_state("reloading")
+        elif isinstance(event, Broken):
+            self._cancel_readiness()
+            self.error = event.error
+            self._set_state("broken")
+        # Failed: a request's traceback or a fatal error; it matters only if the process ends.
+
+    async def _await_port(self, url: str) -> None:
+        """Running means the start line was seen and the port accepts connections."""
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        port = parts.port or 80
+        while self.state in ACTIVE:
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(READINESS_POLL)
+                continue
+            writer.close()
+            self.url = url
+            self.error = None
+            self._set_state("running")
+            return
+
+    def _cancel_readiness(self) -> None:
+        if self._ready_task is not None:
+            self._ready_task.cancel()
+            self._ready_task = None
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def _stop(self) -> None:
+        if not self.alive:
+            if self.state != "crashed":
+                self._set_state("stopped")
+            return
+        self._stop_requested = True
+        self._cancel_readiness()
+        self._set_state("stopping")
+        self._say("Stopping: SIGINT to the process group")
+        if self.pgid is not None:
+            await self._end_group(self.pgid)
+        if self._run_task is not None:
+            await self._run_task
+        host, port = self.project.host_port
+        await self._wait(lambda: oskit.port_is_free(host, port), self.stop_timeout)
+
+    async def _end_group(self, pgid: int) -> None:
+        """Signal the group, escalating until none of it is left (zombies aside)."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if not oskit.group_members(pgid):
+                return
+            if sig != signal.SIGINT:
+                self._say(f"Still running after {self.stop_timeout:g} s: sending {sig.name}")
+            oskit.signal_group(pgid, sig)
+            if await self._wait(lambda: not oskit.group_members(pgid), self.stop_timeout):
+                return
+        log.error("process group %s survived SIGKILL", pgid)
+
+    @staticmethod
+    async def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.005
+        while not condition():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        return True
+
+    def _finish(self, returncode: int) -> None:
+        self.returncode = returncode
+        self.ended = _utc_now()
+        self._cancel_readiness()
+        self._remove_record()
+        if self._stop_requested:
+            self._say(f"Stopped (exit code {returncode})")
+            self._set_state("stopped")
+            return
+        self._say(f"Exited with code {returncode}")
+        self.error = self.watcher.last_error or self.error or DjangoError(
+            "exit", f"runserver exited with code {returncode}"
+        )
+        self._set_state("crashed")
+
+    # -- the state and what it says -----------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def _message(self) -> str:
+        state = self.state
+        if state == "running":
+            return f"Django is running at {self.url}"
+        if state == "starting":
+            return "Django is starting"
+        if state == "reloading":
+            return "Django is reloading after a code change"
+        if state == "broken" and self.error:
+            return f"Waiting for a fix: {self.error.summary()}"
+        if state == "stopping":
+            return "Django is stopping"
+        if state == "crashed":
+            if self.error and self.error.kind in ("port", "spawn"):
+                return self.error.message
+            why = f": {self.error.summary()}" if self.error else ""
+            return f"Django exited with code {self.returncode}{why}"
+        return "Django is stopped"
+
+    # -- groups left behind by an earlier Jupyter server ---------------------------------------
+
+    def _record_path(self) -> Path | None:
+        if self.record_dir is None:
+            return None
+        return self.record_dir / f"{self.name}-{os.getpid()}.json"
+
+    def _write_record(self) -> None:
+        path = self._record_path()
+        if path is None or self.proc is None:
+            return
+        record = {
+            "pid": self.proc.pid,
+            "pgid": self.pgid,
+            "start_time": oskit.process_start_time(self.proc.pid),
+            "owner_pid": os.getpid(),
+            "owner_start_time": oskit.process_start_time(os.getpid()),
+            "command": self.command,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+
+    def _remove_record(self) -> None:
+        path = self._record_path()
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    async def _end_orphans(self) -> None:
+        """End groups recorded by a Jupyter server that has died, if they are still the same."""
+        if self.record_dir is None or not self.record_dir.is_dir():
+            return
+        for path in self.record_dir.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+                pid, pgid = int(record["pid"]), int(record["pgid"])
+                owner = int(record["owner_pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                path.unlink(missing_ok=True)
+                continue
+            owner_alive = oskit.process_start_time(owner) == record.get("owner_start_time")
+            if owner_alive and owner != os.getpid():
+                continue  # another live server's child: not ours to touch
+            if owner == os.getpid() and path == self._record_path() and self.alive:
+                continue
+            # A pid in use as a group id is never handed out again, so a group whose leader is
+            # gone is still the recorded one; a live leader must be the very same process.
+            leader_start = oskit.process_start_time(pid)
+            same_group = leader_start is None or (
+                leader_start == record.get("start_time") and oskit.process_group(pid) == pgid
+            )
+            if same_group and oskit.group_members(pgid):
+                self._say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
+                await self._end_group(pgid)
+            path.unlink(missing_ok=True)
