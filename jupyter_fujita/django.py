@@ -178,6 +178,10 @@ _KIND_BY_EXCEPTION = {
 }
 
 
+# Installed code of any Python (Fujita.python may not be the server's own).
+_INSTALLED = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
+
+
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     dirs = {paths.get("stdlib"), paths.get("platstdlib"), paths.get("purelib"), paths.get("platlib")}
@@ -200,11 +204,13 @@ class RunserverWatcher:
         self.root = root
         self._libraries = _library_dirs()
         self._traceback: _Traceback | None = None
+        self._ended: _Traceback | None = None  # the traceback just read, which a chain may extend
         self._thread_exception_seq: int | None = None
         self.last_error: DjangoError | None = None
 
     def reset(self) -> None:
         self._traceback = None
+        self._ended = None
         self._thread_exception_seq = None
         self.last_error = None
 
@@ -225,6 +231,9 @@ class RunserverWatcher:
         if text == THREAD_EXCEPTION:
             self._thread_exception_seq = seq
             return None
+        if text.startswith(("During handling", "The above exception")) and self._ended:
+            self._traceback = self._ended  # the chain goes on: same start, same thread
+            return None
         if text == TRACEBACK_START:
             in_main = self._thread_exception_seq is not None
             start = self._thread_exception_seq if in_main else seq
@@ -232,6 +241,8 @@ class RunserverWatcher:
             self._thread_exception_seq = None
             return None
         self._thread_exception_seq = None
+        if text:
+            self._ended = None
         if text in PORT_ERRORS:
             kind, message = PORT_ERRORS[text]
             self.last_error = DjangoError(kind, message, seq=seq)
@@ -254,6 +265,7 @@ class RunserverWatcher:
         if text.startswith(("During handling", "The above exception")):
             return None
         self._traceback = None
+        self._ended = tb
         match = EXCEPTION_LINE.match(text)
         if match is None:
             return None
@@ -277,7 +289,7 @@ class RunserverWatcher:
             return frames[-1]  # a SyntaxError's own frame names the broken file, without ", in"
         for frame in reversed(frames):
             path = frame[0]
-            if path.startswith("<") or path.startswith(self._libraries):
+            if path.startswith("<") or path.startswith(self._libraries) or _INSTALLED.search(path):
                 continue
             return frame
         return frames[-1] if frames else None

@@ -123,12 +123,12 @@ class Supervisor:
     # -- public, awaitable transitions --------------------------------------------------------
 
     async def start(self, wait: float = 0.0) -> Status:
-        """Start unless already up; wait up to `wait` seconds for it to leave `starting`."""
+        """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended."""
         async with self._lock:
             if self.state not in ACTIVE:
                 await self._spawn()
         if wait > 0:
-            await self.wait_for(lambda: self.state != "starting", wait)
+            await self.wait_for(self._settled, wait)
         return self.status()
 
     async def stop(self) -> Status:
@@ -143,8 +143,11 @@ class Supervisor:
             self.restarts += 1
             await self._spawn()
         if wait > 0:
-            await self.wait_for(lambda: self.state != "starting", wait)
+            await self.wait_for(self._settled, wait)
         return self.status()
+
+    def _settled(self) -> bool:
+        return self.state not in ("starting", "stopping")
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Wait until condition() holds after some state change, or timeout; returns it."""

@@ -1,0 +1,106 @@
+"""The jupyter_server extension: configuration traits, wiring, and the server's start and stop."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, Unicode, validate
+
+from .django import DjangoProject, parse_address
+from .handlers import handlers
+from .manager import ProcessManager
+
+DEFAULT_PROCESS = "django"
+# Output this recent counts as activity, so an idle-culled server spares a Django in use.
+ACTIVITY_WINDOW = 60.0
+LOOPBACK_HOSTS = {"", "0.0.0.0", "::", "localhost"}
+
+
+class Fujita(ExtensionApp):
+    """Supervises `manage.py runserver` inside the Jupyter server."""
+
+    name = "jupyter_fujita"
+    load_other_extensions = True
+
+    manage_py = Unicode(
+        "",
+        help="Path to the project's manage.py. Default: found under the server's root dir "
+        "(the root itself, then one folder down).",
+    ).tag(config=True)
+    address = Unicode("127.0.0.1:8000", help="host:port that runserver binds.").tag(config=True)
+    python = Unicode(sys.executable, help="The Python that runs manage.py.").tag(config=True)
+    autostart = Bool(False, help="Start runserver when the Jupyter server starts.").tag(config=True)
+    cache_lines = Int(10_000, help="Log lines kept for replay.").tag(config=True)
+    cache_bytes = Int(16 * 1024 * 1024, help="Bytes of log text kept for replay.").tag(config=True)
+    max_line_bytes = Int(64 * 1024, help="Longer lines are cut and marked.").tag(config=True)
+    stop_timeout = Float(5.0, help="Seconds per stop step (SIGINT, SIGTERM, SIGKILL).").tag(
+        config=True
+    )
+    start_wait = Float(
+        30.0, help="How long POST start waits for Django to be up before it answers."
+    ).tag(config=True)
+
+    @validate("address")
+    def _valid_address(self, proposal: dict) -> str:
+        parse_address(proposal["value"])  # ValueError names the bad value
+        return proposal["value"]
+
+    @validate("cache_lines", "cache_bytes", "max_line_bytes")
+    def _positive(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"Fujita.{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
+    def initialize_settings(self) -> None:
+        root = Path(self.serverapp.root_dir).expanduser().resolve()
+        manage_py = Path(self.manage_py).expanduser() if self.manage_py else None
+        if manage_py is not None and not manage_py.is_absolute():
+            manage_py = root / manage_py
+        self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
+        self.manager.add(
+            DEFAULT_PROCESS,
+            DjangoProject(root, self.address, self.python, manage_py),
+            cache_lines=self.cache_lines,
+            cache_bytes=self.cache_bytes,
+            max_line_bytes=self.max_line_bytes,
+            stop_timeout=self.stop_timeout,
+        )
+        self.settings.update(fujita_manager=self.manager, fujita_start_wait=self.start_wait)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
+        self._export_environment()
+        if self.autostart:
+            supervisor = self.manager.get(DEFAULT_PROCESS)
+            try:
+                await supervisor.start()
+            except Exception as error:  # a broken project must not stop the server
+                self.log.error("jupyter_fujita: autostart failed: %s", error)
+
+    def _export_environment(self) -> None:
+        """Kernels started by this server inherit where to find the API, and its token."""
+        ip = self.serverapp.ip
+        local = "127.0.0.1" if ip in LOOPBACK_HOSTS else ip
+        url = self.serverapp._get_urlparts(path=self.serverapp.base_url, ip=local).geturl()
+        os.environ["JUPYTER_FUJITA_URL"] = url.rstrip("/") + "/fujita/api/"
+        os.environ["JUPYTER_FUJITA_TOKEN"] = self.serverapp.identity_provider.token or ""
+
+    def current_activity(self) -> bool:
+        now = time.time()
+        for supervisor in self.manager:
+            if supervisor.state in ("starting", "stopping", "reloading"):
+                return True
+            newest = supervisor.cache.tail(1)
+            if newest and now - newest[0].time < ACTIVITY_WINDOW:
+                return True
+        return False
+
+    async def stop_extension(self) -> None:
+        """The Jupyter server is shutting down: stop every child, free every port."""
+        await self.manager.shutdown()

@@ -1,0 +1,275 @@
+"""REST and WebSocket handlers: parse the request, call the manager, answer JSON. Nothing else.
+
+Every handler is authenticated the jupyter_server way and authorized on resource `fujita`
+(`read` for GET and WebSockets, `execute` for POST and DELETE). Core errors become JSON
+`{"message"}` with their status in `_handle_request_exception`, the one place that maps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .errors import BadRequest, FujitaError
+from .manager import ProcessManager
+from .replay import Line, line_json
+from .supervisor import status_json
+
+AUTH_RESOURCE = "fujita"
+NAME = r"(?P<name>[^/]+)"
+# One log message carries at most about this much text: big enough to batch a burst, small
+# enough that a client is never handed megabytes at once.
+MESSAGE_BYTES = 64 * 1024
+
+
+def _lines_message(lines: list[Line]) -> str:
+    return json.dumps({"type": "lines", "lines": [line_json(line) for line in lines]})
+
+
+class FujitaMixin:
+    """What every handler of ours shares: the manager, and parsing of query arguments."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def manager(self) -> ProcessManager:
+        return self.settings["fujita_manager"]  # type: ignore[attr-defined]
+
+    def int_argument(self, name: str, default: int | None = None) -> int | None:
+        raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be a whole number, not {raw!r}.") from None
+        if value < 0:
+            raise BadRequest(f"{name} must not be negative, not {value}.")
+        return value
+
+
+    def seconds_argument(self, name: str, default: float) -> float:
+        raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be a number of seconds, not {raw!r}.") from None
+        if not 0 <= value <= 3600:
+            raise BadRequest(f"{name} must be between 0 and 3600 seconds, not {value}.")
+        return value
+
+
+class FujitaHandler(FujitaMixin, APIHandler):
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, FujitaError):
+            self.log.info("%s %s: %s", e.status, self._request_summary(), e.message)
+            if not self._finished:
+                self.send_error(e.status, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, FujitaError):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": error.message}))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def answer(self, data: dict[str, Any]) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+
+class ProcessesHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.answer({"processes": [status_json(s) for s in self.manager.statuses()]})
+
+
+class ProcessHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.answer(status_json(self.manager.get(name).status()))
+
+
+class ActionHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, action: str) -> None:
+        supervisor = self.manager.get(name)
+        wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
+        if action == "start":
+            status = await supervisor.start(wait=wait)
+        elif action == "stop":
+            status = await supervisor.stop()
+        elif action == "restart":
+            status = await supervisor.restart(wait=wait)
+        else:
+            raise web.HTTPError(404, f"No action {action!r}: use start, stop or restart.")
+        self.answer(status_json(status))
+
+
+class LogHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        cache = self.manager.get(name).cache
+        since = self.int_argument("since")
+        limit = self.int_argument("limit")
+        if since is None:
+            lines, gap = cache.tail(limit if limit is not None else cache.size), 0
+        else:
+            piece = cache.read(min(since, cache.last_seq), max_lines=limit)
+            lines = piece.lines
+            gap = piece.gap_to - piece.gap_from + 1 if piece.gap_from is not None else 0
+        self.answer(
+            {
+                "lines": [line_json(line) for line in lines],
+                "first_seq": cache.first_seq,
+                "last_seq": cache.last_seq,
+                "gap": gap,
+            }
+        )
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        self.manager.get(name).cache.clear()
+        self.answer({"cleared": True})
+
+
+class NotFoundHandler(FujitaHandler):
+    """Anything else under fujita/api/ gets a JSON 404, not Jupyter's HTML page."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        raise web.HTTPError(404, f"No such API path: {self.request.path}")
+
+
+# -- WebSockets -------------------------------------------------------------------------------
+
+
+class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """Authenticated on connect; each client's feed runs as one task, paced by its own socket:
+    the next message is read from the source only once the previous one was written out."""
+
+    _feed: asyncio.Task[None] | None = None
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's defaults make no sense on a WebSocket upgrade."""
+
+    async def authorize(self) -> None:
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403, "Not authorized to read fujita.")
+
+    def start_feed(self, feed: Any) -> None:
+        self._feed = asyncio.create_task(self._guard(feed))
+
+    async def _guard(self, feed: Any) -> None:
+        try:
+            await feed
+        except WebSocketClosedError:
+            pass
+
+    def send(self, message: str) -> Any:
+        return self.write_message(message)
+
+    def on_close(self) -> None:
+        if self._feed is not None:
+            self._feed.cancel()
+            self._feed = None
+
+    def on_message(self, message: str | bytes) -> None:
+        """Clients have nothing to say; what they send is ignored."""
+
+
+class LogSocket(FujitaSocket):
+    @ws_authenticated
+    async def get(self, name: str) -> None:
+        await self.authorize()
+        try:
+            self.supervisor = self.manager.get(name)
+            self.since = self.int_argument("since", 0)
+        except FujitaError as error:
+            raise web.HTTPError(error.status, error.message) from None
+        await super().get(name)
+
+    def open(self, name: str) -> None:  # type: ignore[override]
+        super().open()
+        self.start_feed(self._stream(self.since or 0))
+
+    async def _stream(self, position: int) -> None:
+        cache = self.supervisor.cache
+        clears = cache.clears
+        if position > cache.last_seq:
+            # a seq from an earlier server's life: what the client has is not this log
+            await self.send(json.dumps({"type": "cleared"}))
+            position = 0
+        while True:
+            if cache.clears != clears:
+                clears = cache.clears
+                position = cache.last_seq
+                await self.send(json.dumps({"type": "cleared"}))
+            piece = cache.read(position, max_bytes=MESSAGE_BYTES)
+            if piece.gap_from is not None:
+                message = {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
+                await self.send(json.dumps(message))
+                position = piece.gap_to
+            if piece.lines:
+                position = piece.lines[-1].seq
+                await self.send(_lines_message(piece.lines))
+            elif piece.gap_from is None:
+                await cache.wait_beyond(position, clears)
+
+
+class StatusSocket(FujitaSocket):
+    @ws_authenticated
+    async def get(self) -> None:
+        await self.authorize()
+        await super().get()
+
+    def open(self) -> None:  # type: ignore[override]
+        super().open()
+        self.start_feed(self._stream())
+
+    async def _stream(self) -> None:
+        manager = self.manager
+        version = manager.version
+        snapshot = [status_json(s) for s in manager.statuses()]
+        await self.send(json.dumps({"type": "snapshot", "processes": snapshot}))
+        while True:
+            await manager.wait_beyond(version)
+            changed = manager.changed_since(version)
+            version = manager.version
+            for status in changed:
+                await self.send(json.dumps({"type": "status", "process": status_json(status)}))
+
+
+def handlers() -> list[tuple[str, type]]:
+    api = "fujita/api"
+    return [
+        (rf"{api}/processes", ProcessesHandler),
+        (rf"{api}/processes/{NAME}", ProcessHandler),
+        (rf"{api}/processes/{NAME}/log", LogHandler),
+        (rf"{api}/processes/{NAME}/log/ws", LogSocket),
+        (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),
+        (rf"{api}/status/ws", StatusSocket),
+        (rf"{api}(?:/.*)?", NotFoundHandler),
+    ]

@@ -1,0 +1,90 @@
+// The commands (start, stop, restart, open the sidebar, clear the log), their palette entries
+// under "Django", and the one place where a failed request becomes an error notification.
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposable';
+
+import { djangoIcon } from './icon';
+import { Action, CommandIDs, IFujitaModel } from './tokens';
+
+const CATEGORY = 'Django';
+
+const ACTIONS: readonly { action: Action; id: string; verb: string; icon: typeof runIcon }[] = [
+  { action: 'start', id: CommandIDs.start, verb: 'Start', icon: runIcon },
+  { action: 'stop', id: CommandIDs.stop, verb: 'Stop', icon: stopIcon },
+  { action: 'restart', id: CommandIDs.restart, verb: 'Restart', icon: refreshIcon }
+];
+
+export interface ICommandsOptions {
+  commands: CommandRegistry;
+  model: IFujitaModel;
+  palette: ICommandPalette | null;
+  /** Open the sidebar, at the log line `seq` when given. */
+  openSidebar: (seq?: number) => void;
+}
+
+/** Add the commands; disposing the result removes them again. */
+export function addCommands(options: ICommandsOptions): IDisposable {
+  const { commands, model, palette, openSidebar } = options;
+  const disposables = new DisposableSet();
+
+  for (const { action, id, verb, icon } of ACTIONS) {
+    disposables.add(
+      commands.addCommand(id, {
+        label: `${verb} Django`,
+        caption: `${verb} Django's development server`,
+        icon,
+        isEnabled: () => model.canRun(action),
+        execute: () => reportFailure(`Could not ${action} Django`, model.run(action))
+      })
+    );
+  }
+  disposables.add(
+    commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Show Django Panel',
+      caption: "Show Django's status and log",
+      icon: djangoIcon,
+      execute: args => openSidebar(typeof args.seq === 'number' ? args.seq : undefined)
+    })
+  );
+  disposables.add(
+    commands.addCommand(CommandIDs.clearLog, {
+      label: 'Clear Django Log',
+      caption: 'Clear the log on the server, for every page',
+      isEnabled: () =>
+        model.connection === 'connected' && model.processName !== null && !model.isBusy('clear'),
+      execute: () => reportFailure('Could not clear the log', model.clearLog())
+    })
+  );
+
+  if (palette) {
+    for (const id of [...ACTIONS.map(a => a.id), CommandIDs.openSidebar, CommandIDs.clearLog]) {
+      disposables.add(palette.addItem({ command: id, category: CATEGORY }));
+    }
+  }
+
+  // Menus and palettes re-ask isEnabled when told.
+  const changed = (): void => commands.notifyCommandChanged();
+  model.statusChanged.connect(changed);
+  model.connectionChanged.connect(changed);
+  model.busyChanged.connect(changed);
+  disposables.add(
+    new DisposableDelegate(() => {
+      model.statusChanged.disconnect(changed);
+      model.connectionChanged.disconnect(changed);
+      model.busyChanged.disconnect(changed);
+    })
+  );
+  return disposables;
+}
+
+async function reportFailure(what: string, request: Promise<unknown>): Promise<void> {
+  try {
+    await request;
+  } catch (error) {
+    Notification.error(`${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      autoClose: 8000
+    });
+  }
+}

@@ -1,0 +1,133 @@
+// The top of the sidebar: the state badge, the status message, the site's link, the
+// Start / Stop / Restart buttons and the error banner. It renders the model and runs commands.
+import { LabIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { button, element } from './dom';
+import { displayMessage, displayState } from './model';
+import { Action, CommandIDs, IFujitaModel, IProcessError } from './tokens';
+
+interface IActionButton {
+  action: Action;
+  command: string;
+  label: string;
+  icon: LabIcon;
+  className: string;
+}
+
+const BUTTONS: readonly IActionButton[] = [
+  { action: 'start', command: CommandIDs.start, label: 'Start', icon: runIcon, className: 'jp-mod-accept' },
+  { action: 'stop', command: CommandIDs.stop, label: 'Stop', icon: stopIcon, className: 'jp-mod-warn' },
+  { action: 'restart', command: CommandIDs.restart, label: 'Restart', icon: refreshIcon, className: '' }
+];
+
+export class StatusHeader extends Widget {
+  constructor(options: StatusHeader.IOptions) {
+    super();
+    this._model = options.model;
+    this._onReveal = options.onReveal;
+    this.addClass('jp-fujita-header');
+
+    const titleRow = element('div', 'jp-fujita-titleRow');
+    titleRow.append(this._title, this._badge);
+    this._url.target = '_blank';
+    this._url.rel = 'noopener';
+    const actions = element('div', 'jp-fujita-actions');
+    for (const spec of BUTTONS) {
+      const node = actionButton(spec, () => void options.commands.execute(spec.command));
+      this._buttons.set(spec.action, node);
+      actions.append(node);
+    }
+    this._error.setAttribute('role', 'alert');
+    this.node.append(titleRow, this._message, this._url, actions, this._error);
+
+    this._model.statusChanged.connect(this._onChange, this);
+    this._model.connectionChanged.connect(this._onChange, this);
+    this._model.busyChanged.connect(this._onChange, this);
+    this._render();
+  }
+
+  protected onUpdateRequest(msg: Message): void {
+    super.onUpdateRequest(msg);
+    this._render();
+  }
+
+  private _onChange(): void {
+    this.update();
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const state = displayState(model);
+    const name = model.processName;
+    this._title.textContent = name && name !== 'django' ? `Django: ${name}` : 'Django';
+    this._badge.dataset.fujitaState = state;
+    this._badge.textContent = state;
+    this._message.textContent = displayMessage(model);
+
+    const url = model.connection === 'connected' ? model.status?.url : null;
+    const safe = url && /^https?:\/\//i.test(url) ? url : null;
+    this._url.hidden = safe === null;
+    this._url.href = safe ?? '';
+    this._url.textContent = safe ?? '';
+
+    for (const [action, node] of this._buttons) {
+      const busy = model.isBusy(action);
+      node.disabled = !model.canRun(action);
+      node.classList.toggle('jp-mod-busy', busy);
+      node.setAttribute('aria-busy', String(busy));
+    }
+    this._renderError(model.connection === 'connected' ? (model.status?.error ?? null) : null);
+  }
+
+  private _renderError(error: IProcessError | null): void {
+    this._error.hidden = error === null;
+    if (error === null) {
+      this._error.replaceChildren();
+      return;
+    }
+    const title = element('div', 'jp-fujita-error-title', error.exception || error.kind);
+    title.append(element('span', 'jp-fujita-error-kind', error.kind));
+    const parts: HTMLElement[] = [title, element('div', 'jp-fujita-error-message', error.message)];
+    if (error.file) {
+      const where = error.line ? `${error.file}:${error.line}` : error.file;
+      parts.push(element('div', 'jp-fujita-error-where', where));
+    }
+    const seq = error.seq;
+    if (typeof seq === 'number') {
+      parts.push(button('jp-fujita-error-show', 'Show in log', () => this._onReveal(seq)));
+    }
+    this._error.replaceChildren(...parts);
+  }
+
+  private readonly _model: IFujitaModel;
+  private readonly _onReveal: (seq: number) => void;
+  private readonly _title = element('span', 'jp-fujita-title');
+  private readonly _badge = element('span', 'jp-fujita-badge');
+  private readonly _message = element('div', 'jp-fujita-message');
+  private readonly _url = element('a', 'jp-fujita-url');
+  private readonly _error = element('div', 'jp-fujita-error');
+  private readonly _buttons = new Map<Action, HTMLButtonElement>();
+}
+
+export namespace StatusHeader {
+  export interface IOptions {
+    model: IFujitaModel;
+    commands: CommandRegistry;
+    /** Show the log at this seq (the error's first line). */
+    onReveal: (seq: number) => void;
+  }
+}
+
+function actionButton(spec: IActionButton, onClick: () => void): HTMLButtonElement {
+  const node = button(`jp-fujita-action ${spec.className}`, '', onClick);
+  node.dataset.fujitaAction = spec.action;
+  node.title = `${spec.label} Django`;
+  node.append(
+    spec.icon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
+    element('span', 'jp-fujita-action-label', spec.label)
+  );
+  return node;
+}

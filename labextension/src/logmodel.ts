@@ -1,0 +1,147 @@
+// The log of one process as the page holds it: bounded, in seq order, each line once. It streams
+// over the log WebSocket only while someone looks, and resumes with `since=<last seq>`, so a
+// reconnect gives neither a duplicate nor a silently missing line (the server says `gap`).
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { FujitaAPI, processPath } from './api';
+import { ReconnectingSocket } from './socket';
+import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
+
+/** The most entries kept; older ones are dropped (in chunks, to keep appends cheap). */
+export const MAX_ENTRIES = 20000;
+const TRIM_SLACK = 1000;
+
+export class LogModel implements ILogModel, IDisposable {
+  constructor(private readonly _api: FujitaAPI) {
+    this._socket = new ReconnectingSocket({
+      open: () => this._open(),
+      onMessage: data => this._handle(data as LogMessage)
+    });
+  }
+
+  get entries(): readonly LogEntry[] {
+    return this._entries;
+  }
+
+  get lastSeq(): number | null {
+    return this._lastSeq;
+  }
+
+  get changed(): ISignal<this, 'append' | 'reset'> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._socket.isDisposed;
+  }
+
+  /** Follow another process (or none): forget what was held. */
+  setProcess(name: string | null): void {
+    if (name !== this._name) {
+      this._name = name;
+      this._socket.stop();
+      this.reset();
+      this._update();
+    }
+  }
+
+  /** Whether the server is reachable; the owner says so once it has checked the seqs. */
+  setEnabled(enabled: boolean): void {
+    this._enabled = enabled;
+    this._update();
+  }
+
+  setVisible(visible: boolean): void {
+    this._visible = visible;
+    this._update();
+  }
+
+  /** Forget every line and the last seq (the next connection replays the cache); say why. */
+  reset(notice?: string): void {
+    this._entries = [];
+    this._lastSeq = null;
+    if (notice) {
+      this._entries.push({ kind: 'notice', key: this._nextKey++, text: notice });
+    }
+    this._changed.emit('reset');
+    this._socket.restart();
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._socket.dispose();
+      Signal.clearData(this);
+    }
+  }
+
+  private _update(): void {
+    if (this._name !== null && this._enabled && this._visible) {
+      this._socket.start();
+    } else {
+      this._socket.stop();
+    }
+  }
+
+  private _open(): WebSocket {
+    const query: Record<string, string> = {};
+    if (this._lastSeq !== null) {
+      query.since = String(this._lastSeq);
+    }
+    return this._api.openSocket(processPath(this._name ?? '', 'log', 'ws'), query);
+  }
+
+  private _handle(message: LogMessage): void {
+    switch (message.type) {
+      case 'lines':
+        this._append(message.lines);
+        break;
+      case 'gap':
+        this._entries.push({
+          kind: 'gap',
+          key: this._nextKey++,
+          from: message.from_seq,
+          to: message.to_seq
+        });
+        this._lastSeq = Math.max(this._lastSeq ?? message.to_seq, message.to_seq);
+        this._trim();
+        this._changed.emit('append');
+        break;
+      case 'cleared':
+        this._entries = [];
+        this._changed.emit('reset');
+        break;
+    }
+  }
+
+  private _append(lines: ILine[]): void {
+    let added = false;
+    for (const line of lines) {
+      // A line at or below the last seq was already received: a resumed stream overlapping.
+      if (this._lastSeq === null || line.seq > this._lastSeq) {
+        this._entries.push({ kind: 'line', key: this._nextKey++, line });
+        this._lastSeq = line.seq;
+        added = true;
+      }
+    }
+    if (added) {
+      this._trim();
+      this._changed.emit('append');
+    }
+  }
+
+  private _trim(): void {
+    if (this._entries.length > MAX_ENTRIES + TRIM_SLACK) {
+      this._entries.splice(0, this._entries.length - MAX_ENTRIES);
+    }
+  }
+
+  private readonly _socket: ReconnectingSocket;
+  private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
+  private _entries: LogEntry[] = [];
+  private _lastSeq: number | null = null;
+  private _nextKey = 0;
+  private _name: string | null = null;
+  private _enabled = false;
+  private _visible = false;
+}

@@ -1,0 +1,352 @@
+// The log view: a bounded window of DOM lines over the log model. It follows the tail until the
+// user scrolls up ("Jump to latest" brings it back), narrows to a filter, shows earlier lines on
+// demand, and renders at most once per animation frame, so a flood of lines keeps the page
+// responsive. Text goes in as text; only lines with ANSI escapes go through JupyterLab's own
+// (escaping, sanitizing) text renderer.
+import { IRenderMime, renderText } from '@jupyterlab/rendermime';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { button } from './dom';
+import { ILogModel, LogEntry } from './tokens';
+
+/** The most entries in the DOM at once. */
+export const MAX_RENDERED = 2000;
+/** How many entries "Show earlier lines" (or scrolling down an old window) adds. */
+const STEP = 1000;
+/** Within this many pixels of the bottom counts as at the bottom. */
+const SLACK_PX = 8;
+
+export class LogView extends Widget {
+  constructor(options: LogView.IOptions) {
+    super();
+    this._model = options.model;
+    this._sanitizer = options.sanitizer;
+    this.addClass('jp-fujita-logArea');
+
+    this._list.className = 'jp-fujita-log';
+    this._list.setAttribute('role', 'log');
+    this._list.tabIndex = 0;
+    this._list.addEventListener('scroll', () => this._onScroll());
+    this._earlier = button('jp-fujita-overlay jp-fujita-earlier', 'Show earlier lines', () =>
+      this._showEarlier()
+    );
+    this._jump = button('jp-fujita-overlay jp-fujita-jump', 'Jump to latest', () =>
+      this._jumpToLatest()
+    );
+    this._earlier.hidden = this._jump.hidden = true;
+    this.node.append(this._earlier, this._list, this._jump);
+
+    this._model.changed.connect(this._onModelChanged, this);
+  }
+
+  /** Show only the lines containing `text` (case-insensitive); empty shows all. */
+  setFilter(text: string): void {
+    const query = text.trim().toLowerCase();
+    if (query !== this._query) {
+      this._query = query;
+      this._jumpToLatest();
+    }
+  }
+
+  /** Scroll to the line with `seq` (or the first after it), now or once it has arrived. */
+  reveal(seq: number): void {
+    this._pendingReveal = seq;
+    this._schedule();
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      cancelAnimationFrame(this._frame);
+      this._model.changed.disconnect(this._onModelChanged, this);
+      super.dispose();
+    }
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._schedule();
+  }
+
+  private _onModelChanged(_: ILogModel, change: 'append' | 'reset'): void {
+    if (change === 'reset') {
+      this._stale = true;
+      this._following = true;
+    }
+    this._schedule();
+  }
+
+  private _schedule(): void {
+    if (!this._frame) {
+      this._frame = requestAnimationFrame(() => this._flush());
+    }
+  }
+
+  /** Bring the DOM up to date with the model: once per frame at most. */
+  private _flush(): void {
+    this._frame = 0;
+    if (!this.isVisible) {
+      return; // measured sizes are zero while hidden; onAfterShow comes back here
+    }
+    if (this._pendingReveal !== null) {
+      this._tryReveal(this._pendingReveal);
+    }
+    if (this._stale) {
+      this._renderTail();
+    } else if (this._following) {
+      this._extendDown(Infinity);
+      this._scrollToBottom();
+    }
+    this._updateButtons();
+  }
+
+  private _jumpToLatest(): void {
+    this._stale = true;
+    this._following = true;
+    this._schedule();
+  }
+
+  private _onScroll(): void {
+    const list = this._list;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
+    if (!atBottom) {
+      this._following = false;
+    } else if (this._atEnd()) {
+      this._following = true;
+    } else if (!this._following) {
+      this._extendDown(STEP); // an older window: bring the next lines in as the user goes down
+    }
+    this._updateButtons();
+  }
+
+  private _showEarlier(): void {
+    this._following = false;
+    this._extendUp(STEP);
+    this._updateButtons();
+  }
+
+  /** Render the last MAX_RENDERED matching entries. */
+  private _renderTail(): void {
+    const entries = this._model.entries;
+    let from = entries.length;
+    for (let count = 0; from > 0 && count < MAX_RENDERED; from--) {
+      if (this._matches(entries[from - 1])) {
+        count++;
+      }
+    }
+    this._renderWindow(from, entries.length);
+    this._following = true;
+    this._scrollToBottom();
+  }
+
+  /** Render the matching entries of `entries[from, to)`, and nothing else. */
+  private _renderWindow(from: number, to: number): void {
+    const entries = this._model.entries;
+    const nodes: HTMLElement[] = [];
+    this._keys = [];
+    for (let i = from; i < to; i++) {
+      if (this._matches(entries[i])) {
+        nodes.push(this._createNode(entries[i]));
+        this._keys.push(entries[i].key);
+      }
+    }
+    this._list.replaceChildren(...nodes);
+    this._startKey = from < to ? entries[from].key : null;
+    this._endKey = from < to ? entries[to - 1].key : null;
+    this._stale = false;
+  }
+
+  /** Append up to `limit` matching entries after the window; drop as many from its top. */
+  private _extendDown(limit: number): void {
+    const entries = this._model.entries;
+    if (entries.length === 0) {
+      return;
+    }
+    const start = this._endKey === null ? 0 : this._endKey - entries[0].key + 1;
+    if (start < 0 || (limit === Infinity && entries.length - start > MAX_RENDERED)) {
+      // Lines left the model before they were shown, or more came than the window holds.
+      this._renderTail();
+      return;
+    }
+    const fragment = document.createDocumentFragment();
+    let i = start;
+    for (let added = 0; i < entries.length && added < limit; i++) {
+      if (this._matches(entries[i])) {
+        fragment.append(this._createNode(entries[i]));
+        this._keys.push(entries[i].key);
+        added++;
+      }
+    }
+    if (i === start) {
+      return;
+    }
+    this._startKey ??= entries[start].key;
+    this._endKey = entries[i - 1].key;
+    this._list.append(fragment);
+    this._trim('top');
+  }
+
+  /** Prepend up to `limit` matching entries before the window; drop as many from its bottom. */
+  private _extendUp(limit: number): void {
+    const entries = this._model.entries;
+    if (entries.length === 0 || this._startKey === null) {
+      return;
+    }
+    const end = this._startKey - entries[0].key;
+    const nodes: HTMLElement[] = [];
+    const keys: number[] = [];
+    let i = end - 1;
+    for (; i >= 0 && nodes.length < limit; i--) {
+      if (this._matches(entries[i])) {
+        nodes.push(this._createNode(entries[i]));
+        keys.push(entries[i].key);
+      }
+    }
+    if (i + 1 >= end) {
+      return;
+    }
+    this._startKey = entries[i + 1].key;
+    this._keys.unshift(...keys.reverse());
+    this._keepViewport(() => this._list.prepend(...nodes.reverse()));
+    this._trim('bottom');
+  }
+
+  /** Keep at most MAX_RENDERED nodes, dropping from `side`, the viewport staying still. */
+  private _trim(side: 'top' | 'bottom'): void {
+    const excess = this._keys.length - MAX_RENDERED;
+    if (excess <= 0) {
+      return;
+    }
+    const list = this._list;
+    if (side === 'top') {
+      this._keepViewport(() => {
+        for (let n = 0; n < excess; n++) {
+          list.firstElementChild?.remove();
+        }
+      });
+      this._keys.splice(0, excess);
+      this._startKey = this._keys[0];
+    } else {
+      for (let n = 0; n < excess; n++) {
+        list.lastElementChild?.remove();
+      }
+      this._keys.length = MAX_RENDERED;
+      this._endKey = this._keys[this._keys.length - 1];
+    }
+  }
+
+  /** Change the DOM above the viewport without moving what the user reads. */
+  private _keepViewport(change: () => void): void {
+    const list = this._list;
+    const before = list.scrollHeight;
+    change();
+    if (!this._following) {
+      list.scrollTop += list.scrollHeight - before;
+    }
+  }
+
+  private _tryReveal(seq: number): void {
+    const model = this._model;
+    if (model.lastSeq === null || model.lastSeq < seq) {
+      return; // not here yet: the stream is catching up
+    }
+    this._pendingReveal = null;
+    const entries = model.entries;
+    const index = entries.findIndex(e => e.kind === 'line' && e.line.seq >= seq);
+    if (index < 0) {
+      return;
+    }
+    const from = Math.max(0, index - MAX_RENDERED / 2);
+    this._renderWindow(from, Math.min(entries.length, from + MAX_RENDERED));
+    this._following = false;
+    const node = this._list.children[this._keys.indexOf(entries[index].key)];
+    this._list.querySelector('.jp-mod-highlight')?.classList.remove('jp-mod-highlight');
+    node?.classList.add('jp-mod-highlight');
+    node?.scrollIntoView({ block: 'center' });
+  }
+
+  private _scrollToBottom(): void {
+    this._list.scrollTop = this._list.scrollHeight;
+  }
+
+  private _atEnd(): boolean {
+    const entries = this._model.entries;
+    return entries.length === 0 || this._endKey === entries[entries.length - 1].key;
+  }
+
+  private _updateButtons(): void {
+    const entries = this._model.entries;
+    const hasEarlier =
+      entries.length > 0 && this._startKey !== null && this._startKey > entries[0].key;
+    this._earlier.hidden = !(hasEarlier && this._list.scrollTop <= SLACK_PX);
+    this._jump.hidden = this._following;
+  }
+
+  private _matches(entry: LogEntry): boolean {
+    if (!this._query) {
+      return true;
+    }
+    return entry.kind === 'line' && entry.line.text.toLowerCase().includes(this._query);
+  }
+
+  private _createNode(entry: LogEntry): HTMLElement {
+    const node = document.createElement('div');
+    switch (entry.kind) {
+      case 'line': {
+        const { line } = entry;
+        node.className = 'jp-fujita-line';
+        node.dataset.seq = String(line.seq);
+        node.dataset.stream = line.stream;
+        node.title = this._timeFormat.format(line.time * 1000);
+        if (line.text.includes('\x1b')) {
+          node.classList.add('jp-RenderedText');
+          void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
+        } else {
+          node.textContent = line.text;
+        }
+        break;
+      }
+      case 'gap':
+        node.className = 'jp-fujita-gap';
+        node.dataset.fujitaGap = `${entry.from}-${entry.to}`;
+        node.textContent =
+          entry.from === entry.to
+            ? `Line ${entry.from} is missing: it left the server's cache before this page read it.`
+            : `Lines ${entry.from}–${entry.to} are missing: they left the server's cache before this page read them.`;
+        break;
+      case 'notice':
+        node.className = 'jp-fujita-notice';
+        node.textContent = entry.text;
+        break;
+    }
+    return node;
+  }
+
+  private readonly _model: ILogModel;
+  private readonly _sanitizer: IRenderMime.ISanitizer;
+  private readonly _list = document.createElement('div');
+  private readonly _earlier: HTMLButtonElement;
+  private readonly _jump: HTMLButtonElement;
+  private readonly _timeFormat = new Intl.DateTimeFormat(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+  /** Keys of the rendered entries, in DOM order. */
+  private _keys: number[] = [];
+  /** The first and last model entries the window covers (rendered or filtered out). */
+  private _startKey: number | null = null;
+  private _endKey: number | null = null;
+  private _query = '';
+  private _following = true;
+  private _stale = true;
+  private _pendingReveal: number | null = null;
+  private _frame = 0;
+}
+
+export namespace LogView {
+  export interface IOptions {
+    model: ILogModel;
+    sanitizer: IRenderMime.ISanitizer;
+  }
+}

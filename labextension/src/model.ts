@@ -1,0 +1,225 @@
+// The supervised process as the page knows it: its status (from the status WebSocket, which
+// reconnects with back-off), its log, and the actions on it. Views render this and never fetch.
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { FujitaAPI } from './api';
+import { LogModel } from './logmodel';
+import { ReconnectingSocket } from './socket';
+import {
+  Action,
+  Connection,
+  DEFAULT_PROCESS,
+  IFujitaModel,
+  IStatus,
+  ProcessState,
+  StatusMessage
+} from './tokens';
+
+/** The states in which each action makes sense. */
+const ACTION_STATES: Record<Action, readonly ProcessState[]> = {
+  start: ['stopped', 'crashed'],
+  stop: ['starting', 'running', 'reloading', 'broken', 'paused'],
+  restart: ['starting', 'running', 'reloading', 'broken', 'paused', 'crashed']
+};
+
+export function actionMakesSense(action: Action, state: ProcessState): boolean {
+  return ACTION_STATES[action].includes(state);
+}
+
+/** What the badges show: the process state, or why there is none to show. */
+export type DisplayState = ProcessState | 'connecting' | 'disconnected' | 'none';
+
+export function displayState(model: IFujitaModel): DisplayState {
+  if (model.connection !== 'connected') {
+    return model.connection;
+  }
+  return model.status?.state ?? 'none';
+}
+
+/** One line for people: the status message, or why there is none. */
+export function displayMessage(model: IFujitaModel): string {
+  if (model.connection !== 'connected') {
+    return model.connectionError ?? 'Connecting to the Jupyter server…';
+  }
+  return model.status?.message ?? 'No Django project on this server (no manage.py was found).';
+}
+
+export class FujitaModel implements IFujitaModel, IDisposable {
+  constructor(serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()) {
+    this._api = new FujitaAPI(serverSettings);
+    this.log = new LogModel(this._api);
+    this._socket = new ReconnectingSocket({
+      // The REST list first: it says why when the API is missing, which a WebSocket cannot.
+      prepare: async () => this._applySnapshot(await this._api.listProcesses(), true),
+      open: () => this._api.openSocket('status/ws'),
+      onMessage: data => this._handle(data as StatusMessage),
+      onFailure: reason => this._lost(reason)
+    });
+  }
+
+  readonly log: LogModel;
+
+  get processName(): string | null {
+    return this._name;
+  }
+
+  get status(): IStatus | null {
+    return this._status;
+  }
+
+  get connection(): Connection {
+    return this._connection;
+  }
+
+  get connectionError(): string | null {
+    return this._connectionError;
+  }
+
+  get statusChanged(): ISignal<this, IStatus | null> {
+    return this._statusChanged;
+  }
+
+  get connectionChanged(): ISignal<this, Connection> {
+    return this._connectionChanged;
+  }
+
+  get busyChanged(): ISignal<this, void> {
+    return this._busyChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._socket.isDisposed;
+  }
+
+  /** Start listening to the server. */
+  connect(): void {
+    this._socket.start();
+  }
+
+  isBusy(what: Action | 'clear'): boolean {
+    return this._busy.has(what);
+  }
+
+  canRun(action: Action): boolean {
+    const busy = (['start', 'stop', 'restart'] as const).some(a => this._busy.has(a));
+    return (
+      !busy &&
+      this._connection === 'connected' &&
+      this._status !== null &&
+      actionMakesSense(action, this._status.state)
+    );
+  }
+
+  /** Ask the server to start, stop or restart the process; rejects with a FujitaAPIError. */
+  async run(action: Action): Promise<IStatus> {
+    const name = this._requireName();
+    const status = await this._whileBusy(action, () => this._api.act(name, action));
+    // The status socket is the better witness (a reply can trail its news); use the reply only
+    // when the socket is down.
+    if (this._connection !== 'connected' && status.name === this._name) {
+      this._setStatus(status);
+    }
+    return status;
+  }
+
+  async clearLog(): Promise<void> {
+    const name = this._requireName();
+    return this._whileBusy('clear', () => this._api.clearLog(name));
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._socket.dispose();
+      this.log.dispose();
+      Signal.clearData(this);
+    }
+  }
+
+  private _handle(message: StatusMessage): void {
+    if (message.type === 'snapshot') {
+      this._applySnapshot(message.processes, false);
+    } else if (message.type === 'status' && message.process.name === this._name) {
+      this._setStatus(message.process);
+    }
+  }
+
+  /**
+   * Take a full list of processes. `checkSeqs` only while the log socket is closed (before it
+   * resumes): on two sockets, a snapshot can arrive after lines it does not count.
+   */
+  private _applySnapshot(processes: IStatus[], checkSeqs: boolean): void {
+    const names = processes.map(p => p.name);
+    const name =
+      this._name !== null && names.includes(this._name)
+        ? this._name
+        : names.includes(DEFAULT_PROCESS)
+          ? DEFAULT_PROCESS
+          : (names[0] ?? null);
+    const status = processes.find(p => p.name === name) ?? null;
+    this._name = name;
+    this.log.setProcess(name);
+    // seq never goes down while a server lives: if it did, this is another server.
+    const lastSeq = this.log.lastSeq;
+    if (checkSeqs && status && lastSeq !== null && status.last_seq < lastSeq) {
+      this.log.reset('The Jupyter server restarted: the earlier log is gone.');
+    }
+    this._setConnection('connected', null);
+    this.log.setEnabled(true);
+    this._setStatus(status);
+  }
+
+  private _lost(reason: string | null): void {
+    this.log.setEnabled(false);
+    this._setConnection(
+      'disconnected',
+      reason ?? 'Lost the connection to the Jupyter server; reconnecting…'
+    );
+  }
+
+  private _setStatus(status: IStatus | null): void {
+    this._status = status;
+    this._statusChanged.emit(status);
+  }
+
+  private _setConnection(connection: Connection, error: string | null): void {
+    const changed = connection !== this._connection || error !== this._connectionError;
+    this._connection = connection;
+    this._connectionError = error;
+    if (changed) {
+      this._connectionChanged.emit(connection);
+    }
+  }
+
+  private _requireName(): string {
+    if (this._name === null) {
+      throw new Error('There is no Django process on this server.');
+    }
+    return this._name;
+  }
+
+  private async _whileBusy<T>(what: Action | 'clear', request: () => Promise<T>): Promise<T> {
+    this._busy.add(what);
+    this._busyChanged.emit();
+    try {
+      return await request();
+    } finally {
+      this._busy.delete(what);
+      if (!this.isDisposed) {
+        this._busyChanged.emit();
+      }
+    }
+  }
+
+  private readonly _api: FujitaAPI;
+  private readonly _socket: ReconnectingSocket;
+  private readonly _busy = new Set<Action | 'clear'>();
+  private readonly _statusChanged = new Signal<this, IStatus | null>(this);
+  private readonly _connectionChanged = new Signal<this, Connection>(this);
+  private readonly _busyChanged = new Signal<this, void>(this);
+  private _name: string | null = null;
+  private _status: IStatus | null = null;
+  private _connection: Connection = 'connecting';
+  private _connectionError: string | null = null;
+}

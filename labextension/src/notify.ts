@@ -1,0 +1,81 @@
+// Notifications: when Django crashes or an error is detected, one line saying why, with "Show"
+// opening the sidebar at the error. What was already so when the page opened is not announced.
+import { Notification } from '@jupyterlab/apputils';
+import { IDisposable } from '@lumino/disposable';
+
+import { IFujitaModel, IProcessError, IStatus } from './tokens';
+
+export class CrashNotifier implements IDisposable {
+  constructor(
+    private readonly _model: IFujitaModel,
+    private readonly _show: (seq?: number) => void
+  ) {
+    _model.statusChanged.connect(this._onStatus, this);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (!this._isDisposed) {
+      this._isDisposed = true;
+      this._model.statusChanged.disconnect(this._onStatus, this);
+    }
+  }
+
+  private _onStatus(_: IFujitaModel, status: IStatus | null): void {
+    const previous = this._previous;
+    this._previous = status;
+    if (previous === undefined || status === null) {
+      return; // the first news is how things were, not a change
+    }
+    const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
+    const newError = status.error !== null && !sameError(status.error, previous?.error ?? null);
+    if (crashed || newError) {
+      this._notify(status);
+    } else if (status.state === 'running' && this._id) {
+      Notification.dismiss(this._id);
+      this._id = '';
+    }
+  }
+
+  private _notify(status: IStatus): void {
+    if (this._id) {
+      Notification.dismiss(this._id);
+    }
+    const seq = status.error?.seq ?? undefined;
+    this._id = Notification.error(describe(status), {
+      autoClose: false,
+      actions: [{ label: 'Show', caption: 'Show the Django panel', callback: () => this._show(seq) }]
+    });
+  }
+
+  private _previous: IStatus | null | undefined = undefined;
+  private _id = '';
+  private _isDisposed = false;
+}
+
+/** One line: what happened and why. */
+export function describe(status: IStatus): string {
+  const what = status.state === 'crashed' ? 'Django crashed' : 'Django reports an error';
+  const { error } = status;
+  if (error === null) {
+    const code = status.returncode === null ? '' : ` (exit code ${status.returncode})`;
+    return `${what}${code}: ${status.message}`;
+  }
+  const where = error.file ? ` (${error.file}${error.line ? `:${error.line}` : ''})` : '';
+  const exception = error.exception ? `${error.exception}: ` : '';
+  return `${what}: ${exception}${error.message}${where}`;
+}
+
+function sameError(a: IProcessError, b: IProcessError | null): boolean {
+  return (
+    b !== null &&
+    a.kind === b.kind &&
+    a.message === b.message &&
+    a.file === b.file &&
+    a.line === b.line &&
+    a.seq === b.seq
+  );
+}

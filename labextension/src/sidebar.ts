@@ -1,0 +1,135 @@
+// The sidebar panel: the status header, the log toolbar (filter box, Clear) and the log view.
+// The log is streamed only while this panel is visible.
+import { IRenderMime } from '@jupyterlab/rendermime';
+import { CommandRegistry } from '@lumino/commands';
+import { Message } from '@lumino/messaging';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { button, element } from './dom';
+import { StatusHeader } from './header';
+import { djangoIcon } from './icon';
+import { LogView } from './logview';
+import { CommandIDs, IFujitaModel, SIDEBAR_ID } from './tokens';
+
+/** Typing pauses this long before the view is filtered. */
+const FILTER_DELAY_MS = 150;
+
+export class FujitaSidebar extends Panel {
+  constructor(options: FujitaSidebar.IOptions) {
+    super();
+    const { model, commands } = options;
+    this._model = model;
+    this.id = SIDEBAR_ID;
+    this.addClass('jp-fujita-sidebar');
+    this.title.icon = djangoIcon;
+    this.title.caption = 'Django';
+
+    this._log = new LogView({ model: model.log, sanitizer: options.sanitizer });
+    this._toolbar = new LogToolbar({
+      model,
+      onFilter: text => this._log.setFilter(text),
+      onClear: () => void commands.execute(CommandIDs.clearLog)
+    });
+    this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq) }));
+    this.addWidget(this._toolbar);
+    this.addWidget(this._log);
+  }
+
+  /** Show the log at `seq` (unfiltered), now or once the line has arrived. */
+  reveal(seq: number): void {
+    this._toolbar.clearFilter();
+    this._log.setFilter('');
+    this._log.reveal(seq);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._model.log.setVisible(this.isVisible);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._model.log.setVisible(false);
+    super.onBeforeDetach(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._model.log.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this._model.log.setVisible(false);
+  }
+
+  private readonly _model: IFujitaModel;
+  private readonly _log: LogView;
+  private readonly _toolbar: LogToolbar;
+}
+
+export namespace FujitaSidebar {
+  export interface IOptions {
+    model: IFujitaModel;
+    commands: CommandRegistry;
+    /** Cleans the HTML made from lines with ANSI colours. */
+    sanitizer: IRenderMime.ISanitizer;
+  }
+}
+
+/** The filter box and the Clear button above the log. */
+class LogToolbar extends Widget {
+  constructor(options: LogToolbar.IOptions) {
+    super();
+    this._model = options.model;
+    this.addClass('jp-fujita-toolbar');
+
+    this._filter.type = 'search';
+    this._filter.placeholder = 'Filter lines';
+    this._filter.setAttribute('aria-label', 'Filter the log lines');
+    this._filter.addEventListener('input', () => {
+      window.clearTimeout(this._timer);
+      this._timer = window.setTimeout(() => options.onFilter(this._filter.value), FILTER_DELAY_MS);
+    });
+    this._clear = button('jp-fujita-clear', 'Clear', options.onClear);
+    this._clear.dataset.fujitaAction = 'clear';
+    this._clear.title = 'Clear the log (on the server, for every page)';
+    this.node.append(this._filter, this._clear);
+
+    this._model.connectionChanged.connect(this._render, this);
+    this._model.statusChanged.connect(this._render, this);
+    this._model.busyChanged.connect(this._render, this);
+    this._render();
+  }
+
+  clearFilter(): void {
+    window.clearTimeout(this._timer);
+    this._filter.value = '';
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._timer);
+    super.dispose();
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const busy = model.isBusy('clear');
+    this._clear.disabled =
+      busy || model.connection !== 'connected' || model.processName === null;
+    this._clear.classList.toggle('jp-mod-busy', busy);
+    this._clear.setAttribute('aria-busy', String(busy));
+  }
+
+  private readonly _model: IFujitaModel;
+  private readonly _filter = element('input', 'jp-mod-styled jp-fujita-filter');
+  private readonly _clear: HTMLButtonElement;
+  private _timer = 0;
+}
+
+namespace LogToolbar {
+  export interface IOptions {
+    model: IFujitaModel;
+    onFilter: (text: string) => void;
+    onClear: () => void;
+  }
+}

@@ -1,0 +1,125 @@
+// The shapes of the jupyter_fujita API (see DESIGN.md), the ids of the page hooks and commands,
+// and the token through which other plugins can reach the process model.
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+
+/** The plugin id, also the prefix of our other ids. */
+export const PLUGIN_ID = 'jupyter-fujita:plugin';
+
+/** The id of the sidebar widget (a stable page hook). */
+export const SIDEBAR_ID = 'jupyter-fujita-sidebar';
+
+/** The process shown when the server has one of that name. */
+export const DEFAULT_PROCESS = 'django';
+
+/** Commands, all in the palette under the category "Django". */
+export namespace CommandIDs {
+  export const start = 'fujita:start';
+  export const stop = 'fujita:stop';
+  export const restart = 'fujita:restart';
+  export const openSidebar = 'fujita:open-sidebar';
+  export const clearLog = 'fujita:clear-log';
+}
+
+export type ProcessState =
+  | 'stopped'
+  | 'starting'
+  | 'running'
+  | 'reloading'
+  | 'broken'
+  | 'paused'
+  | 'stopping'
+  | 'crashed';
+
+/** What went wrong, as far as the output tells. */
+export interface IProcessError {
+  kind: string;
+  message: string;
+  exception?: string | null;
+  file?: string | null;
+  line?: number | null;
+  seq?: number | null;
+}
+
+export interface IStatus {
+  name: string;
+  state: ProcessState;
+  pid: number | null;
+  returncode: number | null;
+  url: string | null;
+  message: string;
+  command: string[];
+  cwd: string;
+  started: string | null;
+  ended: string | null;
+  restarts: number;
+  last_seq: number;
+  error: IProcessError | null;
+}
+
+export type Stream = 'stdout' | 'stderr' | 'fujita';
+
+export interface ILine {
+  seq: number;
+  stream: Stream;
+  time: number;
+  text: string;
+}
+
+/** Messages of `fujita/api/processes/{name}/log/ws`. */
+export type LogMessage =
+  | { type: 'lines'; lines: ILine[] }
+  | { type: 'gap'; from_seq: number; to_seq: number }
+  | { type: 'cleared' };
+
+/** Messages of `fujita/api/status/ws`. */
+export type StatusMessage =
+  | { type: 'snapshot'; processes: IStatus[] }
+  | { type: 'status'; process: IStatus };
+
+/** The requests that change a process. */
+export type Action = 'start' | 'stop' | 'restart';
+
+/** Whether the page hears from the server. */
+export type Connection = 'connecting' | 'connected' | 'disconnected';
+
+/** One entry of the log as the page holds it: a line, or a marker the page adds. */
+export type LogEntry =
+  | { kind: 'line'; key: number; line: ILine }
+  | { kind: 'gap'; key: number; from: number; to: number }
+  | { kind: 'notice'; key: number; text: string };
+
+/** The log of one process: bounded, numbered, streamed while someone looks. */
+export interface ILogModel {
+  /** Oldest first; `key` grows by one per entry, so an entry's index is `key - entries[0].key`. */
+  readonly entries: readonly LogEntry[];
+  /** The highest seq received (or skipped over by a gap), null before any. */
+  readonly lastSeq: number | null;
+  /** Emitted after entries were appended ('append') or all removed ('reset'). */
+  readonly changed: ISignal<ILogModel, 'append' | 'reset'>;
+  /** Stream while visible; close the socket while nobody looks. */
+  setVisible(visible: boolean): void;
+}
+
+/** The supervised process as the page knows it. */
+export interface IFujitaModel {
+  readonly processName: string | null;
+  readonly status: IStatus | null;
+  readonly connection: Connection;
+  /** Why the page cannot reach the API, for people; null when it can. */
+  readonly connectionError: string | null;
+  readonly log: ILogModel;
+  readonly statusChanged: ISignal<IFujitaModel, IStatus | null>;
+  readonly connectionChanged: ISignal<IFujitaModel, Connection>;
+  readonly busyChanged: ISignal<IFujitaModel, void>;
+  isBusy(what: Action | 'clear'): boolean;
+  /** Whether `action` makes sense now. */
+  canRun(action: Action): boolean;
+  run(action: Action): Promise<IStatus>;
+  clearLog(): Promise<void>;
+}
+
+export const IFujitaModel = new Token<IFujitaModel>(
+  'jupyter-fujita:IFujitaModel',
+  'The Django process supervised by jupyter_fujita: status, log and actions.'
+);

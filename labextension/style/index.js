@@ -1,0 +1,2 @@
+// The stylesheet, imported by the JupyterLab builder (package.json "styleModule").
+import './index.css';

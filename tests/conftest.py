@@ -1,0 +1,75 @@
+"""Shared fixtures: a real Django project in a temp dir, free ports, a real Jupyter server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jupyter_fujita import oskit
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+DEMO_SITE = Path(__file__).resolve().parent.parent / "notebooks" / "demo_site"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+    """Poll condition() until it is truthy; fail with `what` after timeout seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await asyncio.sleep(0.05)
+
+
+def copy_demo_site(root: Path) -> Path:
+    """A fresh copy of the demo project under root; returns the folder holding manage.py."""
+    site = root / "site"
+    shutil.copytree(DEMO_SITE, site, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    return site
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+async def let_reloader_settle() -> None:
+    """Django's StatReloader records mtimes on its first tick, a second after it starts, and
+    compares later ticks with them: an edit made before that first tick goes unseen."""
+    await asyncio.sleep(1.5)
+
+
+def assert_group_gone(pgid: int | None) -> None:
+    if pgid is not None:
+        assert oskit.group_members(pgid) == [], f"process group {pgid} still has members"
+
+
+@pytest.fixture
+def django_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def jp_server_config(django_port):
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_fujita": True}},
+        "Fujita": {"address": f"127.0.0.1:{django_port}", "stop_timeout": 3.0},
+    }
+
+
+@pytest.fixture
+def site(jp_root_dir: Path) -> Path:
+    return copy_demo_site(jp_root_dir)

@@ -1,0 +1,175 @@
+"""What the Django module reads in runserver's output, on text captured from Django 5.2 and 6."""
+
+from pathlib import Path
+
+import pytest
+
+from jupyter_fujita.django import (
+    Broken,
+    DjangoProject,
+    Failed,
+    Ready,
+    Reloading,
+    RunserverWatcher,
+    find_manage_py,
+    parse_address,
+)
+from jupyter_fujita.errors import NotConfigured
+
+URLS_SYNTAX_ERROR = """\
+Exception in thread django-main-thread:
+Traceback (most recent call last):
+  File "/usr/lib/python3.11/threading.py", line 1045, in _bootstrap_inner
+    self.run()
+  File "/venv/lib/python3.11/site-packages/django/core/management/commands/runserver.py", line 134, in inner_run
+    self.check(**check_kwargs)
+  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
+  File "{root}/site/mysite/urls.py", line 12
+    path("", views.home
+        ^
+SyntaxError: '(' was never closed"""
+
+MODELS_IMPORT_ERROR = """\
+Traceback (most recent call last):
+  File "{root}/site/manage.py", line 10, in <module>
+    execute_from_command_line(sys.argv)
+  File "/venv/lib/python3.11/site-packages/django/apps/config.py", line 269, in import_models
+    self.models_module = import_module(models_module_name)
+                         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "{root}/site/pages/models.py", line 15, in <module>
+    import notamodule
+  File "/venv/lib/python3.11/site-packages/other/thing.py", line 3, in <module>
+    raise ModuleNotFoundError("No module named 'notamodule'")
+ModuleNotFoundError: No module named 'notamodule'"""
+
+CHAINED = """\
+Traceback (most recent call last):
+  File "{root}/site/a.py", line 1, in f
+    g()
+KeyError: 'x'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "{root}/site/b.py", line 7, in g
+    h()
+django.core.exceptions.ImproperlyConfigured: SECRET_KEY must not be empty"""
+
+
+def feed_all(watcher, text, stream="stderr", first_seq=1):
+    events = []
+    for offset, line in enumerate(text.splitlines()):
+        event = watcher.feed(stream, line, first_seq + offset)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Starting development server at http://127.0.0.1:8000/",  # Django 5
+        "Starting WSGI development server at http://127.0.0.1:8000/",  # Django 6
+        "Starting ASGI development server at http://127.0.0.1:8000/",
+    ],
+)
+def test_start_line_of_django_5_and_6_reads_as_ready(tmp_path, line):
+    assert RunserverWatcher(tmp_path).feed("stdout", line, 1) == Ready("http://127.0.0.1:8000/")
+
+
+def test_start_line_on_stderr_or_in_prose_is_not_ready(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    assert watcher.feed("stderr", "Starting development server at http://x:1/", 1) is None
+    assert watcher.feed("stdout", "Not Starting development server at http://x:1/", 2) is None
+
+
+def test_syntax_error_in_the_reloader_thread_is_broken_with_file_and_line(tmp_path):
+    events = feed_all(RunserverWatcher(tmp_path), URLS_SYNTAX_ERROR.format(root=tmp_path), first_seq=40)
+    assert len(events) == 1 and isinstance(events[0], Broken)
+    error = events[0].error
+    assert (error.kind, error.exception, error.file, error.line) == (
+        "syntax",
+        "SyntaxError",
+        "site/mysite/urls.py",
+        12,
+    )
+    assert error.message == "'(' was never closed"
+    assert error.seq == 40  # the "Exception in thread" line opens it
+    assert error.summary() == "SyntaxError in site/mysite/urls.py line 12"
+
+
+def test_import_error_points_at_the_deepest_project_frame_not_site_packages(tmp_path):
+    events = feed_all(RunserverWatcher(tmp_path), MODELS_IMPORT_ERROR.format(root=tmp_path))
+    assert isinstance(events[0], Failed)
+    error = events[0].error
+    assert (error.kind, error.file, error.line) == ("import", "site/pages/models.py", 15)
+
+
+def test_chained_traceback_reports_the_last_exception(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    events = feed_all(watcher, CHAINED.format(root=tmp_path))
+    error = events[-1].error
+    assert (error.kind, error.exception, error.file) == ("settings", "ImproperlyConfigured", "site/b.py")
+    assert error.seq == 1  # the chain starts with the first traceback
+    assert watcher.last_error == error
+
+
+def test_chained_traceback_in_the_reloader_thread_stays_broken(tmp_path):
+    text = "Exception in thread django-main-thread:\n" + CHAINED.format(root=tmp_path)
+    events = feed_all(RunserverWatcher(tmp_path), text)
+    assert all(isinstance(event, Broken) for event in events)
+    assert events[-1].error.exception == "ImproperlyConfigured"
+
+
+def test_stdout_lines_between_traceback_lines_do_not_break_it(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    lines = URLS_SYNTAX_ERROR.format(root=tmp_path).splitlines()
+    events = []
+    for seq, line in enumerate(lines, 1):
+        events.append(watcher.feed("stderr", line, seq))
+        events.append(watcher.feed("stdout", "Performing system checks...", 100 + seq))
+    assert [type(e) for e in events if e] == [Broken]
+
+
+def test_reload_and_port_in_use_are_recognised(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    assert watcher.feed("stderr", "/p/site/pages/views.py changed, reloading.", 1) == Reloading(
+        "/p/site/pages/views.py"
+    )
+    event = watcher.feed("stderr", "Error: That port is already in use.", 2)
+    assert isinstance(event, Failed) and event.error.kind == "port"
+
+
+def test_manage_py_is_found_in_the_root_then_one_folder_down(tmp_path):
+    assert find_manage_py(tmp_path) is None
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "manage.py").write_text("")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "manage.py").write_text("")
+    assert find_manage_py(tmp_path) is None
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "manage.py").write_text("")
+    assert find_manage_py(tmp_path) == tmp_path / "b" / "manage.py"
+    (tmp_path / "manage.py").write_text("")
+    assert find_manage_py(tmp_path) == tmp_path / "manage.py"
+
+
+def test_missing_manage_py_names_the_setting(tmp_path):
+    with pytest.raises(NotConfigured, match="Fujita.manage_py"):
+        DjangoProject(tmp_path).command()
+    with pytest.raises(NotConfigured, match="not a file"):
+        DjangoProject(tmp_path, manage_py=Path("/nonexistent/manage.py")).command()
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [("127.0.0.1:8001", ("127.0.0.1", 8001)), ("8002", ("127.0.0.1", 8002)), ("[::1]:8003", ("::1", 8003))],
+)
+def test_addresses_parse(address, expected):
+    assert parse_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["", "host:", "127.0.0.1:99999", "127.0.0.1:http"])
+def test_bad_addresses_are_refused(address):
+    with pytest.raises(ValueError):
+        parse_address(address)

@@ -1,0 +1,56 @@
+"""Splitting pipe bytes into lines: partial tails, overlong lines, bad UTF-8, the last line."""
+
+from jupyter_fujita.lines import LineSplitter
+
+
+def test_lines_split_across_reads_are_joined():
+    splitter = LineSplitter()
+    assert splitter.feed(b"hel") == []
+    assert splitter.feed(b"lo\nwor") == ["hello"]
+    assert splitter.feed(b"ld\n\nnext") == ["world", ""]
+    assert splitter.flush() == ["next"]
+
+
+def test_final_line_without_newline_is_not_lost():
+    splitter = LineSplitter()
+    assert splitter.feed(b"one\ntwo") == ["one"]
+    assert splitter.flush() == ["two"]
+    assert splitter.flush() == []
+
+
+def test_invalid_utf8_is_replaced_and_multibyte_split_across_reads_survives():
+    splitter = LineSplitter()
+    snowman = "☃".encode()
+    assert splitter.feed(b"bad \xff\xfe byte\n" + snowman[:1]) == ["bad \ufffd\ufffd byte"]
+    assert splitter.feed(snowman[1:] + b"\n") == ["☃"]
+
+
+def test_crlf_endings_are_stripped():
+    assert LineSplitter().feed(b"a\r\nb\r\n") == ["a", "b"]
+
+
+def test_overlong_line_is_cut_marked_and_the_rest_of_it_dropped():
+    splitter = LineSplitter(max_line_bytes=100)
+    out = splitter.feed(b"x" * 250)
+    assert len(out) == 1 and out[0].startswith("x" * 100) and "cut at 100 bytes" in out[0]
+    assert splitter.feed(b"x" * 1000) == []
+    assert splitter.feed(b"xxx\nafter\n") == ["after"]
+    assert splitter.pending == b""
+
+
+def test_overlong_line_inside_one_read_is_cut():
+    splitter = LineSplitter(max_line_bytes=10)
+    out = splitter.feed(b"short\n" + b"y" * 50 + b"\nok\n")
+    assert out[0] == "short" and out[2] == "ok"
+    assert out[1].startswith("y" * 10) and "cut at 10 bytes" in out[1]
+
+
+def test_ten_megabyte_line_keeps_memory_bounded():
+    splitter = LineSplitter(max_line_bytes=64 * 1024)
+    chunk = b"z" * 65536
+    published = []
+    for _ in range(160):
+        published += splitter.feed(chunk)
+        assert len(splitter.pending) <= 64 * 1024
+    published += splitter.feed(b"\n")
+    assert len(published) == 1

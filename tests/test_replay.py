@@ -1,0 +1,77 @@
+"""The replay cache: bounded by lines and bytes, seqs that never repeat, gaps reported."""
+
+import asyncio
+
+import pytest
+
+from jupyter_fujita.replay import LINE_OVERHEAD, ReplayCache
+
+
+def test_cache_keeps_the_newest_lines_within_its_line_bound():
+    cache = ReplayCache(max_lines=5)
+    cache.append("stdout", [f"line {i}" for i in range(1, 13)], 1.0)
+    assert cache.size == 5
+    assert [line.text for line in cache.tail(10)] == [f"line {i}" for i in range(8, 13)]
+    assert (cache.first_seq, cache.last_seq) == (8, 12)
+
+
+def test_cache_keeps_within_its_byte_budget_but_always_the_newest_line():
+    cache = ReplayCache(max_lines=1000, max_bytes=3 * (LINE_OVERHEAD + 100))
+    cache.append("stdout", ["x" * 100] * 10, 1.0)
+    assert cache.size == 3
+    assert cache.nbytes <= cache.max_bytes
+    cache.append("stdout", ["y" * 10_000], 2.0)
+    assert [line.text[0] for line in cache.tail(5)] == ["y"]
+
+
+def test_seq_keeps_counting_across_a_clear():
+    cache = ReplayCache()
+    cache.append("stdout", ["a", "b"], 1.0)
+    cache.clear()
+    assert cache.size == 0 and cache.last_seq == 2
+    cache.append("stderr", ["c"], 2.0)
+    assert [(line.seq, line.stream, line.text) for line in cache.tail(5)] == [(3, "stderr", "c")]
+
+
+def test_reader_behind_the_cache_is_told_of_the_gap_then_goes_on_from_the_oldest():
+    cache = ReplayCache(max_lines=10)
+    cache.append("stdout", [str(i) for i in range(1, 31)], 1.0)
+    piece = cache.read(5)
+    assert (piece.gap_from, piece.gap_to) == (6, 20)
+    assert [line.seq for line in piece.lines] == list(range(21, 31))
+    assert cache.read(25).gap_from is None
+    assert [line.seq for line in cache.read(25, max_lines=2).lines] == [26, 27]
+    assert cache.read(30).lines == []
+
+
+def test_read_respects_the_byte_limit_but_always_moves():
+    cache = ReplayCache()
+    cache.append("stdout", ["z" * 1000] * 50, 1.0)
+    assert 1 < len(cache.read(0, max_bytes=10_000).lines) < 15
+    assert len(cache.read(0, max_bytes=1).lines) == 1
+
+
+def test_ring_compacts_without_losing_order():
+    cache = ReplayCache(max_lines=100)
+    for batch in range(200):
+        cache.append("stdout", [f"{batch}-{i}" for i in range(50)], float(batch))
+    seqs = [line.seq for line in cache.read(cache.first_seq - 1).lines]
+    assert seqs == list(range(cache.last_seq - 99, cache.last_seq + 1))
+    assert len(cache._lines) < 10_000  # the head is compacted, memory stays bounded
+
+
+async def test_waiters_wake_on_new_lines_and_on_clear():
+    cache = ReplayCache()
+    waiter = asyncio.ensure_future(cache.wait_beyond(0, cache.clears))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    cache.append("stdout", ["hello"], 1.0)
+    await asyncio.wait_for(waiter, 1)
+    waiter = asyncio.ensure_future(cache.wait_beyond(1, cache.clears))
+    cache.clear()
+    await asyncio.wait_for(waiter, 1)
+
+
+def test_cache_refuses_a_size_of_nothing():
+    with pytest.raises(ValueError):
+        ReplayCache(max_lines=0)

@@ -1,0 +1,330 @@
+"""The supervisor against a real `manage.py runserver` (and real misbehaving children), no Jupyter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import (
+    assert_group_gone,
+    copy_demo_site,
+    edit,
+    free_port,
+    let_reloader_settle,
+    wait_for,
+)
+
+from jupyter_fujita import oskit
+from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.manager import ProcessManager
+from jupyter_fujita.supervisor import Supervisor
+
+
+@pytest.fixture
+def manager(tmp_path, jp_asyncio_loop):
+    manager = ProcessManager(tmp_path / "records")
+    yield manager
+    groups = [s.pgid for s in manager]
+    jp_asyncio_loop.run_until_complete(manager.shutdown())
+    for pgid in groups:
+        assert_group_gone(pgid)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    return copy_demo_site(tmp_path)
+
+
+def supervise(manager: ProcessManager, root: Path, port: int, **options) -> Supervisor:
+    return manager.add("django", DjangoProject(root, f"127.0.0.1:{port}"), **options)
+
+
+def fake_manage_py(root: Path, body: str) -> None:
+    """A child that is not Django: a real process doing what a test needs through the pipes."""
+    (root / "manage.py").write_text(textwrap.dedent(body))
+
+
+def texts(supervisor: Supervisor) -> list[str]:
+    return [line.text for line in supervisor.cache.tail(supervisor.cache.size)]
+
+
+async def fetch(url: str) -> tuple[int, str]:
+    def get() -> tuple[int, str]:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+
+    return await asyncio.to_thread(get)
+
+
+async def test_start_reaches_running_with_the_url_and_the_site_answers(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    status = await supervisor.start(wait=30)
+    assert status.state == "running", status.message
+    assert status.url == f"http://127.0.0.1:{port}/"
+    assert status.message == f"Django is running at http://127.0.0.1:{port}/"
+    assert status.command[1:] == ["manage.py", "runserver", f"127.0.0.1:{port}"]
+    assert status.cwd == str(site)
+    code, body = await fetch(status.url)
+    assert code == 200 and "Hello from Django" in body
+    await wait_for(lambda: any('"GET / HTTP/1.1" 200' in t for t in texts(supervisor)), 10)
+    assert texts(supervisor)[0].startswith("Starting: ")
+
+
+async def test_stop_frees_the_port_and_leaves_no_process_of_the_group(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    await supervisor.start(wait=30)
+    pgid = supervisor.pgid
+    members = oskit.group_members(pgid)
+    assert len(members) == 2  # the autoreloader and the child that serves
+    status = await supervisor.stop()
+    assert status.state == "stopped" and status.pid is None
+    assert oskit.group_members(pgid) == []
+    for pid in members:
+        assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(
+            ") "
+        )[1].startswith("Z")
+    assert oskit.port_is_free("127.0.0.1", port)
+    assert texts(supervisor)[-1].startswith("Stopped")
+
+
+async def test_fifty_concurrent_starts_give_one_process(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    statuses = await asyncio.gather(*(supervisor.start() for _ in range(50)))
+    assert len({s.pid for s in statuses}) == 1
+    await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+    assert len(oskit.group_members(supervisor.pgid)) == 2
+    assert sum(t.startswith("Starting: ") for t in texts(supervisor)) == 1
+
+
+async def test_stop_during_starting_works(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    starting = asyncio.ensure_future(supervisor.start(wait=30))
+    await wait_for(lambda: supervisor.state == "starting", 10)
+    pgid = supervisor.pgid
+    status = await supervisor.stop()
+    assert status.state == "stopped"
+    assert (await starting).state == "stopped"
+    assert_group_gone(pgid)
+    assert oskit.port_is_free("127.0.0.1", port)
+
+
+async def test_restart_gives_a_new_pid(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    first = await supervisor.start(wait=30)
+    second = await supervisor.restart(wait=30)
+    assert second.state == "running" and second.pid != first.pid
+    assert second.restarts == 1
+    assert_group_gone(first.pid)
+
+
+async def test_port_taken_by_another_program_crashes_at_once_with_a_port_error(manager, site):
+    with __import__("socket").socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        supervisor = supervise(manager, site.parent, port)
+        status = await supervisor.start(wait=30)
+    assert status.state == "crashed"
+    assert status.error.kind == "port"
+    assert "in use" in status.message and str(port) in status.message
+    assert supervisor.proc is None  # nothing was spawned
+
+
+async def test_broken_urls_is_not_running_then_fixed_runs_by_itself(manager, site, port):
+    urls = site / "mysite" / "urls.py"
+    edit(urls, '"admin/", admin.site.urls),', '"admin/", admin.site.urls,')
+    supervisor = supervise(manager, site.parent, port)
+    status = await supervisor.start(wait=30)
+    assert status.state == "broken", status.message
+    assert status.error.exception == "SyntaxError"
+    assert status.error.file == "site/mysite/urls.py"
+    assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line")
+    assert oskit.port_is_free("127.0.0.1", port)
+    assert len(oskit.group_members(supervisor.pgid)) == 2  # alive, waiting for a change
+    await let_reloader_settle()
+    edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
+    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), supervisor.state
+    assert supervisor.status().error is None
+    assert (await fetch(supervisor.url))[0] == 200
+
+
+async def test_views_broken_while_running_reloads_then_is_broken_then_runs(manager, site, port):
+    views = site / "pages" / "views.py"
+    supervisor = supervise(manager, site.parent, port)
+    await supervisor.start(wait=30)
+    seen: list[str] = []
+    supervisor.on_change = lambda s: seen.append(s.state)
+    await let_reloader_settle()
+    edit(views, "def notes(request):", "def notes(request:")
+    assert await supervisor.wait_for(lambda: supervisor.state == "broken", 30)
+    await let_reloader_settle()
+    assert "reloading" in seen
+    assert supervisor.error.file == "site/pages/views.py"
+    edit(views, "def notes(request:", "def notes(request):")
+    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+
+
+async def test_broken_settings_crash_with_the_syntax_error_then_start_once_fixed(
+    manager, site, port
+):
+    settings = site / "mysite" / "settings.py"
+    edit(settings, "DEBUG = True", "DEBUG = (True")
+    supervisor = supervise(manager, site.parent, port)
+    status = await supervisor.start(wait=30)
+    assert status.state == "crashed" and status.returncode == 1
+    assert (status.error.kind, status.error.file) == ("syntax", "site/mysite/settings.py")
+    assert any(t.startswith("SyntaxError") for t in texts(supervisor))
+    assert "Django exited with code 1: SyntaxError in site/mysite/settings.py" in status.message
+    edit(settings, "DEBUG = (True", "DEBUG = True")
+    assert (await supervisor.start(wait=30)).state == "running"
+
+
+async def test_stop_escalates_to_sigkill_for_a_child_that_ignores_signals(manager, tmp_path, port):
+    fake_manage_py(
+        tmp_path,
+        """
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stubborn", flush=True)
+        time.sleep(600)
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port, stop_timeout=0.3)
+    await supervisor.start()
+    await wait_for(lambda: "stubborn" in texts(supervisor), 10)
+    status = await supervisor.stop()
+    assert status.state == "stopped" and status.returncode == -signal.SIGKILL
+    assert any("sending SIGKILL" in t for t in texts(supervisor))
+    assert_group_gone(supervisor.pgid)
+
+
+async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(manager, tmp_path, port):
+    fake_manage_py(tmp_path, 'import sys\nsys.stdout.write("no newline at the end")\nsys.exit(4)\n')
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    status = supervisor.status()
+    assert status.returncode == 4 and "exited with code 4" in status.message
+    assert "no newline at the end" in texts(supervisor)
+
+
+async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, port):
+    """What runserver's reloader child does when its parent dies: keep the pipes open."""
+    fake_manage_py(
+        tmp_path,
+        """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; print('child', flush=True); time.sleep(600)"])
+        print("parent leaves", child.pid, flush=True)
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    assert_group_gone(supervisor.pgid)
+
+
+async def test_ten_megabyte_line_and_binary_garbage_stay_bounded(manager, tmp_path, port):
+    fake_manage_py(
+        tmp_path,
+        """
+        import os, sys
+        out = sys.stdout.buffer
+        out.write(b"x" * (10 * 1024 * 1024) + b"\\n")
+        out.write(os.urandom(200_000).replace(b"\\n", b"") + b"\\n")
+        out.write(b"done\\n")
+        out.flush()
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port, max_line_bytes=64 * 1024)
+    await supervisor.start()
+    await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
+    lines = texts(supervisor)
+    assert "done" in lines
+    assert all(len(text) < 70 * 1024 for text in lines)
+    assert sum("line cut at 65536 bytes" in text for text in lines) == 2
+    assert any("\ufffd" in text for text in lines)
+
+
+async def test_two_hundred_thousand_lines_a_second_keep_the_cache_bounded(manager, tmp_path, port):
+    fake_manage_py(
+        tmp_path,
+        """
+        import sys
+        line = b"%07d " + b"y" * 92 + b"\\n"
+        out = sys.stdout.buffer
+        for i in range(300_000):
+            out.write(line % i)
+        out.write(b"end\\n")
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port, cache_lines=5_000, cache_bytes=1 << 20)
+    await supervisor.start()
+    await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+    cache = supervisor.cache
+    assert cache.last_seq == 300_000 + 3  # "Starting", the lines, "end", "Exited"
+    assert cache.size <= 5_000 and cache.nbytes <= 1 << 20
+    assert texts(supervisor)[-2] == "end"
+
+
+async def test_a_group_left_by_a_dead_jupyter_server_is_ended_on_the_next_start(
+    manager, site, port, tmp_path
+):
+    # A runserver started by "an earlier server": its owner is a process that has exited.
+    owner = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    orphan = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+        cwd=site, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_for(lambda: not oskit.port_is_free("127.0.0.1", port), 30, "the orphan's port")
+        records = tmp_path / "records"
+        records.mkdir()
+        (records / "django-1.json").write_text(json.dumps({
+            "pid": orphan.pid, "pgid": orphan.pid,
+            "start_time": oskit.process_start_time(orphan.pid),
+            "owner_pid": int(owner.stdout), "owner_start_time": 1,
+        }))
+        supervisor = supervise(manager, site.parent, port)
+        status = await supervisor.start(wait=30)
+        assert status.state == "running", status.message
+        assert orphan.poll() is not None
+        assert_group_gone(orphan.pid)
+        assert any("left by an earlier Jupyter server" in t for t in texts(supervisor))
+    finally:
+        if orphan.poll() is None:
+            os.killpg(orphan.pid, signal.SIGKILL)
+        orphan.wait()
+
+
+async def test_a_live_process_of_another_server_is_left_alone(manager, site, port, tmp_path):
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        records = tmp_path / "records"
+        records.mkdir()
+        (records / "django-1.json").write_text(json.dumps({
+            "pid": sleeper.pid, "pgid": sleeper.pid,
+            "start_time": oskit.process_start_time(sleeper.pid),
+            "owner_pid": os.getppid(), "owner_start_time": oskit.process_start_time(os.getppid()),
+        }))
+        supervisor = supervise(manager, site.parent, port)
+        await supervisor.start(wait=30)
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
