@@ -1,0 +1,416 @@
+"""The REST and WebSocket API in a real Jupyter server (base_url /user/alice/), real runserver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import urllib.request
+
+import pytest
+import websocket
+from conftest import assert_group_gone, wait_for
+from tornado.httpclient import HTTPClientError
+
+from jupyter_fujita import oskit
+
+API = ("fujita", "api")
+
+
+@pytest.fixture
+def jp_base_url():
+    return "/user/alice/"
+
+
+@pytest.fixture
+def manager(jp_serverapp):
+    return jp_serverapp.web_app.settings["fujita_manager"]
+
+
+@pytest.fixture
+def fetch_json(jp_fetch):
+    async def fetch(*parts, method="GET", **kwargs):
+        if method == "POST":
+            kwargs.setdefault("body", b"")
+        response = await jp_fetch(*API, *parts, method=method, **kwargs)
+        return json.loads(response.body)
+
+    return fetch
+
+
+@pytest.fixture
+def running(fetch_json, site, manager, jp_asyncio_loop):
+    """Django started through the API (pytest-jupyter runs no async fixtures)."""
+    status = jp_asyncio_loop.run_until_complete(
+        fetch_json("processes", "django", "start", method="POST")
+    )
+    assert status["state"] == "running", status["message"]
+    return status
+
+
+async def expect_error(call, status: int, match: str = "") -> dict:
+    with pytest.raises(HTTPClientError) as caught:
+        await call
+    assert caught.value.code == status
+    body = json.loads(caught.value.response.body)
+    assert match in body["message"]
+    return body
+
+
+async def next_message(ws, timeout: float = 20.0) -> dict:
+    raw = await asyncio.wait_for(ws.read_message(), timeout)
+    assert raw is not None, "the socket was closed"
+    return json.loads(raw)
+
+
+async def read_lines_until(ws, predicate, timeout: float = 20.0) -> list[dict]:
+    """Collect line records from a log socket until one satisfies predicate."""
+    lines: list[dict] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(predicate(line) for line in lines):
+        message = await next_message(ws, deadline - loop.time())
+        if message["type"] == "lines":
+            lines.extend(message["lines"])
+    return lines
+
+
+def http_get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+
+async def test_start_answers_running_with_the_url_and_the_site_answers(
+    running, fetch_json, django_port
+):
+    assert running["url"] == f"http://127.0.0.1:{django_port}/"
+    assert running["message"] == f"Django is running at http://127.0.0.1:{django_port}/"
+    assert running["error"] is None and running["pid"] > 0
+    assert await asyncio.to_thread(http_get, running["url"]) == 200
+    listing = await fetch_json("processes")
+    assert [p["name"] for p in listing["processes"]] == ["django"]
+    assert (await fetch_json("processes", "django"))["state"] == "running"
+
+
+async def test_log_socket_replays_the_cache_then_streams_a_live_request_line(
+    running, jp_ws_fetch
+):
+    ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws")
+    replayed = await read_lines_until(ws, lambda l: "development server at" in l["text"])
+    assert replayed[0]["seq"] == 1 and replayed[0]["stream"] == "fujita"
+    assert [l["seq"] for l in replayed] == list(range(1, len(replayed) + 1))
+    await asyncio.to_thread(http_get, running["url"] + "?from=test")
+    live = await read_lines_until(ws, lambda l: '"GET /?from=test HTTP/1.1" 200' in l["text"])
+    assert live[-1]["stream"] == "stderr"
+    assert live[0]["seq"] > replayed[-1]["seq"]
+    ws.close()
+
+
+async def test_reconnect_with_since_gets_only_newer_lines(running, jp_ws_fetch, fetch_json):
+    log = await fetch_json("processes", "django", "log")
+    last = log["last_seq"]
+    await asyncio.to_thread(http_get, running["url"] + "?after=reconnect")
+    ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws", params={"since": last})
+    lines = await read_lines_until(ws, lambda l: "after=reconnect" in l["text"])
+    assert lines[0]["seq"] == last + 1
+    ws.close()
+
+
+async def test_status_socket_sends_a_snapshot_then_each_change(running, jp_ws_fetch, fetch_json):
+    ws = await jp_ws_fetch(*API, "status", "ws")
+    snapshot = await next_message(ws)
+    assert snapshot["type"] == "snapshot"
+    assert [(p["name"], p["state"]) for p in snapshot["processes"]] == [("django", "running")]
+    stopped = await fetch_json("processes", "django", "stop", method="POST")
+    assert stopped["state"] == "stopped"
+    states = []
+    while "stopped" not in states:
+        message = await next_message(ws)
+        assert message["type"] == "status" and message["process"]["name"] == "django"
+        states.append(message["process"]["state"])
+    assert states == ["stopping", "stopped"]
+    ws.close()
+
+
+async def test_log_since_and_limit_page_through_the_cache(running, fetch_json):
+    everything = await fetch_json("processes", "django", "log")
+    assert everything["first_seq"] == 1 and everything["gap"] == 0
+    assert [l["seq"] for l in everything["lines"]] == list(range(1, everything["last_seq"] + 1))
+    page = await fetch_json("processes", "django", "log", params={"since": 2, "limit": 3})
+    assert [l["seq"] for l in page["lines"]] == [3, 4, 5]
+    tail = await fetch_json("processes", "django", "log", params={"limit": 2})
+    assert [l["seq"] for l in tail["lines"]] == [everything["last_seq"] - 1, everything["last_seq"]]
+
+
+async def test_a_reader_behind_a_small_cache_learns_of_the_gap(jp_serverapp, fetch_json, manager):
+    cache = manager.get("django").cache
+    cache.max_lines = 10
+    cache.append("stdout", [f"line {i}" for i in range(50)], 1.0)
+    page = await fetch_json("processes", "django", "log", params={"since": 5})
+    assert page["gap"] == 35 and page["lines"][0]["seq"] == 41 and page["first_seq"] == 41
+
+
+async def test_clearing_the_log_keeps_seq_counting_and_tells_sockets(
+    running, fetch_json, jp_ws_fetch
+):
+    ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws")
+    await next_message(ws)
+    assert await fetch_json("processes", "django", "log", method="DELETE") == {"cleared": True}
+    while (await next_message(ws))["type"] != "cleared":
+        pass
+    log = await fetch_json("processes", "django", "log")
+    assert log["lines"] == [] and log["last_seq"] > 0
+    await asyncio.to_thread(http_get, running["url"])
+    lines = await read_lines_until(ws, lambda l: '"GET / HTTP/1.1"' in l["text"])
+    assert lines[0]["seq"] == log["last_seq"] + 1
+    ws.close()
+
+
+async def test_a_since_from_an_earlier_server_is_answered_with_cleared_then_everything(
+    jp_serverapp, jp_ws_fetch, manager
+):
+    manager.get("django").cache.append("stdout", ["one", "two"], 1.0)
+    ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws", params={"since": 9999})
+    assert (await next_message(ws))["type"] == "cleared"
+    lines = await read_lines_until(ws, lambda l: l["text"] == "two")
+    assert [l["text"] for l in lines] == ["one", "two"]
+    ws.close()
+
+
+async def test_stop_frees_the_port_and_leaves_no_process(running, fetch_json, manager, django_port):
+    pgid = manager.get("django").pgid
+    status = await fetch_json("processes", "django", "stop", method="POST")
+    assert status["state"] == "stopped" and status["pid"] is None
+    assert_group_gone(pgid)
+    assert oskit.port_is_free("127.0.0.1", django_port)
+
+
+async def test_restart_gives_a_new_pid(running, fetch_json):
+    status = await fetch_json("processes", "django", "restart", method="POST")
+    assert status["state"] == "running" and status["pid"] != running["pid"]
+    assert status["restarts"] == 1
+    assert_group_gone(running["pid"])
+
+
+async def test_fifty_concurrent_starts_over_http_give_one_process(site, fetch_json, manager):
+    statuses = await asyncio.gather(
+        *(fetch_json("processes", "django", "start", method="POST") for _ in range(50))
+    )
+    assert {s["pid"] for s in statuses} == {statuses[0]["pid"]}
+    assert len(oskit.group_members(manager.get("django").pgid)) == 2
+
+
+async def test_server_shutdown_with_django_running_leaves_nothing(
+    running, jp_serverapp, manager, django_port
+):
+    pgid = manager.get("django").pgid
+    await jp_serverapp._cleanup()  # what Ctrl-C, SIGTERM and `jupyter server stop` run
+    assert_group_gone(pgid)
+    assert oskit.port_is_free("127.0.0.1", django_port)
+
+
+async def test_kernels_inherit_where_the_api_is_and_its_token(jp_serverapp, jp_http_port):
+    # What the server runs once it listens (pytest-jupyter's server does not run it by itself).
+    await jp_serverapp.extension_manager.start_all_extensions()
+    assert os.environ["JUPYTER_FUJITA_URL"] == (
+        f"http://127.0.0.1:{jp_serverapp.port}/user/alice/fujita/api/"
+    )
+    assert os.environ["JUPYTER_FUJITA_TOKEN"] == jp_serverapp.identity_provider.token
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+async def test_unknown_process_is_404(jp_serverapp, fetch_json, jp_ws_fetch):
+    await expect_error(fetch_json("processes", "nope"), 404, "No process named 'nope'")
+    await expect_error(fetch_json("processes", "nope", "start", method="POST"), 404)
+    await expect_error(fetch_json("processes", "nope", "log"), 404)
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_ws_fetch(*API, "processes", "nope", "log", "ws")
+    assert caught.value.code == 404
+
+
+async def test_unknown_action_and_path_are_json_404(jp_serverapp, fetch_json):
+    await expect_error(fetch_json("processes", "django", "explode", method="POST"), 404, "explode")
+    await expect_error(fetch_json("nothing", "here"), 404, "No such API path")
+
+
+@pytest.mark.parametrize(
+    ("method", "parts"),
+    [
+        ("GET", ("processes", "django", "start")),
+        ("PUT", ("processes", "django")),
+        ("POST", ("processes",)),
+        ("POST", ("processes", "django", "log")),
+    ],
+)
+async def test_wrong_method_is_405(jp_serverapp, fetch_json, method, parts):
+    body = b"" if method in ("PUT", "POST") else None
+    await expect_error(fetch_json(*parts, method=method, body=body), 405)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"since": "abc"}, {"since": "-1"}, {"limit": "1.5"}, {"limit": "-3"}, {"since": ""}],
+)
+async def test_since_and_limit_must_be_whole_non_negative_numbers(
+    jp_serverapp, fetch_json, jp_ws_fetch, params
+):
+    body = await expect_error(fetch_json("processes", "django", "log", params=params), 400)
+    assert next(iter(params)) in body["message"]
+    if "since" in params:
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_ws_fetch(*API, "processes", "django", "log", "ws", params=params)
+        assert caught.value.code == 400
+
+
+async def test_wait_must_be_a_number_of_seconds(jp_serverapp, fetch_json):
+    await expect_error(
+        fetch_json("processes", "django", "start", method="POST", params={"wait": "soon"}),
+        400,
+        "wait",
+    )
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": ""}, {"Authorization": "token wrong"}])
+async def test_no_or_wrong_token_is_refused_everywhere(
+    jp_serverapp, fetch_json, jp_ws_fetch, headers
+):
+    for call in (
+        fetch_json("processes", headers=headers),
+        fetch_json("processes", "django", "start", method="POST", headers=headers),
+        fetch_json("processes", "django", "log", method="DELETE", headers=headers),
+    ):
+        with pytest.raises(HTTPClientError) as caught:
+            await call
+        assert caught.value.code in (401, 403)
+    for parts in (("processes", "django", "log", "ws"), ("status", "ws")):
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_ws_fetch(*API, *parts, headers=headers)
+        assert caught.value.code in (401, 403)
+    assert jp_serverapp.web_app.settings["fujita_manager"].get("django").state == "stopped"
+
+
+async def test_websocket_from_a_foreign_origin_is_refused(
+    jp_serverapp, jp_http_port, jp_fetch, jp_ws_fetch
+):
+    """A browser's cookie-authenticated socket from another site (token requests are not CSRF-able)."""
+    cookie = cookie_header(await login_cookies(jp_fetch, jp_serverapp.identity_provider.token))
+    for parts in (("processes", "django", "log", "ws"), ("status", "ws")):
+        # the login cookie is named after the host it was set for
+        browser = {"Authorization": "", "Cookie": cookie, "Host": f"127.0.0.1:{jp_http_port}"}
+        same_site = await jp_ws_fetch(
+            *API, *parts, headers=browser | {"Origin": f"http://127.0.0.1:{jp_http_port}"}
+        )
+        same_site.close()
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_ws_fetch(*API, *parts, headers=browser | {"Origin": "http://evil.example"})
+        assert caught.value.code == 403
+
+
+async def login_cookies(jp_fetch, token: str) -> dict[str, str]:
+    """Log in through Jupyter's form, as a browser does; returns the cookies it set."""
+
+    def cookies_of(response) -> dict[str, str]:
+        return dict(c.split(";")[0].split("=", 1) for c in response.headers.get_list("Set-Cookie"))
+
+    cookies = cookies_of(await jp_fetch("login", headers={"Authorization": ""}))
+    response = await jp_fetch(
+        "login",
+        method="POST",
+        body=f"_xsrf={cookies['_xsrf']}&password={token}",
+        headers={"Authorization": "", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    assert response.code == 302, response.body
+    return cookies | cookies_of(response)
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
+async def test_cookie_authenticated_post_needs_the_xsrf_token(
+    jp_serverapp, jp_fetch, site, manager
+):
+    cookies = await login_cookies(jp_fetch, jp_serverapp.identity_provider.token)
+    path = (*API, "processes", "django", "start")
+    refused = await jp_fetch(
+        *path, method="POST", body=b"",
+        headers={"Authorization": "", "Cookie": cookie_header(cookies)}, raise_error=False,
+    )
+    assert refused.code == 403
+    assert manager.get("django").state == "stopped"
+    accepted = await jp_fetch(
+        *path, method="POST", body=b"", params={"wait": "0"},
+        headers={"Authorization": "", "Cookie": cookie_header(cookies),
+                 "X-XSRFToken": cookies["_xsrf"]},
+        raise_error=False,
+    )
+    assert accepted.code == 200, accepted.body
+    assert json.loads(accepted.body)["state"] in ("starting", "running")
+
+
+async def test_no_manage_py_is_409_naming_the_setting(jp_serverapp, fetch_json, manager):
+    body = await expect_error(
+        fetch_json("processes", "django", "start", method="POST"), 409, "Fujita.manage_py"
+    )
+    assert "No manage.py found" in body["message"]
+    assert manager.get("django").state == "stopped"
+
+
+async def test_port_taken_by_another_program_is_crashed_with_a_port_error(
+    site, fetch_json, django_port
+):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", django_port))
+        other.listen()
+        status = await fetch_json("processes", "django", "start", method="POST")
+    assert status["state"] == "crashed"
+    assert status["error"]["kind"] == "port"
+    assert "already in use" in status["message"]
+
+
+# -- a client that stops reading ---------------------------------------------------------------
+
+
+async def test_a_client_that_stops_reading_is_capped_gets_a_gap_and_slows_nobody(
+    jp_serverapp, jp_http_port, jp_ws_fetch, fetch_json, manager
+):
+    cache = manager.get("django").cache
+    cache.max_lines, cache.max_bytes = 2_000, 1 << 20
+    token = jp_serverapp.identity_provider.token
+    # A client that does not read: a small receive buffer, and no recv() until later.
+    stalled = await asyncio.to_thread(
+        websocket.create_connection,
+        f"ws://127.0.0.1:{jp_http_port}/user/alice/fujita/api/processes/django/log/ws",
+        header=[f"Authorization: token {token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
+        timeout=60,
+    )
+    live = await jp_ws_fetch(*API, "processes", "django", "log", "ws")
+    for batch in range(100):
+        cache.append("stdout", [f"{batch} " + "x" * 200] * 1000, 1.0)
+        await asyncio.sleep(0)
+    # The server still answers, and the live client gets the newest line.
+    assert (await fetch_json("processes", "django"))["last_seq"] == 100_000
+    await read_lines_until(live, lambda l: l["seq"] == 100_000, timeout=60)
+    live.close()
+    gaps, last = [], 0
+    while last < 100_000:
+        message = json.loads(await asyncio.to_thread(stalled.recv))
+        if message["type"] == "gap":
+            assert message["from_seq"] == last + 1
+            gaps.append(message)
+            last = message["to_seq"]
+        elif message["type"] == "lines":
+            seqs = [l["seq"] for l in message["lines"]]
+            assert seqs == list(range(last + 1, last + 1 + len(seqs)))  # nothing silently lost
+            last = seqs[-1]
+    assert gaps, "the stalled client should have been told of the lines it missed"
+    stalled.close()
