@@ -414,3 +414,28 @@ async def test_a_client_that_stops_reading_is_capped_gets_a_gap_and_slows_nobody
             last = seqs[-1]
     assert gaps, "the stalled client should have been told of the lines it missed"
     stalled.close()
+
+
+async def test_a_child_flooding_its_pipes_leaves_the_server_responsive_and_bounded(
+    jp_serverapp, jp_root_dir, fetch_json, manager
+):
+    (jp_root_dir / "manage.py").write_text(
+        "import sys\n"
+        "out = sys.stdout.buffer\n"
+        "line = b'%07d ' + b'f' * 92 + b'\\n'\n"
+        "for i in range(1_000_000):\n"
+        "    out.write(line % i)\n"
+        "out.write(b'x' * (10 * 1024 * 1024) + b'\\n')\n"
+    )
+    status = await fetch_json("processes", "django", "start", method="POST", params={"wait": "0"})
+    assert status["state"] == "starting"
+    answered = 0
+    while (await fetch_json("processes", "django"))["state"] == "starting":
+        answered += 1  # each GET is answered while a million lines flow in
+        await asyncio.sleep(0.02)
+    cache = manager.get("django").cache
+    assert cache.last_seq >= 1_000_001
+    assert cache.size <= 10_000 and cache.nbytes <= 16 * 1024 * 1024
+    tail = await fetch_json("processes", "django", "log", params={"limit": 3})
+    assert "line cut at 65536 bytes" in tail["lines"][-2]["text"]
+    assert answered > 0

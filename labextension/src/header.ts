@@ -65,7 +65,10 @@ export class StatusHeader extends Widget {
     this._title.textContent = name && name !== 'django' ? `Django: ${name}` : 'Django';
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
-    this._message.textContent = displayMessage(model);
+    const message = displayMessage(model);
+    this._message.textContent = message;
+    // The error banner says it already.
+    this._message.hidden = message === model.status?.error?.message;
 
     const url = model.connection === 'connected' ? model.status?.url : null;
     const safe = url && /^https?:\/\//i.test(url) ? url : null;
@@ -88,8 +91,10 @@ export class StatusHeader extends Widget {
       this._error.replaceChildren();
       return;
     }
-    const title = element('div', 'jp-fujita-error-title', error.exception || error.kind);
-    title.append(element('span', 'jp-fujita-error-kind', error.kind));
+    const title = element('div', 'jp-fujita-error-title', error.exception || errorTitle(error.kind));
+    if (error.exception) {
+      title.append(element('span', 'jp-fujita-error-kind', error.kind));
+    }
     const parts: HTMLElement[] = [title, element('div', 'jp-fujita-error-message', error.message)];
     if (error.file) {
       const where = error.line ? `${error.file}:${error.line}` : error.file;
@@ -130,4 +135,10 @@ function actionButton(spec: IActionButton, onClick: () => void): HTMLButtonEleme
     element('span', 'jp-fujita-action-label', spec.label)
   );
   return node;
+}
+
+/** "system-check" → "System check error". */
+function errorTitle(kind: string): string {
+  const words = kind.replace(/-/g, ' ');
+  return `${words.charAt(0).toUpperCase()}${words.slice(1)} error`;
 }
