@@ -26,3 +26,9 @@ class NotConfigured(FujitaError):
     """The process cannot start as configured (no manage.py, say)."""
 
     status = 409
+
+
+class Conflict(FujitaError):
+    """The request contradicts the current state (a different address while running, say)."""
+
+    status = 409

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -21,7 +22,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError
 from .manager import ProcessManager
-from .replay import Line, line_json
+from .replay import line_json, log_feed
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
@@ -31,8 +32,15 @@ NAME = r"(?P<name>[^/]+)"
 MESSAGE_BYTES = 64 * 1024
 
 
-def _lines_message(lines: list[Line]) -> str:
-    return json.dumps({"type": "lines", "lines": [line_json(line) for line in lines]})
+def encode_message(message: dict[str, Any]) -> str:
+    """JSON of a feed message, its Line and Status records included."""
+    if message["type"] == "lines":
+        message = {"type": "lines", "lines": [line_json(line) for line in message["lines"]]}
+    elif message["type"] == "snapshot":
+        message = {"type": "snapshot", "processes": [status_json(s) for s in message["processes"]]}
+    elif message["type"] == "status":
+        message = {"type": "status", "process": status_json(message["process"])}
+    return json.dumps(message)
 
 
 class FujitaMixin:
@@ -87,6 +95,21 @@ class FujitaHandler(FujitaMixin, APIHandler):
             return
         super().write_error(status_code, **kwargs)
 
+    def json_body(self, allowed: frozenset[str] = frozenset({"address"})) -> dict[str, Any]:
+        """The request's JSON object (empty when there is no body)."""
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except ValueError:
+            raise BadRequest("The body must be JSON.") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object.")
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise BadRequest(f"Unknown field(s) {', '.join(unknown)}: expected {sorted(allowed)}.")
+        return body
+
     def answer(self, data: dict[str, Any]) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
@@ -112,12 +135,15 @@ class ActionHandler(FujitaHandler):
     async def post(self, name: str, action: str) -> None:
         supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
+        address = self.json_body().get("address")
+        if address is not None and not isinstance(address, str):
+            raise BadRequest("address must be a string such as \"127.0.0.1:8001\".")
         if action == "start":
-            status = await supervisor.start(wait=wait)
+            status = await supervisor.start(wait=wait, address=address)
         elif action == "stop":
             status = await supervisor.stop()
         elif action == "restart":
-            status = await supervisor.restart(wait=wait)
+            status = await supervisor.restart(wait=wait, address=address)
         else:
             raise web.HTTPError(404, f"No action {action!r}: use start, stop or restart.")
         self.answer(status_json(status))
@@ -179,17 +205,15 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         if not allowed:
             raise web.HTTPError(403, "Not authorized to read fujita.")
 
-    def start_feed(self, feed: Any) -> None:
-        self._feed = asyncio.create_task(self._guard(feed))
+    def start_feed(self, feed: AsyncIterator[dict[str, Any]]) -> None:
+        self._feed = asyncio.create_task(self._send_all(feed))
 
-    async def _guard(self, feed: Any) -> None:
+    async def _send_all(self, feed: AsyncIterator[dict[str, Any]]) -> None:
         try:
-            await feed
+            async for message in feed:
+                await self.write_message(encode_message(message))
         except WebSocketClosedError:
             pass
-
-    def send(self, message: str) -> Any:
-        return self.write_message(message)
 
     def on_close(self) -> None:
         if self._feed is not None:
@@ -213,30 +237,7 @@ class LogSocket(FujitaSocket):
 
     def open(self, name: str) -> None:  # type: ignore[override]
         super().open()
-        self.start_feed(self._stream(self.since or 0))
-
-    async def _stream(self, position: int) -> None:
-        cache = self.supervisor.cache
-        clears = cache.clears
-        if position > cache.last_seq:
-            # a seq from an earlier server's life: what the client has is not this log
-            await self.send(json.dumps({"type": "cleared"}))
-            position = 0
-        while True:
-            if cache.clears != clears:
-                clears = cache.clears
-                position = cache.last_seq
-                await self.send(json.dumps({"type": "cleared"}))
-            piece = cache.read(position, max_bytes=MESSAGE_BYTES)
-            if piece.gap_from is not None:
-                message = {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
-                await self.send(json.dumps(message))
-                position = piece.gap_to
-            if piece.lines:
-                position = piece.lines[-1].seq
-                await self.send(_lines_message(piece.lines))
-            elif piece.gap_from is None:
-                await cache.wait_beyond(position, clears)
+        self.start_feed(log_feed(self.supervisor.cache, self.since or 0, MESSAGE_BYTES))
 
 
 class StatusSocket(FujitaSocket):
@@ -247,19 +248,7 @@ class StatusSocket(FujitaSocket):
 
     def open(self) -> None:  # type: ignore[override]
         super().open()
-        self.start_feed(self._stream())
-
-    async def _stream(self) -> None:
-        manager = self.manager
-        version = manager.version
-        snapshot = [status_json(s) for s in manager.statuses()]
-        await self.send(json.dumps({"type": "snapshot", "processes": snapshot}))
-        while True:
-            await manager.wait_beyond(version)
-            changed = manager.changed_since(version)
-            version = manager.version
-            for status in changed:
-                await self.send(json.dumps({"type": "status", "process": status_json(status)}))
+        self.start_feed(self.manager.status_feed())
 
 
 def handlers() -> list[tuple[str, type]]:

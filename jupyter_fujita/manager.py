@@ -8,9 +8,9 @@ but its own version number, whatever happens meanwhile.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
-
-from tornado.process import Subprocess
+from typing import Any
 
 from .django import DjangoProject
 from .errors import NoSuchProcess
@@ -80,10 +80,20 @@ class ProcessManager:
         while self.version <= version:
             await self._changed.wait()
 
+    async def status_feed(self) -> AsyncIterator[dict[str, Any]]:
+        """A snapshot of every status, then each change: {"type": "snapshot", "processes"},
+        {"type": "status", "process"}, with Status records (not yet JSON)."""
+        version = self.version
+        yield {"type": "snapshot", "processes": self.statuses()}
+        while True:
+            await self.wait_beyond(version)
+            changed = self.changed_since(version)
+            version = self.version
+            for status in changed:
+                yield {"type": "status", "process": status}
+
     # -- shutdown -----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
         """Stop every child; nothing is left running, no port held."""
         await asyncio.gather(*(s.stop() for s in self._supervisors.values()))
-        # tornado's SIGCHLD handler is bound to this event loop: let the next loop install its own
-        Subprocess.uninitialize()

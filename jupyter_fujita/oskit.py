@@ -5,11 +5,13 @@ Linux first (/proc, prctl); elsewhere the same calls fall back to what POSIX off
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import errno
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -109,3 +111,30 @@ def port_accepts(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+async def wait_exit(popen: subprocess.Popen) -> int:
+    """Wait for a child to exit without threads or a SIGCHLD handler: a pidfd becomes readable
+    when the process ends. Works on any thread's event loop (a SIGCHLD handler needs the main
+    thread, and is bound to one loop for good)."""
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: poll, gently
+        while popen.poll() is None:
+            await asyncio.sleep(0.1)
+        return popen.returncode
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+
+    def on_exit() -> None:
+        loop.remove_reader(pidfd)
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, on_exit)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return popen.wait()

@@ -7,6 +7,7 @@ reader that knows the last seq it saw can ask for what came after and learn of a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,3 +151,34 @@ class ReplayCache:
         """Return once a line newer than seq exists or the cache was cleared since `clears`."""
         while self.last_seq <= seq and self.clears == clears:
             await self._changed.wait()
+
+
+async def log_feed(
+    cache: ReplayCache, since: int = 0, max_bytes: int = 64 * 1024
+) -> AsyncIterator[dict[str, Any]]:
+    """The messages of one log reader, from the cached lines after `since` on, forever.
+
+    Messages: {"type": "lines", "lines": [Line, ...]}, {"type": "gap", "from_seq", "to_seq"},
+    {"type": "cleared"}. The reader is paced by its consumer: the next message is read from the
+    cache only when the previous one was taken, so a slow consumer holds nothing but a position.
+    """
+    position = since
+    clears = cache.clears
+    if position > cache.last_seq:
+        # a seq from another life of the cache (an earlier server): the reader's view is stale
+        yield {"type": "cleared"}
+        position = 0
+    while True:
+        if cache.clears != clears:
+            clears = cache.clears
+            position = cache.last_seq
+            yield {"type": "cleared"}
+        piece = cache.read(position, max_bytes=max_bytes)
+        if piece.gap_from is not None:
+            yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
+            position = piece.gap_to
+        if piece.lines:
+            position = piece.lines[-1].seq
+            yield {"type": "lines", "lines": piece.lines}
+        elif piece.gap_from is None:
+            await cache.wait_beyond(position, clears)

@@ -27,7 +27,17 @@ from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 
 from . import oskit
-from .django import Broken, DjangoError, DjangoProject, Failed, Ready, Reloading, RunserverWatcher
+from .django import (
+    Broken,
+    DjangoError,
+    DjangoProject,
+    Failed,
+    Ready,
+    Reloading,
+    RunserverWatcher,
+    parse_address,
+)
+from .errors import BadRequest, Conflict
 from .lines import LineSplitter
 from .replay import ReplayCache
 
@@ -122,11 +132,20 @@ class Supervisor:
 
     # -- public, awaitable transitions --------------------------------------------------------
 
-    async def start(self, wait: float = 0.0) -> Status:
-        """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended."""
+    async def start(self, wait: float = 0.0, address: str | None = None) -> Status:
+        """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended.
+
+        `address` (host:port) replaces the configured one for this and later starts.
+        """
         async with self._lock:
             if self.state not in ACTIVE:
+                self._set_address(address)
                 await self._spawn()
+            elif address is not None and address != self.project.address:
+                raise Conflict(
+                    f"Django is already running on {self.project.address}: "
+                    f"restart it to move it to {address}."
+                )
         if wait > 0:
             await self.wait_for(self._settled, wait)
         return self.status()
@@ -137,14 +156,24 @@ class Supervisor:
             await self._stop()
         return self.status()
 
-    async def restart(self, wait: float = 0.0) -> Status:
+    async def restart(self, wait: float = 0.0, address: str | None = None) -> Status:
         async with self._lock:
             await self._stop()
+            self._set_address(address)
             self.restarts += 1
             await self._spawn()
         if wait > 0:
             await self.wait_for(self._settled, wait)
         return self.status()
+
+    def _set_address(self, address: str | None) -> None:
+        if address is None:
+            return
+        try:
+            parse_address(address)
+        except ValueError as error:
+            raise BadRequest(f"address must be host:port, not {address!r}.") from error
+        self.project.address = address
 
     def _settled(self) -> bool:
         return self.state not in ("starting", "stopping")
@@ -237,7 +266,7 @@ class Supervisor:
             asyncio.create_task(self._read(proc.stdout, "stdout")),
             asyncio.create_task(self._read(proc.stderr, "stderr")),
         ]
-        returncode = await proc.wait_for_exit(raise_error=False)
+        returncode = await oskit.wait_exit(proc.proc)
         # The parent is gone; its reloader child may not be (and may hold the port and pipes).
         if self.pgid is not None:
             await self._end_group(self.pgid)

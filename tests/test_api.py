@@ -439,3 +439,28 @@ async def test_a_child_flooding_its_pipes_leaves_the_server_responsive_and_bound
     tail = await fetch_json("processes", "django", "log", params={"limit": 3})
     assert "line cut at 65536 bytes" in tail["lines"][-2]["text"]
     assert answered > 0
+
+
+async def test_start_on_another_address_moves_django_there(site, fetch_json, django_port):
+    from conftest import free_port
+
+    other = free_port()
+    body = json.dumps({"address": f"127.0.0.1:{other}"})
+    status = await fetch_json("processes", "django", "start", method="POST", body=body)
+    assert status["state"] == "running" and status["url"] == f"http://127.0.0.1:{other}/"
+    await expect_error(
+        fetch_json("processes", "django", "start", method="POST",
+                   body=json.dumps({"address": f"127.0.0.1:{django_port}"})),
+        409,
+        "restart it to move it",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [("not json", "JSON"), ("[1]", "JSON object"), ('{"port": 1}', "Unknown field"),
+     ('{"address": 8001}', "string"), ('{"address": "nowhere"}', "host:port")],
+)
+async def test_a_bad_start_body_is_400(site, fetch_json, manager, body, match):
+    await expect_error(fetch_json("processes", "django", "start", method="POST", body=body), 400, match)
+    assert manager.get("django").state == "stopped"

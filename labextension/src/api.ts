@@ -60,8 +60,8 @@ export class FujitaAPI {
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(url, init, this.settings);
-    } catch (error) {
-      throw new FujitaAPIError(`Cannot reach the Jupyter server: ${String(error)}`, 0);
+    } catch {
+      throw new FujitaAPIError('Cannot reach the Jupyter server; retrying…', 0);
     }
     const text = await response.text();
     let body: unknown = null;

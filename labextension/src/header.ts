@@ -18,9 +18,27 @@ interface IActionButton {
 }
 
 const BUTTONS: readonly IActionButton[] = [
-  { action: 'start', command: CommandIDs.start, label: 'Start', icon: runIcon, className: 'jp-mod-accept' },
-  { action: 'stop', command: CommandIDs.stop, label: 'Stop', icon: stopIcon, className: 'jp-mod-warn' },
-  { action: 'restart', command: CommandIDs.restart, label: 'Restart', icon: refreshIcon, className: '' }
+  {
+    action: 'start',
+    command: CommandIDs.start,
+    label: 'Start',
+    icon: runIcon,
+    className: 'jp-mod-accept'
+  },
+  {
+    action: 'stop',
+    command: CommandIDs.stop,
+    label: 'Stop',
+    icon: stopIcon,
+    className: 'jp-mod-warn'
+  },
+  {
+    action: 'restart',
+    command: CommandIDs.restart,
+    label: 'Restart',
+    icon: refreshIcon,
+    className: ''
+  }
 ];
 
 export class StatusHeader extends Widget {
@@ -91,7 +109,11 @@ export class StatusHeader extends Widget {
       this._error.replaceChildren();
       return;
     }
-    const title = element('div', 'jp-fujita-error-title', error.exception || errorTitle(error.kind));
+    const title = element(
+      'div',
+      'jp-fujita-error-title',
+      error.exception || errorTitle(error.kind)
+    );
     if (error.exception) {
       title.append(element('span', 'jp-fujita-error-kind', error.kind));
     }

@@ -1,10 +1,6 @@
 // The plugin: wires the model, the sidebar, the status bar item, the commands and the
 // notifications together. Everything it creates is disposed with the sidebar.
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, Sanitizer } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -54,7 +50,9 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
         onClick: () => void app.commands.execute(CommandIDs.openSidebar)
       });
       owned.add(item);
-      owned.add(statusBar.registerStatusItem(`${PLUGIN_ID}:status`, { item, align: 'left', rank: 4 }));
+      owned.add(
+        statusBar.registerStatusItem(`${PLUGIN_ID}:status`, { item, align: 'left', rank: 4 })
+      );
     }
     owned.add(model);
     sidebar.disposed.connect(() => owned.dispose());

@@ -47,7 +47,9 @@ export class CrashNotifier implements IDisposable {
     const seq = status.error?.seq ?? undefined;
     this._id = Notification.error(describe(status), {
       autoClose: false,
-      actions: [{ label: 'Show', caption: 'Show the Django panel', callback: () => this._show(seq) }]
+      actions: [
+        { label: 'Show', caption: 'Show the Django panel', callback: () => this._show(seq) }
+      ]
     });
   }
 

@@ -114,8 +114,7 @@ class LogToolbar extends Widget {
   private _render(): void {
     const model = this._model;
     const busy = model.isBusy('clear');
-    this._clear.disabled =
-      busy || model.connection !== 'connected' || model.processName === null;
+    this._clear.disabled = busy || model.connection !== 'connected' || model.processName === null;
     this._clear.classList.toggle('jp-mod-busy', busy);
     this._clear.setAttribute('aria-busy', String(busy));
   }

@@ -22,14 +22,7 @@ export namespace CommandIDs {
 }
 
 export type ProcessState =
-  | 'stopped'
-  | 'starting'
-  | 'running'
-  | 'reloading'
-  | 'broken'
-  | 'paused'
-  | 'stopping'
-  | 'crashed';
+  'stopped' | 'starting' | 'running' | 'reloading' | 'broken' | 'paused' | 'stopping' | 'crashed';
 
 /** What went wrong, as far as the output tells. */
 export interface IProcessError {
@@ -74,8 +67,7 @@ export type LogMessage =
 
 /** Messages of `fujita/api/status/ws`. */
 export type StatusMessage =
-  | { type: 'snapshot'; processes: IStatus[] }
-  | { type: 'status'; process: IStatus };
+  { type: 'snapshot'; processes: IStatus[] } | { type: 'status'; process: IStatus };
 
 /** The requests that change a process. */
 export type Action = 'start' | 'stop' | 'restart';
