@@ -19,11 +19,16 @@ _PROC = Path("/proc")
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Run in the child before exec: SIGTERM it when the Jupyter server dies, even by SIGKILL.
+def prepare_child() -> None:
+    """Run in the child between fork and exec.
 
-    runserver's own handler then ends its reloader child, so the port is freed.
+    - SIGINT and SIGQUIT back to their defaults: a server started as a background job of a
+      shell inherits them ignored, and an ignored SIGINT would make the first stop step a no-op;
+    - SIGTERM to the child when the Jupyter server dies, even by SIGKILL: runserver's own
+      handler then ends its reloader child, so the port is freed.
     """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

@@ -246,7 +246,7 @@ class Supervisor:
                 cwd=cwd,
                 env=self.project.env(),
                 start_new_session=True,  # its own process group, so stop reaches the reloader child
-                preexec_fn=oskit.die_with_parent,
+                preexec_fn=oskit.prepare_child,
             )
         except OSError as error:
             self._say(f"Could not start: {error}")

@@ -328,3 +328,17 @@ async def test_a_live_process_of_another_server_is_left_alone(manager, site, por
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, site, port):
+    """A Jupyter server started as a shell's background job inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        supervisor = supervise(manager, site.parent, port, stop_timeout=10)
+        await supervisor.start(wait=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    await fetch(supervisor.url)
+    await supervisor.stop()
+    assert not any("sending SIGTERM" in t for t in texts(supervisor))
+    assert supervisor.returncode == 0

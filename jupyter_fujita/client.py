@@ -1,0 +1,353 @@
+"""The kernel side: reach the supervisor of the Jupyter server, or run one in-process.
+
+A kernel is a separate process from the Jupyter server, so the notebook faces (the %fujita magic
+and FujitaPanel) talk to it over the same REST and WebSocket API as everyone else. `connect()`
+finds it:
+
+1. `JUPYTER_FUJITA_URL` / `JUPYTER_FUJITA_TOKEN`, which the extension puts in the environment of
+   the kernels its server starts;
+2. else the running Jupyter servers' runtime files: the one whose root holds this directory;
+3. else (plain IPython, a script, a kernel started by another tool) an embedded supervisor from
+   the core, in a thread of this process.
+
+Both backends offer the same calls: blocking ones for the magic, `act_async` and `watch` for the
+panel, whose callbacks run on the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from .django import DjangoProject, find_manage_py
+from .errors import FujitaError
+from .manager import ProcessManager
+from .replay import line_json, log_feed
+from .supervisor import status_json
+
+OnStatus = Callable[[dict[str, Any]], None]
+OnLog = Callable[[dict[str, Any]], None]
+OnConnection = Callable[[str], None]  # "connected", "disconnected: <why>"
+RECONNECT_FIRST, RECONNECT_MAX = 0.5, 10.0  # seconds of back-off between reconnections
+ACTION_TIMEOUT = 90.0
+
+
+class ClientError(Exception):
+    """One line for people: what went wrong, and what to do about it."""
+
+
+class Watch:
+    """A running subscription; close() ends it."""
+
+    def __init__(self, task: asyncio.Task | asyncio.Future) -> None:
+        self._task = task
+
+    def close(self) -> None:
+        self._task.cancel()
+
+    @property
+    def closed(self) -> bool:
+        return self._task.done()
+
+
+# -- a Jupyter server's API ---------------------------------------------------------------------
+
+
+class RemoteBackend:
+    """The API of a Jupyter server that runs the jupyter_fujita extension."""
+
+    kind = "server"
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.token = token
+
+    def describe(self) -> str:
+        return f"the Jupyter server at {self.api_url.removesuffix('fujita/api/')}"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"} if self.token else {}
+
+    def _explain(self, code: int, body: bytes | None, reason: str) -> ClientError:
+        message = reason
+        try:
+            message = json.loads(body or b"")["message"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        if code in (401, 403):
+            return ClientError(
+                f"{self.describe()} refused the token (JUPYTER_FUJITA_TOKEN): {message}"
+            )
+        return ClientError(message)
+
+    # blocking calls, for the magic
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else (b"" if method != "GET" else None)
+        request = urllib.request.Request(
+            self.api_url + path, data=data, method=method, headers=self._headers()
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=ACTION_TIMEOUT) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise self._explain(error.code, error.read(), str(error.reason)) from None
+        except OSError as error:
+            raise ClientError(f"cannot reach {self.describe()}: {error}") from None
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return self.request("GET", "processes")["processes"]
+
+    def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
+        body = {"address": address} if address else None
+        return self.request("POST", f"processes/{_quote(name)}/{action}", body)
+
+    def log(self, name: str, limit: int) -> list[dict[str, Any]]:
+        return self.request("GET", f"processes/{_quote(name)}/log?limit={limit}")["lines"]
+
+    # awaitable calls and subscriptions, for the panel
+
+    async def act_async(self, name: str, action: str) -> dict[str, Any]:
+        request = HTTPRequest(
+            f"{self.api_url}processes/{_quote(name)}/{action}",
+            method="POST",
+            body=b"",
+            headers=self._headers(),
+            request_timeout=ACTION_TIMEOUT,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+        except HTTPClientError as error:
+            body = error.response.body if error.response else None
+            raise self._explain(error.code, body, error.message or "") from None
+        except OSError as error:
+            raise ClientError(f"cannot reach {self.describe()}: {error}") from None
+        return json.loads(response.body)
+
+    def watch(
+        self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
+    ) -> Watch:
+        return Watch(asyncio.ensure_future(self._watch(name, on_status, on_log, on_connection)))
+
+    async def _watch(
+        self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
+    ) -> None:
+        """Both sockets, reconnected with back-off; the log resumes after the last seq seen."""
+        last_seq = 0
+        delay = RECONNECT_FIRST
+        while True:
+            sockets: list[WebSocketClientConnection] = []
+            try:
+                status_ws = await self._connect("status/ws")
+                sockets.append(status_ws)
+                log_ws = await self._connect(f"processes/{_quote(name)}/log/ws?since={last_seq}")
+                sockets.append(log_ws)
+                on_connection("connected")
+                delay = RECONNECT_FIRST
+
+                async def read_status() -> None:
+                    while (raw := await status_ws.read_message()) is not None:
+                        message = json.loads(raw)
+                        processes = message.get("processes") or [message.get("process")]
+                        for status in processes:
+                            if status and status["name"] == name:
+                                on_status(status)
+
+                async def read_log() -> None:
+                    nonlocal last_seq
+                    while (raw := await log_ws.read_message()) is not None:
+                        message = json.loads(raw)
+                        if message["type"] == "lines" and message["lines"]:
+                            last_seq = message["lines"][-1]["seq"]
+                        elif message["type"] == "gap":
+                            last_seq = message["to_seq"]
+                        elif message["type"] == "cleared":
+                            last_seq = 0
+                        on_log(message)
+
+                readers = [asyncio.ensure_future(read_status()), asyncio.ensure_future(read_log())]
+                try:
+                    await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for reader in readers:
+                        reader.cancel()
+                why = "the Jupyter server closed the connection"
+            except HTTPClientError as error:
+                why = self._explain(error.code, None, error.message or "").args[0]
+            except OSError as error:
+                why = f"cannot reach {self.describe()}: {error.strerror or error}"
+            finally:
+                for ws in sockets:
+                    ws.close()
+            on_connection(f"disconnected: {why}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
+
+    async def _connect(self, path: str) -> WebSocketClientConnection:
+        url = "ws" + (self.api_url + path).removeprefix("http")
+        return await websocket_connect(HTTPRequest(url, headers=self._headers()))
+
+
+def _quote(name: str) -> str:
+    return urllib.parse.quote(name, safe="")
+
+
+# -- an in-process supervisor -------------------------------------------------------------------
+
+
+class EmbeddedBackend:
+    """A supervisor of our own, for when no Jupyter server runs one.
+
+    The core runs on an event loop in a daemon thread, so it keeps reading runserver's pipes
+    whatever this process's main thread does; every child is stopped when the process exits.
+    """
+
+    kind = "embedded"
+
+    def __init__(self, root: Path, address: str = "127.0.0.1:8000") -> None:
+        self.root = root
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="jupyter-fujita", daemon=True
+        )
+        self._thread.start()
+        self.manager = ProcessManager()
+        self.manager.add("django", DjangoProject(root, address))
+        atexit.register(self.close)
+
+    def describe(self) -> str:
+        return f"an embedded supervisor (no Jupyter server) in {self.root}"
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = ACTION_TIMEOUT) -> Any:
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        except FujitaError as error:
+            raise ClientError(error.message) from None
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [status_json(s) for s in self.manager.statuses()]
+
+    def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
+        return self._run(self._act(name, action, address))
+
+    async def _act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
+        supervisor = self.manager.get(name)
+        if action == "start":
+            status = await supervisor.start(wait=30, address=address)
+        elif action == "restart":
+            status = await supervisor.restart(wait=30, address=address)
+        elif action == "stop":
+            status = await supervisor.stop()
+        else:
+            raise ClientError(f"no action {action!r}: use start, stop or restart")
+        return status_json(status)
+
+    def log(self, name: str, limit: int) -> list[dict[str, Any]]:
+        return [line_json(line) for line in self.manager.get(name).cache.tail(limit)]
+
+    async def act_async(self, name: str, action: str) -> dict[str, Any]:
+        future = asyncio.run_coroutine_threadsafe(self._act(name, action), self._loop)
+        try:
+            return await asyncio.wrap_future(future)
+        except FujitaError as error:
+            raise ClientError(error.message) from None
+
+    def watch(
+        self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
+    ) -> Watch:
+        try:
+            home = asyncio.get_running_loop()
+        except RuntimeError:
+            home = None
+
+        def deliver(callback: Callable[[dict[str, Any]], None], message: dict[str, Any]) -> None:
+            if home is None:
+                callback(message)
+            else:
+                home.call_soon_threadsafe(callback, message)
+
+        async def pump() -> None:
+            supervisor = self.manager.get(name)
+
+            async def statuses() -> None:
+                async for message in self.manager.status_feed():
+                    records = message.get("processes") or [message.get("process")]
+                    for status in records:
+                        if status.name == name:
+                            deliver(on_status, status_json(status))
+
+            async def lines() -> None:
+                async for message in log_feed(supervisor.cache):
+                    if message["type"] == "lines":
+                        message = {"type": "lines", "lines": [line_json(l) for l in message["lines"]]}
+                    deliver(on_log, message)
+
+            await asyncio.gather(statuses(), lines())
+
+        on_connection("connected")
+        return Watch(asyncio.run_coroutine_threadsafe(pump(), self._loop))
+
+    def close(self) -> None:
+        """Stop every child, then the thread."""
+        if self._loop.is_closed() or not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.manager.shutdown(), self._loop).result(60)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        atexit.unregister(self.close)
+
+
+# -- finding the supervisor ----------------------------------------------------------------------
+
+
+def connect(cwd: Path | None = None) -> RemoteBackend | EmbeddedBackend:
+    """The supervisor this kernel should talk to (see the module's docstring)."""
+    cwd = (cwd or Path.cwd()).resolve()
+    url = os.environ.get("JUPYTER_FUJITA_URL")
+    if url:
+        return RemoteBackend(url, os.environ.get("JUPYTER_FUJITA_TOKEN", ""))
+    server = _server_holding(cwd)
+    if server is not None:
+        return server
+    if find_manage_py(cwd) is None:
+        raise ClientError(
+            "no Jupyter server with jupyter_fujita was found, and there is no manage.py in "
+            f"{cwd} or one folder below it to supervise here"
+        )
+    return EmbeddedBackend(cwd)
+
+
+def _server_holding(cwd: Path) -> RemoteBackend | None:
+    """The running Jupyter server with our extension whose root holds cwd (the deepest root)."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:
+        return None
+    candidates = []
+    for info in list_running_servers():
+        root = Path(info.get("root_dir") or info.get("notebook_dir") or "/").resolve()
+        if cwd == root or root in cwd.parents:
+            candidates.append((len(root.parts), info))
+    for _, info in sorted(candidates, key=lambda c: -c[0]):
+        base = info["url"].rstrip("/") + "/"
+        backend = RemoteBackend(base + "fujita/api/", info.get("token", ""))
+        try:
+            backend.statuses()
+        except ClientError:
+            continue  # not ours, or no longer there
+        return backend
+    return None

@@ -1,0 +1,200 @@
+"""FujitaPanel: the ipywidgets face of the supervisor, for notebooks.
+
+It listens to the supervisor through a background task on the kernel's event loop (so it goes
+on updating while the kernel is idle), renders the log as escaped text, and keeps only the last
+`max_lines` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections import deque
+from typing import Any
+
+import ipywidgets as widgets
+from traitlets import Int, Unicode, observe
+
+from .client import ClientError, EmbeddedBackend, RemoteBackend, Watch, connect
+
+ACTIVE = {"starting", "running", "reloading", "broken", "paused"}
+ENABLED_WHEN = {
+    "start": {"stopped", "crashed"},
+    "stop": ACTIVE,
+    "restart": ACTIVE | {"crashed"},
+}
+BADGE_COLOURS = {
+    "running": "#2e7d32",
+    "starting": "#f9a825",
+    "reloading": "#f9a825",
+    "stopping": "#f9a825",
+    "broken": "#c62828",
+    "crashed": "#c62828",
+    "paused": "#6a1b9a",
+}
+STREAM_STYLES = {
+    "stderr": "color: var(--jp-error-color1, #c62828)",
+    "fujita": "color: var(--jp-ui-font-color2, #666); font-style: italic",
+}
+RENDER_DELAY = 0.1  # seconds: log updates are coalesced into one render per tick
+
+
+class FujitaPanel(widgets.VBox):
+    """Start / Stop / Restart, the state, the site link and the live log of one process."""
+
+    state = Unicode("unknown", help="The process state, as the supervisor reports it.")
+    connection = Unicode("connecting", help="'connected', or 'disconnected: <why>'.")
+    max_lines = Int(500, help="How many of the newest log lines the panel shows.")
+
+    def __init__(
+        self,
+        name: str = "django",
+        backend: RemoteBackend | EmbeddedBackend | None = None,
+        max_lines: int = 500,
+        **kwargs: Any,
+    ) -> None:
+        self.process = name
+        self.backend = backend or connect()
+        self._lines: deque[tuple[int, str, str]] = deque(maxlen=max_lines)
+        self._render_pending = False
+        self._busy = ""
+        self._status: dict[str, Any] = {}
+        self.start_button = self._button("start", "Start", "play")
+        self.stop_button = self._button("stop", "Stop", "stop")
+        self.restart_button = self._button("restart", "Restart", "refresh")
+        self.badge = widgets.HTML()
+        self.status_line = widgets.HTML()
+        self.log_view = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
+        self.log_view.add_class("jp-fujita-panel-log")
+        toolbar = widgets.HBox([self.start_button, self.stop_button, self.restart_button, self.badge])
+        super().__init__(children=[toolbar, self.status_line, self.log_view], **kwargs)
+        self.add_class("jp-fujita-panel")
+        self.max_lines = max_lines
+        self._refresh_controls()
+        self._watch: Watch | None = self.backend.watch(
+            name, self._on_status, self._on_log, self._on_connection
+        )
+
+    @observe("max_lines")
+    def _resize(self, change: dict[str, Any]) -> None:
+        self._lines = deque(self._lines, maxlen=max(1, change["new"]))
+        self._schedule_render()
+
+    # -- what the buttons do --------------------------------------------------------------------
+
+    def _button(self, action: str, label: str, icon: str) -> widgets.Button:
+        button = widgets.Button(description=label, icon=icon, tooltip=f"{label} Django")
+        button.on_click(lambda _: self._run(action))
+        return button
+
+    def _run(self, action: str) -> None:
+        self._busy = action
+        self._refresh_controls()
+
+        async def act() -> None:
+            try:
+                self._on_status(await self.backend.act_async(self.process, action))
+            except ClientError as error:
+                self._show_message(f"Could not {action}: {error}")
+            finally:
+                self._busy = ""
+                self._refresh_controls()
+
+        asyncio.ensure_future(act())
+
+    # -- what the supervisor says --------------------------------------------------------------
+
+    def _on_status(self, status: dict[str, Any]) -> None:
+        self._status = status
+        self.state = status["state"]
+        self._refresh_controls()
+
+    def _on_connection(self, connection: str) -> None:
+        self.connection = connection
+        self._refresh_controls()
+
+    def _on_log(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "lines":
+            self._lines.extend((l["seq"], l["stream"], l["text"]) for l in message["lines"])
+        elif kind == "gap":
+            missed = message["to_seq"] - message["from_seq"] + 1
+            self._lines.append((message["to_seq"], "fujita", f"… {missed} lines not shown …"))
+        elif kind == "cleared":
+            self._lines.clear()
+        self._schedule_render()
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _refresh_controls(self) -> None:
+        state = self.state
+        connected = self.connection in ("connected", "connecting")
+        for action, button in (
+            ("start", self.start_button),
+            ("stop", self.stop_button),
+            ("restart", self.restart_button),
+        ):
+            button.disabled = bool(self._busy) or not connected or state not in ENABLED_WHEN[action]
+        busy = {"start": "Starting…", "stop": "Stopping…", "restart": "Restarting…"}
+        self.start_button.description = busy["start"] if self._busy == "start" else "Start"
+        self.stop_button.description = busy["stop"] if self._busy == "stop" else "Stop"
+        self.restart_button.description = busy["restart"] if self._busy == "restart" else "Restart"
+        colour = BADGE_COLOURS.get(state, "#757575")
+        self.badge.value = (
+            f'<span data-fujita-state="{html.escape(state)}" style="background:{colour};'
+            'color:white;border-radius:8px;padding:2px 8px;font-size:85%">'
+            f"{html.escape(state)}</span>"
+        )
+        if not connected:
+            self._show_message(f"Disconnected from {self.backend.describe()}; reconnecting…")
+        elif self._status:
+            self._show_message(self._status.get("message", ""), self._status.get("url"))
+
+    def _show_message(self, message: str, url: str | None = None) -> None:
+        text = html.escape(message)
+        if url:
+            link = html.escape(url, quote=True)
+            text = text.replace(
+                html.escape(url), f'<a href="{link}" target="_blank" rel="noopener">{link}</a>'
+            )
+        self.status_line.value = f'<span class="jp-fujita-panel-message">{text}</span>'
+
+    def _schedule_render(self) -> None:
+        if self._render_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._render()
+            return
+        self._render_pending = True
+        loop.call_later(RENDER_DELAY, self._render)
+
+    def _render(self) -> None:
+        self._render_pending = False
+        rows = []
+        for seq, stream, text in self._lines:
+            style = STREAM_STYLES.get(stream)
+            escaped = html.escape(text)
+            rows.append(
+                f'<div data-seq="{seq}" style="{style}">{escaped or "&nbsp;"}</div>'
+                if style
+                else f'<div data-seq="{seq}">{escaped or "&nbsp;"}</div>'
+            )
+        self.log_view.value = (
+            '<div style="font-family: var(--jp-code-font-family, monospace); '
+            'font-size: var(--jp-code-font-size, 12px); white-space: pre-wrap">'
+            + "".join(rows)
+            + "</div>"
+        )
+
+    def log_text(self) -> str:
+        """The log the panel shows, as plain text, one line per line."""
+        return "\n".join(text for _, _, text in self._lines)
+
+    def close(self) -> None:
+        """Closing the panel ends its streams."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        super().close()
