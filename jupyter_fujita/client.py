@@ -8,7 +8,7 @@ finds it:
    the kernels its server starts;
 2. else the running Jupyter servers' runtime files: the one whose root holds this directory;
 3. else (plain IPython, a script, a kernel started by another tool) an embedded supervisor from
-   the core, in a thread of this process.
+   the core, in a thread of this process, on `JUPYTER_FUJITA_ADDRESS` (default 127.0.0.1:8000).
 
 Both backends offer the same calls: blocking ones for the magic, `act_async` and `watch` for the
 panel, whose callbacks run on the caller's event loop.
@@ -328,7 +328,7 @@ def connect(cwd: Path | None = None) -> RemoteBackend | EmbeddedBackend:
             "no Jupyter server with jupyter_fujita was found, and there is no manage.py in "
             f"{cwd} or one folder below it to supervise here"
         )
-    return EmbeddedBackend(cwd)
+    return EmbeddedBackend(cwd, os.environ.get("JUPYTER_FUJITA_ADDRESS", "127.0.0.1:8000"))
 
 
 def _server_holding(cwd: Path) -> RemoteBackend | None:

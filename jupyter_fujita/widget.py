@@ -44,6 +44,7 @@ class FujitaPanel(widgets.VBox):
 
     state = Unicode("unknown", help="The process state, as the supervisor reports it.")
     connection = Unicode("connecting", help="'connected', or 'disconnected: <why>'.")
+    url = Unicode("", help="The site's URL while Django is up, else ''.")
     max_lines = Int(500, help="How many of the newest log lines the panel shows.")
 
     def __init__(
@@ -107,6 +108,7 @@ class FujitaPanel(widgets.VBox):
     def _on_status(self, status: dict[str, Any]) -> None:
         self._status = status
         self.state = status["state"]
+        self.url = status.get("url") or ""
         self._refresh_controls()
 
     def _on_connection(self, connection: str) -> None:

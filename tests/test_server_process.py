@@ -2,86 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import copy_demo_site, free_port
+from servers import JupyterServer, wait_until
 
 from jupyter_fujita import oskit
-
-TOKEN = "fujita-test-token"
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
-class JupyterServer:
-    """`jupyter server` in a subprocess, with its config and runtime dirs in a temp dir."""
-
-    def __init__(self, tmp: Path, django_port: int) -> None:
-        self.port = free_port()
-        self.django_port = django_port
-        self.root = tmp / "root"
-        self.root.mkdir(exist_ok=True)
-        self.runtime = tmp / "runtime"
-        env = dict(os.environ)
-        for name, sub in (("CONFIG", "config"), ("DATA", "data"), ("RUNTIME", "runtime")):
-            env[f"JUPYTER_{name}_DIR"] = str(tmp / sub)
-        env["JUPYTER_PLATFORM_DIRS"] = "1"
-        self.env = env
-        self.log = (tmp / f"server-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                f"--port={self.port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={self.root}", f"--Fujita.address=127.0.0.1:{django_port}",
-            ],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        wait_until(self._answers, 60, "the Jupyter server to answer")
-
-    def _answers(self) -> bool:
-        assert self.proc.poll() is None, "the Jupyter server exited"
-        try:
-            self.request("GET", "processes")
-        except OSError:
-            return False
-        return True
-
-    def request(self, method: str, path: str) -> dict:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/fujita/api/{path}",
-            method=method,
-            data=b"" if method == "POST" else None,
-            headers={"Authorization": f"token {TOKEN}"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
-
-    def start_django(self) -> int:
-        status = self.request("POST", "processes/django/start")
-        assert status["state"] == "running", status["message"]
-        return status["pid"]
-
-    def end(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(30)
-        self.log.close()
-
 
 @pytest.fixture
 def server_factory(tmp_path):

@@ -7,7 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import { button, element } from './dom';
 import { displayMessage, displayState } from './model';
-import { Action, CommandIDs, IFujitaModel, IProcessError } from './tokens';
+import { Action, CommandIDs, DEFAULT_PROCESS, IFujitaModel, IProcessError } from './tokens';
 
 interface IActionButton {
   action: Action;
@@ -59,7 +59,7 @@ export class StatusHeader extends Widget {
       actions.append(node);
     }
     this._error.setAttribute('role', 'alert');
-    this.node.append(titleRow, this._message, this._url, actions, this._error);
+    this.node.append(titleRow, this._message, actions, this._error);
 
     this._model.statusChanged.connect(this._onChange, this);
     this._model.connectionChanged.connect(this._onChange, this);
@@ -80,19 +80,11 @@ export class StatusHeader extends Widget {
     const model = this._model;
     const state = displayState(model);
     const name = model.processName;
-    this._title.textContent = name && name !== 'django' ? `Django: ${name}` : 'Django';
+    this._title.textContent = name && name !== DEFAULT_PROCESS ? `Django: ${name}` : 'Django';
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
-    const message = displayMessage(model);
-    this._message.textContent = message;
-    // The error banner says it already.
-    this._message.hidden = message === model.status?.error?.message;
-
     const url = model.connection === 'connected' ? model.status?.url : null;
-    const safe = url && /^https?:\/\//i.test(url) ? url : null;
-    this._url.hidden = safe === null;
-    this._url.href = safe ?? '';
-    this._url.textContent = safe ?? '';
+    this._renderMessage(displayMessage(model), url && /^https?:\/\//i.test(url) ? url : null);
 
     for (const [action, node] of this._buttons) {
       const busy = model.isBusy(action);
@@ -101,6 +93,28 @@ export class StatusHeader extends Widget {
       node.setAttribute('aria-busy', String(busy));
     }
     this._renderError(model.connection === 'connected' ? (model.status?.error ?? null) : null);
+  }
+
+  /** The message, with the site's address in it as a link (after it when it is not in it). */
+  private _renderMessage(message: string, url: string | null): void {
+    // The error banner says it already.
+    this._message.hidden = message === this._model.status?.error?.message;
+    if (url === null) {
+      this._message.textContent = message;
+      return;
+    }
+    this._url.href = url;
+    this._url.textContent = url;
+    const at = message.indexOf(url);
+    if (at < 0) {
+      this._message.replaceChildren(message, ' ', this._url);
+    } else {
+      this._message.replaceChildren(
+        message.slice(0, at),
+        this._url,
+        message.slice(at + url.length)
+      );
+    }
   }
 
   private _renderError(error: IProcessError | null): void {
