@@ -33,6 +33,7 @@ class Slice:
     """What a reader gets: the lines after its position, and what it missed before them."""
 
     lines: list[Line]
+    position: int  # the reader now stands after this seq: its next read starts here
     gap_from: int | None = None  # first seq that is gone, if any
     gap_to: int | None = None  # last seq that is gone
 
@@ -54,6 +55,7 @@ class ReplayCache:
         self._bytes = 0
         self._next_seq = 1
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
+        self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = asyncio.Event()
 
     # -- writing ----------------------------------------------------------------------------
@@ -76,6 +78,7 @@ class ReplayCache:
         self._lines = []
         self._head = 0
         self._bytes = 0
+        self._cleared_through = self.last_seq
         self.clears += 1
         self._wake()
 
@@ -121,6 +124,7 @@ class ReplayCache:
 
         At least one line is returned when any is there, however long, so a reader always moves.
         """
+        after = max(after, self._cleared_through)
         first = self.first_seq
         gap_from = gap_to = None
         if after + 1 < first and after < self.last_seq:
@@ -140,7 +144,8 @@ class ReplayCache:
                 if budget <= 0:
                     break
             stop = end
-        return Slice(self._lines[max(start, self._head) : stop], gap_from, gap_to)
+        lines = self._lines[max(start, self._head) : stop]
+        return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to)
 
     def tail(self, count: int) -> list[Line]:
         """The newest `count` cached lines."""
@@ -174,11 +179,10 @@ async def log_feed(
             position = cache.last_seq
             yield {"type": "cleared"}
         piece = cache.read(position, max_bytes=max_bytes)
+        position = piece.position
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
-            position = piece.gap_to
         if piece.lines:
-            position = piece.lines[-1].seq
             yield {"type": "lines", "lines": piece.lines}
-        elif piece.gap_from is None:
+        else:
             await cache.wait_beyond(position, clears)

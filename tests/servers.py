@@ -27,27 +27,46 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
 class JupyterServer:
     """`jupyter server` in a subprocess, with its config and runtime dirs in a temp dir."""
 
-    def __init__(self, tmp: Path, django_port: int, port: int | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        django_port: int,
+        port: int | None = None,
+        app: str = "jupyter_server",
+        base_url: str = "/",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.port = port or free_port()
         self.django_port = django_port
+        self.base_url = base_url
         self.root = tmp / "root"
         self.root.mkdir(exist_ok=True)
         self.runtime = tmp / "runtime"
         env = dict(os.environ)
         for name, sub in (("CONFIG", "config"), ("DATA", "data"), ("RUNTIME", "runtime")):
             env[f"JUPYTER_{name}_DIR"] = str(tmp / sub)
+        env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp / "lab-settings")
+        env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp / "lab-workspaces")
         env["JUPYTER_PLATFORM_DIRS"] = "1"
+        env.pop("JUPYTER_FUJITA_URL", None)
+        env.pop("JUPYTER_FUJITA_TOKEN", None)
         self.env = env
         self.log = (tmp / f"server-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+                sys.executable, "-m", app, "--no-browser", "--allow-root",
                 f"--port={self.port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+                f"--ServerApp.base_url={base_url}",
                 f"--ServerApp.root_dir={self.root}", f"--Fujita.address=127.0.0.1:{django_port}",
+                *extra_args,
             ],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_until(self._answers, 60, "the Jupyter server to answer")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.base_url}"
 
     def _answers(self) -> bool:
         assert self.proc.poll() is None, "the Jupyter server exited"
@@ -59,7 +78,7 @@ class JupyterServer:
 
     def request(self, method: str, path: str) -> dict:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/fujita/api/{path}",
+            f"{self.url}fujita/api/{path}",
             method=method,
             data=b"" if method == "POST" else None,
             headers={"Authorization": f"token {TOKEN}"},

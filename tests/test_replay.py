@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from jupyter_fujita.replay import LINE_OVERHEAD, ReplayCache
+from jupyter_fujita.replay import LINE_OVERHEAD, ReplayCache, log_feed
 
 
 def test_cache_keeps_the_newest_lines_within_its_line_bound():
@@ -31,6 +31,30 @@ def test_seq_keeps_counting_across_a_clear():
     assert cache.size == 0 and cache.last_seq == 2
     cache.append("stderr", ["c"], 2.0)
     assert [(line.seq, line.stream, line.text) for line in cache.tail(5)] == [(3, "stderr", "c")]
+
+
+def test_cleared_lines_are_not_reported_as_a_gap():
+    cache = ReplayCache(max_lines=10)
+    cache.append("stdout", ["a", "b", "c"], 1.0)
+    cache.clear()
+    cache.append("stdout", ["d"], 2.0)
+    piece = cache.read(0)
+    assert piece.gap_from is None and [line.text for line in piece.lines] == ["d"]
+    cache.append("stdout", [str(i) for i in range(20)], 3.0)
+    assert cache.read(0).gap_from == 4  # lines lost after the clear are a gap again
+
+
+async def test_a_feed_from_before_a_clear_waits_for_new_lines_instead_of_spinning():
+    cache = ReplayCache()
+    cache.append("stdout", ["a", "b"], 1.0)
+    cache.clear()
+    feed = log_feed(cache, since=0)
+    pending = asyncio.ensure_future(feed.__anext__())
+    await asyncio.sleep(0.05)
+    assert not pending.done()  # parked on the cache, not looping
+    cache.append("stdout", ["c"], 2.0)
+    message = await asyncio.wait_for(pending, 1)
+    assert [line.text for line in message["lines"]] == ["c"]
 
 
 def test_reader_behind_the_cache_is_told_of_the_gap_then_goes_on_from_the_oldest():
