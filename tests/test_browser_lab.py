@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import urllib.parse
 import urllib.request
 
 import nbformat
 import pytest
-from browser import BADGE, LOG_LINES, add_echo_view, lab_page
+from browser import CHROMIUM, LOG_LINES, LabPage, add_echo_view, lab_page
 from conftest import copy_demo_site, edit, free_port
-from playwright.async_api import expect
+from playwright.async_api import async_playwright, expect
 from servers import JupyterServer
 
 from jupyter_fujita import oskit
@@ -175,6 +174,32 @@ async def test_the_notebook_panel_and_the_sidebar_agree(fresh):
         await panel.locator('button[title="Start Django"]').click()
         await expect(panel.locator('[data-fujita-state="running"]')).to_be_visible(timeout=30_000)
         await ui.expect_state("running")
-        assert json.loads(json.dumps(fresh.request("GET", "processes/django")))["state"] == "running"
+        assert fresh.request("GET", "processes/django")["state"] == "running"
         await ui.page.click('[data-fujita-action="stop"]')
         await expect(panel.locator('[data-fujita-state="stopped"]')).to_be_visible(timeout=30_000)
+
+
+async def test_password_login_gets_the_sidebar_working(tmp_path):
+    from jupyter_server.auth import passwd
+
+    copy_demo_site(tmp_path / "root")
+    hashed = passwd("open sesame")
+    server = JupyterServer(
+        tmp_path, free_port(), app="jupyterlab",
+        extra_args=(f"--PasswordIdentityProvider.hashed_password={hashed}",),
+    )
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+            page = await browser.new_page()
+            await page.goto(f"{server.url}lab")
+            await page.fill("input[type=password]", "open sesame")
+            await page.keyboard.press("Enter")
+            ui = LabPage(page)
+            await ui.open_sidebar()
+            await ui.expect_state("stopped")
+            await page.click('[data-fujita-action="start"]')
+            await ui.expect_state("running")
+            await browser.close()
+    finally:
+        server.end()
