@@ -145,14 +145,16 @@ class RemoteBackend:
         self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
     ) -> None:
         """Both sockets, reconnected with back-off; the log resumes after the last seq seen."""
-        last_seq = 0
+        last_seq, log_id = 0, ""
         delay = RECONNECT_FIRST
         while True:
             sockets: list[WebSocketClientConnection] = []
             try:
                 status_ws = await self._connect("status/ws")
                 sockets.append(status_ws)
-                log_ws = await self._connect(f"processes/{_quote(name)}/log/ws?since={last_seq}")
+                log_ws = await self._connect(
+                    f"processes/{_quote(name)}/log/ws?since={last_seq}&log_id={log_id}"
+                )
                 sockets.append(log_ws)
                 on_connection("connected")
                 delay = RECONNECT_FIRST
@@ -166,15 +168,15 @@ class RemoteBackend:
                                 on_status(status)
 
                 async def read_log() -> None:
-                    nonlocal last_seq
+                    nonlocal last_seq, log_id
                     while (raw := await log_ws.read_message()) is not None:
                         message = json.loads(raw)
                         if message["type"] == "lines" and message["lines"]:
-                            last_seq = message["lines"][-1]["seq"]
+                            last_seq, log_id = message["lines"][-1]["seq"], message["log_id"]
                         elif message["type"] == "gap":
                             last_seq = message["to_seq"]
                         elif message["type"] == "cleared":
-                            last_seq = 0
+                            last_seq, log_id = 0, ""
                         on_log(message)
 
                 readers = [asyncio.ensure_future(read_status()), asyncio.ensure_future(read_log())]

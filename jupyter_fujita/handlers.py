@@ -35,7 +35,8 @@ MESSAGE_BYTES = 64 * 1024
 def encode_message(message: dict[str, Any]) -> str:
     """JSON of a feed message, its Line and Status records included."""
     if message["type"] == "lines":
-        message = {"type": "lines", "lines": [line_json(line) for line in message["lines"]]}
+        lines = [line_json(line) for line in message["lines"]]
+        message = {"type": "lines", "log_id": message["log_id"], "lines": lines}
     elif message["type"] == "snapshot":
         message = {"type": "snapshot", "processes": [status_json(s) for s in message["processes"]]}
     elif message["type"] == "status":
@@ -165,6 +166,7 @@ class LogHandler(FujitaHandler):
         self.answer(
             {
                 "lines": [line_json(line) for line in lines],
+                "log_id": cache.id,
                 "first_seq": cache.first_seq,
                 "last_seq": cache.last_seq,
                 "gap": gap,
@@ -231,13 +233,15 @@ class LogSocket(FujitaSocket):
         try:
             self.supervisor = self.manager.get(name)
             self.since = self.int_argument("since", 0)
+            self.log_id = self.get_query_argument("log_id", None) or None
         except FujitaError as error:
             raise web.HTTPError(error.status, error.message) from None
         await super().get(name)
 
     def open(self, name: str) -> None:  # type: ignore[override]
         super().open()
-        self.start_feed(log_feed(self.supervisor.cache, self.since or 0, MESSAGE_BYTES))
+        cache = self.supervisor.cache
+        self.start_feed(log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id))
 
 
 class StatusSocket(FujitaSocket):

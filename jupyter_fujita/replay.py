@@ -7,6 +7,7 @@ reader that knows the last seq it saw can ask for what came after and learn of a
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,9 @@ class ReplayCache:
         self._head = 0  # index in _lines of the oldest live line
         self._bytes = 0
         self._next_seq = 1
+        # Names this log for its whole life: a reader resuming with a seq from another log (an
+        # earlier Jupyter server's) is told to start over instead of being handed a false tail.
+        self.id = secrets.token_hex(6)
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = asyncio.Event()
@@ -159,18 +163,19 @@ class ReplayCache:
 
 
 async def log_feed(
-    cache: ReplayCache, since: int = 0, max_bytes: int = 64 * 1024
+    cache: ReplayCache, since: int = 0, max_bytes: int = 64 * 1024, log_id: str | None = None
 ) -> AsyncIterator[dict[str, Any]]:
     """The messages of one log reader, from the cached lines after `since` on, forever.
 
-    Messages: {"type": "lines", "lines": [Line, ...]}, {"type": "gap", "from_seq", "to_seq"},
-    {"type": "cleared"}. The reader is paced by its consumer: the next message is read from the
-    cache only when the previous one was taken, so a slow consumer holds nothing but a position.
+    Messages: {"type": "lines", "log_id", "lines": [Line, ...]}, {"type": "gap", "from_seq",
+    "to_seq"}, {"type": "cleared"}. The reader is paced by its consumer: the next message is read
+    from the cache only when the previous one was taken, so a slow consumer holds nothing but a
+    position.
     """
     position = since
     clears = cache.clears
-    if position > cache.last_seq:
-        # a seq from another life of the cache (an earlier server): the reader's view is stale
+    if position > cache.last_seq or (log_id is not None and log_id != cache.id):
+        # a seq from another log (an earlier server's): what the reader holds is not this log
         yield {"type": "cleared"}
         position = 0
     while True:
@@ -183,6 +188,6 @@ async def log_feed(
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
         if piece.lines:
-            yield {"type": "lines", "lines": piece.lines}
+            yield {"type": "lines", "log_id": cache.id, "lines": piece.lines}
         else:
             await cache.wait_beyond(position, clears)

@@ -464,3 +464,24 @@ async def test_start_on_another_address_moves_django_there(site, fetch_json, dja
 async def test_a_bad_start_body_is_400(site, fetch_json, manager, body, match):
     await expect_error(fetch_json("processes", "django", "start", method="POST", body=body), 400, match)
     assert manager.get("django").state == "stopped"
+
+
+async def test_a_since_from_another_log_is_answered_with_cleared_even_when_it_looks_valid(
+    jp_serverapp, jp_ws_fetch, fetch_json, manager
+):
+    manager.get("django").cache.append("stdout", ["one", "two", "three"], 1.0)
+    log = await fetch_json("processes", "django", "log")
+    same = await jp_ws_fetch(
+        *API, "processes", "django", "log", "ws", params={"since": 1, "log_id": log["log_id"]}
+    )
+    message = await next_message(same)
+    assert message["type"] == "lines" and message["log_id"] == log["log_id"]
+    assert [l["text"] for l in message["lines"]] == ["two", "three"]
+    same.close()
+    other = await jp_ws_fetch(
+        *API, "processes", "django", "log", "ws", params={"since": 1, "log_id": "earlier-server"}
+    )
+    assert (await next_message(other))["type"] == "cleared"
+    lines = await read_lines_until(other, lambda l: l["text"] == "three")
+    assert [l["text"] for l in lines] == ["one", "two", "three"]
+    other.close()

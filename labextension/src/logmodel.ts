@@ -61,6 +61,7 @@ export class LogModel implements ILogModel, IDisposable {
   reset(notice?: string): void {
     this._entries = [];
     this._lastSeq = null;
+    this._logId = null;
     if (notice) {
       this._entries.push({ kind: 'notice', key: this._nextKey++, text: notice });
     }
@@ -88,12 +89,17 @@ export class LogModel implements ILogModel, IDisposable {
     if (this._lastSeq !== null) {
       query.since = String(this._lastSeq);
     }
+    if (this._logId !== null) {
+      // a log of another server's life answers `cleared`, not a tail that only looks right
+      query.log_id = this._logId;
+    }
     return this._api.openSocket(processPath(this._name ?? '', 'log', 'ws'), query);
   }
 
   private _handle(message: LogMessage): void {
     switch (message.type) {
       case 'lines':
+        this._logId = message.log_id;
         this._append(message.lines);
         break;
       case 'gap':
@@ -108,7 +114,10 @@ export class LogModel implements ILogModel, IDisposable {
         this._changed.emit('append');
         break;
       case 'cleared':
+        // what follows is the whole log, maybe of a new server whose seqs start over
         this._entries = [];
+        this._lastSeq = null;
+        this._logId = null;
         this._changed.emit('reset');
         break;
     }
@@ -140,6 +149,7 @@ export class LogModel implements ILogModel, IDisposable {
   private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
   private _entries: LogEntry[] = [];
   private _lastSeq: number | null = null;
+  private _logId: string | null = null;
   private _nextKey = 0;
   private _name: string | null = null;
   private _enabled = false;

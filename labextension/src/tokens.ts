@@ -61,7 +61,7 @@ export interface ILine {
 
 /** Messages of `fujita/api/processes/{name}/log/ws`. */
 export type LogMessage =
-  | { type: 'lines'; lines: ILine[] }
+  | { type: 'lines'; log_id: string; lines: ILine[] }
   | { type: 'gap'; from_seq: number; to_seq: number }
   | { type: 'cleared' };
 
