@@ -23,16 +23,29 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NotConfigured
+from .replay import Line
 
 # Folders never searched for manage.py: they hold installed code, not the user's project.
 _SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "env"}
 
 START_LINE = re.compile(r"^Starting (?:[A-Z]+ )?development server at (?P<url>https?://\S+)")
 RELOADING = re.compile(r"^(?P<path>.+) changed, reloading\.$")
+CHECKS_START = "Performing system checks..."
 THREAD_EXCEPTION = "Exception in thread django-main-thread:"
 TRACEBACK_START = "Traceback (most recent call last):"
 FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 EXCEPTION_LINE = re.compile(r"^(?P<exception>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
+CHECK_LINE = re.compile(r"^(?P<object>.+?): \((?P<id>[\w.]+)\) (?P<message>.*)$")
+CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$")
+REQUEST_LINE = re.compile(
+    r'^\[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S*) [^"]*" (?P<status>\d{3}) (?P<size>\d+|-)$'
+)
+SERVER_ERROR = re.compile(r"^Internal Server Error: (?P<path>.*)$")
+MIGRATIONS = re.compile(
+    r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
+)
+PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
+PDB_PROMPT = "(Pdb) "
 PORT_ERRORS = {
     "Error: That port is already in use.": ("port", "The port is already in use"),
     "Error: You don't have permission to access that port.": (
@@ -121,6 +134,7 @@ class DjangoError:
     file: str | None = None
     line: int | None = None
     seq: int | None = None
+    checks: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,10 +144,15 @@ class DjangoError:
             "file": self.file,
             "line": self.line,
             "seq": self.seq,
+            "checks": self.checks,
         }
 
     def summary(self) -> str:
         """'SyntaxError in mysite/urls.py line 12' style, for status messages."""
+        if self.checks:
+            first = self.checks[0]
+            more = f" (and {len(self.checks) - 1} more)" if len(self.checks) > 1 else ""
+            return f"{self.exception or 'System check'} {first['id']}: {first['message']}{more}"
         what = self.exception or self.message
         if self.file:
             where = f" in {self.file}" + (f" line {self.line}" if self.line else "")
@@ -152,6 +171,11 @@ class Reloading:
 
 
 @dataclass(slots=True)
+class Checking:
+    """Django (re)starts its checks: what they said last time no longer holds."""
+
+
+@dataclass(slots=True)
 class Broken:
     """The code does not import; Django waits for a file change."""
 
@@ -165,7 +189,23 @@ class Failed:
     error: DjangoError
 
 
-Event = Ready | Reloading | Broken | Failed
+@dataclass(slots=True)
+class UnappliedMigrations:
+    count: int
+    apps: list[str]
+
+
+@dataclass(slots=True)
+class Paused:
+    """A request stopped in the debugger: pdb shows its prompt."""
+
+    file: str
+    line: int
+    function: str
+    seq: int
+
+
+Event = Ready | Reloading | Checking | Broken | Failed | UnappliedMigrations | Paused
 
 _KIND_BY_EXCEPTION = {
     "SyntaxError": "syntax",
@@ -177,7 +217,6 @@ _KIND_BY_EXCEPTION = {
     "SystemCheckError": "system-check",
 }
 
-
 # Installed code of any Python (Fujita.python may not be the server's own).
 _INSTALLED = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
 
@@ -188,74 +227,148 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(os.path.join(d, "") for d in dirs if d)
 
 
+_NOT_MINE = object()  # a line that the reader it was offered to does not take
+
+
 class _Traceback:
     """A traceback being read, line by line, from its header to its exception line."""
 
-    def __init__(self, seq: int, in_main_thread: bool) -> None:
+    def __init__(self, seq: int, in_main_thread: bool, request: bool = False) -> None:
         self.seq = seq
         self.in_main_thread = in_main_thread
+        self.request = request  # a request's 500: reported on its request line, not as a state
         self.frames: list[tuple[str, int, str | None]] = []
 
 
 class RunserverWatcher:
-    """Turns runserver's lines into events. One per supervised process; reset at each start."""
+    """Reads runserver's lines: returns events for the supervisor, and annotates lines (`meta`)
+    with what they are: requests, traceback frames inside the project, partial prompts.
+
+    One per supervised process; reset at each start. stdout and stderr are read apart (lines of
+    the two written in the same millisecond may arrive in either order).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = root.resolve()
         self._libraries = _library_dirs()
+        self.reset()
+
+    def reset(self) -> None:
         self._traceback: _Traceback | None = None
         self._ended: _Traceback | None = None  # the traceback just read, which a chain may extend
         self._thread_exception_seq: int | None = None
+        self._checks_of: Broken | Failed | None = None  # a SystemCheckError whose checks follow
+        self._check_level = "ERROR"
+        self._server_error_path: str | None = None  # "Internal Server Error: <path>" seen
+        self._server_errors: dict[str, int] = {}  # path -> seq of its traceback, until its request line
+        self._pdb_where: tuple[str, int, str] | None = None
         self.last_error: DjangoError | None = None
 
-    def reset(self) -> None:
-        self._traceback = None
-        self._ended = None
-        self._thread_exception_seq = None
-        self.last_error = None
+    def feed(self, line: Line) -> Event | None:
+        if line.stream == "stdout":
+            return self._feed_stdout(line)
+        if line.stream == "stderr":
+            return self._feed_stderr(line)
+        return None
 
-    def feed(self, stream: str, text: str, seq: int) -> Event | None:
-        if stream == "stdout":
+    # -- stdout: checks, migrations, the start line, the debugger --------------------------------
+
+    def _feed_stdout(self, line: Line) -> Event | None:
+        text = line.text
+        if text.startswith("Starting "):
             match = START_LINE.match(text)
             if match:
                 self.last_error = None
                 return Ready(match["url"])
-            return None
-        if stream != "stderr":
-            return None
-        return self._feed_stderr(text, seq)
+        elif text == CHECKS_START:
+            return Checking()
+        elif text.startswith("You have "):
+            match = MIGRATIONS.match(text)
+            if match:
+                apps = [app.strip() for app in match["apps"].split(",")]
+                return UnappliedMigrations(int(match["count"]), apps)
+        elif text.startswith("> "):
+            match = PDB_WHERE.match(text)
+            if match:
+                file = self._relative(match["file"])
+                self._pdb_where = (file, int(match["line"]), match["func"] or "<module>")
+        elif line.meta and line.meta.get("partial") and text.endswith(PDB_PROMPT.rstrip()):
+            file, number, function = self._pdb_where or ("?", 0, "?")
+            return Paused(file, number, function, line.seq)
+        return None
 
-    def _feed_stderr(self, text: str, seq: int) -> Event | None:
+    # -- stderr: tracebacks, requests, reloads, fatal errors -------------------------------------
+
+    def _feed_stderr(self, line: Line) -> Event | None:
+        text = line.text
         if self._traceback is not None:
-            return self._feed_traceback(self._traceback, text, seq)
-        if text == THREAD_EXCEPTION:
-            self._thread_exception_seq = seq
+            return self._feed_traceback(self._traceback, line)
+        if self._checks_of is not None:
+            event = self._feed_checks(text)
+            if event is not _NOT_MINE:
+                return event
+        if text.startswith("["):
+            self._annotate_request(line)
             return None
         if text.startswith(("During handling", "The above exception")) and self._ended:
             self._traceback = self._ended  # the chain goes on: same start, same thread
             return None
+        if text == THREAD_EXCEPTION:
+            self._thread_exception_seq = line.seq
+            return None
         if text == TRACEBACK_START:
             in_main = self._thread_exception_seq is not None
-            start = self._thread_exception_seq if in_main else seq
-            self._traceback = _Traceback(start or seq, in_main)
+            start = self._thread_exception_seq if in_main else line.seq
+            request = self._server_error_path is not None
+            self._traceback = _Traceback(start or line.seq, in_main, request)
             self._thread_exception_seq = None
+            if request:
+                self._server_errors[self._server_error_path] = line.seq
+                self._server_error_path = None
             return None
         self._thread_exception_seq = None
         if text:
             self._ended = None
+        match = SERVER_ERROR.match(text)
+        if match:
+            self._server_error_path = match["path"]
+            return None
         if text in PORT_ERRORS:
             kind, message = PORT_ERRORS[text]
-            self.last_error = DjangoError(kind, message, seq=seq)
+            self.last_error = DjangoError(kind, message, seq=line.seq)
             return Failed(self.last_error)
         match = RELOADING.match(text)
         if match:
             return Reloading(match["path"])
         return None
 
-    def _feed_traceback(self, tb: _Traceback, text: str, seq: int) -> Event | None:
+    def _annotate_request(self, line: Line) -> None:
+        match = REQUEST_LINE.match(line.text)
+        if match is None:
+            return
+        status = int(match["status"])
+        request: dict[str, Any] = {
+            "method": match["method"],
+            "path": match["path"],
+            "status": status,
+            "size": int(match["size"]) if match["size"] != "-" else None,
+        }
+        if status >= 500:
+            path = match["path"].partition("?")[0]
+            seq = self._server_errors.pop(path, None)
+            if seq is not None:
+                request["traceback_seq"] = seq
+        line.meta = {"request": request}
+
+    def _feed_traceback(self, tb: _Traceback, line: Line) -> Event | None:
+        text = line.text
         frame = FRAME.match(text)
         if frame:
             tb.frames.append((frame["file"], int(frame["line"]), frame["func"]))
+            relative = self._inside_project(frame["file"])
+            if relative is not None:
+                line.meta = {"frame": {"file": relative, "line": int(frame["line"])}}
             return None
         if text.startswith((" ", "\t")) or not text:
             return None  # source lines, carets, blank lines inside the traceback
@@ -270,8 +383,37 @@ class RunserverWatcher:
         if match is None:
             return None
         error = self._error_from(tb, match["exception"], (match["message"] or "").strip())
+        if tb.request:
+            return None  # the request line will point at it
         self.last_error = error
-        return Broken(error) if tb.in_main_thread else Failed(error)
+        event = Broken(error) if tb.in_main_thread else Failed(error)
+        if error.kind == "system-check":
+            self._checks_of = event  # its checks are listed on the lines that follow
+        return event
+
+    def _feed_checks(self, text: str) -> Event | None | object:
+        """A line of a SystemCheckError's report: the error again once the report is complete
+        (its checks listed), None while it goes on, _NOT_MINE past its end."""
+        event = self._checks_of
+        assert isinstance(event, (Broken, Failed))
+        error = event.error
+        level = CHECK_LEVEL.match(text)
+        if level:
+            self._check_level = level["level"].rstrip("S")
+            return None
+        match = CHECK_LINE.match(text)
+        if match:
+            error.checks.append(
+                {"id": match["id"], "level": self._check_level, "object": match["object"],
+                 "message": match["message"]}
+            )
+            if len(error.checks) == 1:
+                error.message = f"{match['id']}: {match['message']}"
+            return None
+        if not text or text.startswith(("\t", "    ")):
+            return None  # blank lines and hints ("\tHINT: ...") inside the report
+        self._checks_of = None
+        return event if text.startswith("System check identified") else _NOT_MINE
 
     def _error_from(self, tb: _Traceback, exception: str, message: str) -> DjangoError:
         short = exception.rpartition(".")[2]
@@ -288,14 +430,23 @@ class RunserverWatcher:
         if syntax and frames and frames[-1][2] is None:
             return frames[-1]  # a SyntaxError's own frame names the broken file, without ", in"
         for frame in reversed(frames):
-            path = frame[0]
-            if path.startswith("<") or path.startswith(self._libraries) or _INSTALLED.search(path):
-                continue
-            return frame
+            if self._is_project_code(frame[0]):
+                return frame
         return frames[-1] if frames else None
 
-    def _relative(self, path: str) -> str:
+    def _is_project_code(self, path: str) -> bool:
+        return not (
+            path.startswith("<") or path.startswith(self._libraries) or _INSTALLED.search(path)
+        )
+
+    def _inside_project(self, path: str) -> str | None:
+        """The path relative to the root when it is the project's own code, else None."""
+        if not self._is_project_code(path):
+            return None
         try:
-            return str(Path(path).resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return path
+            return str(Path(path).resolve().relative_to(self._root))
+        except (ValueError, OSError):
+            return None
+
+    def _relative(self, path: str) -> str:
+        return self._inside_project(path) or path

@@ -32,3 +32,13 @@ class Conflict(FujitaError):
     """The request contradicts the current state (a different address while running, say)."""
 
     status = 409
+
+
+class NoSuchAction(FujitaError):
+    status = 404
+
+
+class ActionFailed(FujitaError):
+    """An action ran and failed (`manage.py migrate` exited non-zero): its output is in the log."""
+
+    status = 409

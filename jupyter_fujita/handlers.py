@@ -22,7 +22,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError
 from .manager import ProcessManager
-from .replay import line_json, log_feed
+from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
@@ -65,6 +65,15 @@ class FujitaMixin:
             raise BadRequest(f"{name} must not be negative, not {value}.")
         return value
 
+
+    def line_filter(self) -> LineFilter:
+        try:
+            return LineFilter(
+                self.get_query_argument("status", None) or None,  # type: ignore[attr-defined]
+                self.get_query_argument("q", None) or None,  # type: ignore[attr-defined]
+            )
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
 
     def seconds_argument(self, name: str, default: float) -> float:
         raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
@@ -157,11 +166,14 @@ class LogHandler(FujitaHandler):
         cache = self.manager.get(name).cache
         since = self.int_argument("since")
         limit = self.int_argument("limit")
+        only = self.line_filter()
         if since is None:
-            lines, gap = cache.tail(limit if limit is not None else cache.size), 0
+            lines, gap = only.apply(cache.tail(cache.size)) if only else cache.tail(cache.size), 0
+            if limit is not None:
+                lines = lines[len(lines) - limit :] if limit else []
         else:
-            piece = cache.read(min(since, cache.last_seq), max_lines=limit)
-            lines = piece.lines
+            piece = cache.read(min(since, cache.last_seq), max_lines=None if only else limit)
+            lines = only.apply(piece.lines)[:limit] if only else piece.lines
             gap = piece.gap_to - piece.gap_from + 1 if piece.gap_from is not None else 0
         self.answer(
             {
@@ -178,6 +190,24 @@ class LogHandler(FujitaHandler):
     async def delete(self, name: str) -> None:
         self.manager.get(name).cache.clear()
         self.answer({"cleared": True})
+
+
+class HintActionHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, action: str) -> None:
+        self.answer(status_json(await self.manager.get(name).run_action(action)))
+
+
+class StdinHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        supervisor = self.manager.get(name)
+        text = self.json_body(allowed=frozenset({"text"})).get("text")
+        if not isinstance(text, str) or not text:
+            raise BadRequest('The body must be {"text": "..."} with some text, e.g. "c\\n".')
+        self.answer(status_json(await supervisor.send(text)))
 
 
 class NotFoundHandler(FujitaHandler):
@@ -234,6 +264,7 @@ class LogSocket(FujitaSocket):
             self.supervisor = self.manager.get(name)
             self.since = self.int_argument("since", 0)
             self.log_id = self.get_query_argument("log_id", None) or None
+            self.only = self.line_filter()
         except FujitaError as error:
             raise web.HTTPError(error.status, error.message) from None
         await super().get(name)
@@ -241,7 +272,7 @@ class LogSocket(FujitaSocket):
     def open(self, name: str) -> None:  # type: ignore[override]
         super().open()
         cache = self.supervisor.cache
-        self.start_feed(log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id))
+        self.start_feed(log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only))
 
 
 class StatusSocket(FujitaSocket):
@@ -262,6 +293,8 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{api}/processes/{NAME}", ProcessHandler),
         (rf"{api}/processes/{NAME}/log", LogHandler),
         (rf"{api}/processes/{NAME}/log/ws", LogSocket),
+        (rf"{api}/processes/{NAME}/actions/(?P<action>[^/]+)", HintActionHandler),
+        (rf"{api}/processes/{NAME}/stdin", StdinHandler),
         (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),
         (rf"{api}/status/ws", StatusSocket),
         (rf"{api}(?:/.*)?", NotFoundHandler),

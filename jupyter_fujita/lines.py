@@ -13,9 +13,11 @@ class LineSplitter:
         self.max_line_bytes = max_line_bytes
         self._tail = b""
         self._skipping = False  # inside an overlong line whose head was already published
+        self.fed = 0  # counts feed() calls, so a timer can tell whether more bytes came
 
     def feed(self, data: bytes) -> list[str]:
         """The complete lines that data finishes, without their newlines."""
+        self.fed += 1
         texts: list[str] = []
         end = data.rfind(b"\n")
         if end < 0:
@@ -45,6 +47,11 @@ class LineSplitter:
     @property
     def pending(self) -> bytes:
         return self._tail
+
+    def take_partial(self) -> str:
+        """The unterminated tail, as text, now (a prompt waiting for input); it is not kept."""
+        tail, self._tail = self._tail, b""
+        return tail.decode("utf-8", "replace").rstrip("\r")
 
     def _keep(self, rest: bytes, texts: list[str]) -> None:
         if self._skipping:

@@ -23,10 +23,16 @@ class Line:
     stream: str  # "stdout" | "stderr" | "fujita"
     time: float
     text: str
+    # What the Django module read in the line, if anything: {"request": {...}}, {"frame": {...}},
+    # {"partial": True}. One slot for all of it keeps a plain line small.
+    meta: dict[str, Any] | None = None
 
 
 def line_json(line: Line) -> dict[str, Any]:
-    return {"seq": line.seq, "stream": line.stream, "time": line.time, "text": line.text}
+    record = {"seq": line.seq, "stream": line.stream, "time": line.time, "text": line.text}
+    if line.meta:
+        record.update(line.meta)
+    return record
 
 
 @dataclass(slots=True)
@@ -64,19 +70,20 @@ class ReplayCache:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, stream: str, texts: list[str], time: float) -> None:
-        """Append lines that arrived together; readers are woken once for the whole batch."""
-        seq = self._next_seq
-        lines = self._lines
-        size = 0
-        for text in texts:
-            lines.append(Line(seq, stream, time, text))
-            size += len(text)
-            seq += 1
-        self._bytes += size + LINE_OVERHEAD * len(texts)
-        self._next_seq = seq
+    def append(self, stream: str, texts: list[str], time: float) -> list[Line]:
+        """Append lines that arrived together; readers are woken once for the whole batch.
+
+        Returns the new records, which the caller may still annotate (`meta`) before any reader
+        runs: readers are woken, not called.
+        """
+        first = self._next_seq
+        new = [Line(seq, stream, time, text) for seq, text in enumerate(texts, first)]
+        self._lines.extend(new)
+        self._bytes += sum(map(len, texts)) + LINE_OVERHEAD * len(texts)
+        self._next_seq = first + len(texts)
         self._trim()
         self._wake()
+        return new
 
     def clear(self) -> None:
         self._lines = []
@@ -162,8 +169,48 @@ class ReplayCache:
             await self._changed.wait()
 
 
+@dataclass(slots=True)
+class LineFilter:
+    """Which lines a reader wants: request lines of a status (`"5xx"`, `"404"`), and/or lines
+    containing a text (case-insensitive)."""
+
+    status: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None:
+            status = self.status.lower()
+            if not (len(status) == 3 and status[0] in "12345"
+                    and (status[1:] == "xx" or status[1:].isdigit())):
+                raise ValueError(f"status must be like 5xx or 404, not {self.status!r}")
+            self.status = status
+        if self.text is not None:
+            self.text = self.text.casefold()
+
+    def __bool__(self) -> bool:
+        return self.status is not None or bool(self.text)
+
+    def keeps(self, line: Line) -> bool:
+        if self.text and self.text not in line.text.casefold():
+            return False
+        if self.status is not None:
+            request = line.meta.get("request") if line.meta else None
+            if request is None:
+                return False
+            code = str(request["status"])
+            return code == self.status or (self.status[1:] == "xx" and code[0] == self.status[0])
+        return True
+
+    def apply(self, lines: list[Line]) -> list[Line]:
+        return [line for line in lines if self.keeps(line)] if self else lines
+
+
 async def log_feed(
-    cache: ReplayCache, since: int = 0, max_bytes: int = 64 * 1024, log_id: str | None = None
+    cache: ReplayCache,
+    since: int = 0,
+    max_bytes: int = 64 * 1024,
+    log_id: str | None = None,
+    only: LineFilter | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """The messages of one log reader, from the cached lines after `since` on, forever.
 
@@ -187,7 +234,8 @@ async def log_feed(
         position = piece.position
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
-        if piece.lines:
-            yield {"type": "lines", "log_id": cache.id, "lines": piece.lines}
-        else:
+        lines = only.apply(piece.lines) if only else piece.lines
+        if lines:
+            yield {"type": "lines", "log_id": cache.id, "lines": lines}
+        elif not piece.lines:
             await cache.wait_beyond(position, clears)

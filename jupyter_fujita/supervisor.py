@@ -29,15 +29,19 @@ from tornado.process import Subprocess
 from . import oskit
 from .django import (
     Broken,
+    Checking,
     DjangoError,
     DjangoProject,
+    Event,
     Failed,
+    Paused,
     Ready,
     Reloading,
     RunserverWatcher,
+    UnappliedMigrations,
     parse_address,
 )
-from .errors import BadRequest, Conflict
+from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction
 from .lines import LineSplitter
 from .replay import ReplayCache
 
@@ -47,6 +51,10 @@ STATES = ("stopped", "starting", "running", "reloading", "broken", "paused", "st
 ACTIVE = frozenset({"starting", "running", "reloading", "broken", "paused"})
 READ_CHUNK = 64 * 1024
 READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
+PARTIAL_IDLE = 0.25  # an unterminated tail idle this long is published (a prompt, say)
+STDIN_MAX_BYTES = 4096
+ACTIONS = ("migrate", "next-port")
+ONE_SHOT_TIMEOUT = 600.0  # seconds a one-shot command (migrate) may take
 DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
 
 
@@ -65,6 +73,8 @@ class Status:
     restarts: int
     last_seq: int
     error: DjangoError | None
+    hints: list[dict[str, str]]
+    debugger: dict[str, Any] | None
 
 
 def status_json(status: Status) -> dict[str, Any]:
@@ -82,6 +92,8 @@ def status_json(status: Status) -> dict[str, Any]:
         "restarts": status.restarts,
         "last_seq": status.last_seq,
         "error": status.error.to_json() if status.error else None,
+        "hints": status.hints,
+        "debugger": status.debugger,
     }
 
 
@@ -126,6 +138,8 @@ class Supervisor:
         self.started: str | None = None
         self.ended: str | None = None
         self.restarts = 0
+        self.hints: dict[str, dict[str, str]] = {}  # kind -> {kind, message, action, label}
+        self.debugger: dict[str, Any] | None = None
         self._stop_requested = False
         self._run_task: asyncio.Task[None] | None = None
         self._ready_task: asyncio.Task[None] | None = None
@@ -165,6 +179,70 @@ class Supervisor:
         if wait > 0:
             await self.wait_for(self._settled, wait)
         return self.status()
+
+    async def send(self, text: str) -> Status:
+        """Write to runserver's stdin: what a paused debugger reads."""
+        data = text.encode()
+        if len(data) > STDIN_MAX_BYTES:
+            raise BadRequest(f"text is {len(data)} bytes; at most {STDIN_MAX_BYTES} go to stdin.")
+        proc = self.proc
+        if not self.alive or proc is None or proc.stdin is None or self.state not in ACTIVE:
+            raise Conflict("Django is not running: there is nothing to send text to.")
+        await proc.stdin.write(data)
+        self._say(f"Sent to stdin: {text!r}")
+        if self.state == "paused":
+            self.debugger = None  # the request goes on; a new prompt pauses it again
+            self._set_state("running")
+        return self.status()
+
+    async def run_action(self, action: str) -> Status:
+        """Do what a hint suggests."""
+        if action == "migrate":
+            async with self._lock:
+                await self._migrate()
+            return self.status()
+        if action == "next-port":
+            host, port = self.project.host_port
+            free = next((p for p in range(port + 1, min(port + 101, 65536))
+                         if oskit.port_is_free(host, p)), None)
+            if free is None:
+                raise Conflict(f"No free port on {host} between {port + 1} and {port + 100}.")
+            self._say(f"Port {port} is taken: moving to {host}:{free}")
+            return await self.restart(wait=30, address=f"{host}:{free}")
+        raise NoSuchAction(f"No action {action!r}: use {' or '.join(ACTIONS)}.")
+
+    async def _migrate(self) -> None:
+        """`manage.py migrate`, supervised, its output in the log; the hint goes on success."""
+        command = [self.project.python, self.project.locate().name, "migrate", "--noinput"]
+        self._say(f"Running: {shlex.join(command)}")
+        proc = self._popen(command, self.project.cwd())
+        readers = asyncio.gather(
+            self._read(proc.stdout, "stdout", watch=False),
+            self._read(proc.stderr, "stderr", watch=False),
+        )
+        try:
+            returncode = await asyncio.wait_for(oskit.wait_exit(proc.proc), ONE_SHOT_TIMEOUT)
+        except asyncio.TimeoutError:
+            await self._end_group(proc.pid)
+            returncode = await oskit.wait_exit(proc.proc)
+        finally:
+            await self._end_group(proc.pid)
+            await readers
+        if returncode != 0:
+            self._say(f"migrate failed with code {returncode}")
+            raise ActionFailed(f"manage.py migrate failed with code {returncode}: see the log.")
+        self._say("Migrations applied")
+        self.hints.pop("migrations", None)
+        self._set_state(self.state)
+
+    def _hint_next_port(self) -> None:
+        host, port = self.project.host_port
+        self.hints["port"] = {
+            "kind": "port",
+            "message": f"Port {port} on {host} is in use by another program",
+            "action": "next-port",
+            "label": "Start on the next free port",
+        }
 
     def _set_address(self, address: str | None) -> None:
         if address is None:
@@ -207,6 +285,8 @@ class Supervisor:
             restarts=self.restarts,
             last_seq=self.cache.last_seq,
             error=self.error,
+            hints=list(self.hints.values()),
+            debugger=self.debugger if self.state == "paused" else None,
         )
 
     @property
@@ -226,6 +306,8 @@ class Supervisor:
         self.returncode = None
         self.url = None
         self.ended = None
+        self.debugger = None
+        self.hints.pop("port", None)
         self.started = _utc_now()
         host, port = self.project.host_port
         if not oskit.port_is_free(host, port):
@@ -234,20 +316,12 @@ class Supervisor:
                 "port", f"Port {port} on {host} is already in use by another program"
             )
             self.ended = self.started
+            self._hint_next_port()
             self._set_state("crashed")
             return
         self._say(f"Starting: {shlex.join(command)}  (in {cwd})")
         try:
-            proc = Subprocess(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=Subprocess.STREAM,
-                stderr=Subprocess.STREAM,
-                cwd=cwd,
-                env=self.project.env(),
-                start_new_session=True,  # its own process group, so stop reaches the reloader child
-                preexec_fn=oskit.prepare_child,
-            )
+            proc = self._popen(command, cwd, stdin=Subprocess.STREAM)  # stdin answers pdb
         except OSError as error:
             self._say(f"Could not start: {error}")
             self.error = DjangoError("spawn", f"Could not start {command[0]}: {error.strerror}")
@@ -259,6 +333,18 @@ class Supervisor:
         self._write_record()
         self._set_state("starting")
         self._run_task = asyncio.create_task(self._run(proc))
+
+    def _popen(self, command: list[str], cwd: Any, stdin: Any = subprocess.DEVNULL) -> Subprocess:
+        return Subprocess(
+            command,
+            stdin=stdin,
+            stdout=Subprocess.STREAM,
+            stderr=Subprocess.STREAM,
+            cwd=cwd,
+            env=self.project.env(),
+            start_new_session=True,  # its own process group, so stop reaches the reloader child
+            preexec_fn=oskit.prepare_child,
+        )
 
     async def _run(self, proc: Subprocess) -> None:
         """Read both pipes until the process group has ended, then settle the final state."""
@@ -273,32 +359,49 @@ class Supervisor:
         done, pending = await asyncio.wait(readers, timeout=DRAIN_TIMEOUT)
         for task in pending:  # a grandchild that left the group keeps a pipe open: stop reading
             task.cancel()
-        proc.stdout.close()
-        proc.stderr.close()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         await asyncio.gather(*pending, return_exceptions=True)
         self._finish(returncode)
 
-    async def _read(self, stream: Any, name: str) -> None:
+    async def _read(self, stream: Any, name: str, watch: bool = True) -> None:
+        """Read a pipe in bulk until EOF; `watch`: let the Django watcher read the lines too."""
         splitter = LineSplitter(self.max_line_bytes)
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 data = await stream.read_bytes(READ_CHUNK, partial=True)
                 texts = splitter.feed(data)
                 if texts:
-                    self._publish(name, texts)
+                    self._publish(name, texts, watch)
+                if splitter.pending:
+                    fed = splitter.fed
+                    loop.call_later(PARTIAL_IDLE, self._publish_idle_tail, splitter, fed, name)
         except StreamClosedError:
             pass
         finally:
             texts = splitter.flush()
             if texts:
-                self._publish(name, texts)
+                self._publish(name, texts, watch)
 
-    def _publish(self, stream: str, texts: list[str]) -> None:
-        seq = self.cache.last_seq + 1
-        self.cache.append(stream, texts, time.time())
+    def _publish_idle_tail(self, splitter: LineSplitter, fed: int, stream: str) -> None:
+        """Text without a newline that stayed idle (pdb's "(Pdb) ") is shown, marked partial."""
+        if splitter.fed == fed and splitter.pending:
+            self._publish(stream, [splitter.take_partial()], partial=True)
+
+    def _publish(
+        self, stream: str, texts: list[str], watch: bool = True, partial: bool = False
+    ) -> None:
+        lines = self.cache.append(stream, texts, time.time())
+        if partial:
+            for line in lines:
+                line.meta = {"partial": True}
+        if not watch:
+            return
         feed = self.watcher.feed
-        for offset, text in enumerate(texts):
-            event = feed(stream, text, seq + offset)
+        for line in lines:
+            event = feed(line)
             if event is not None:
                 self._on_event(event)
 
@@ -308,7 +411,7 @@ class Supervisor:
 
     # -- what the output means ----------------------------------------------------------------
 
-    def _on_event(self, event: Ready | Reloading | Broken | Failed) -> None:
+    def _on_event(self, event: Event) -> None:
         if self.state not in ACTIVE:
             return  # stopping: what the group says on its way out changes nothing
         if isinstance(event, Ready):
@@ -321,7 +424,30 @@ class Supervisor:
             self._cancel_readiness()
             self.error = event.error
             self._set_state("broken")
-        # Failed: a request's traceback or a fatal error; it matters only if the process ends.
+        elif isinstance(event, Checking):
+            if self.hints.pop("migrations", None) is not None:
+                self._set_state(self.state)  # the hint is gone until the checks say it again
+        elif isinstance(event, UnappliedMigrations):
+            count = event.count
+            self.hints["migrations"] = {
+                "kind": "migrations",
+                "message": f"{count} unapplied migration{'s' * (count != 1)} "
+                f"({', '.join(event.apps)})",
+                "action": "migrate",
+                "label": f"Apply {count} migration{'s' * (count != 1)}",
+            }
+            self._set_state(self.state)
+        elif isinstance(event, Paused):
+            self.debugger = {
+                "file": event.file,
+                "line": event.line,
+                "function": event.function,
+                "seq": event.seq,
+            }
+            self._set_state("paused")
+        elif isinstance(event, Failed) and event.error.kind in ("port", "permission"):
+            self.error = event.error  # shown at once; the exit that follows makes it a crash
+        # Other Failed: a fatal error that matters only if the process ends.
 
     async def _await_port(self, url: str) -> None:
         """Running means the start line was seen and the port accepts connections."""
@@ -401,6 +527,8 @@ class Supervisor:
         self.error = self.watcher.last_error or self.error or DjangoError(
             "exit", f"runserver exited with code {returncode}"
         )
+        if self.error.kind == "port":
+            self._hint_next_port()
         self._set_state("crashed")
 
     # -- the state and what it says -----------------------------------------------------------
@@ -422,6 +550,9 @@ class Supervisor:
             return "Django is reloading after a code change"
         if state == "broken" and self.error:
             return f"Waiting for a fix: {self.error.summary()}"
+        if state == "paused" and self.debugger:
+            where = f"{self.debugger['file']}:{self.debugger['line']}"
+            return f"Paused in the debugger at {where}"
         if state == "stopping":
             return "Django is stopping"
         if state == "crashed":

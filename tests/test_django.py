@@ -15,6 +15,7 @@ from jupyter_fujita.django import (
     parse_address,
 )
 from jupyter_fujita.errors import NotConfigured
+from jupyter_fujita.replay import Line
 
 URLS_SYNTAX_ERROR = """\
 Exception in thread django-main-thread:
@@ -59,7 +60,7 @@ django.core.exceptions.ImproperlyConfigured: SECRET_KEY must not be empty"""
 def feed_all(watcher, text, stream="stderr", first_seq=1):
     events = []
     for offset, line in enumerate(text.splitlines()):
-        event = watcher.feed(stream, line, first_seq + offset)
+        event = watcher.feed(Line(first_seq + offset, stream, 0.0, line))
         if event is not None:
             events.append(event)
     return events
@@ -74,13 +75,14 @@ def feed_all(watcher, text, stream="stderr", first_seq=1):
     ],
 )
 def test_start_line_of_django_5_and_6_reads_as_ready(tmp_path, line):
-    assert RunserverWatcher(tmp_path).feed("stdout", line, 1) == Ready("http://127.0.0.1:8000/")
+    ready = RunserverWatcher(tmp_path).feed(Line(1, "stdout", 0.0, line))
+    assert ready == Ready("http://127.0.0.1:8000/")
 
 
 def test_start_line_on_stderr_or_in_prose_is_not_ready(tmp_path):
     watcher = RunserverWatcher(tmp_path)
-    assert watcher.feed("stderr", "Starting development server at http://x:1/", 1) is None
-    assert watcher.feed("stdout", "Not Starting development server at http://x:1/", 2) is None
+    assert watcher.feed(Line(1, "stderr", 0.0, "Starting development server at http://x:1/")) is None
+    assert watcher.feed(Line(2, "stdout", 0.0, "Not Starting development server at http://x/")) is None
 
 
 def test_syntax_error_in_the_reloader_thread_is_broken_with_file_and_line(tmp_path):
@@ -126,17 +128,16 @@ def test_stdout_lines_between_traceback_lines_do_not_break_it(tmp_path):
     lines = URLS_SYNTAX_ERROR.format(root=tmp_path).splitlines()
     events = []
     for seq, line in enumerate(lines, 1):
-        events.append(watcher.feed("stderr", line, seq))
-        events.append(watcher.feed("stdout", "Performing system checks...", 100 + seq))
+        events.append(watcher.feed(Line(seq, "stderr", 0.0, line)))
+        events.append(watcher.feed(Line(100 + seq, "stdout", 0.0, "Django version 5.2")))
     assert [type(e) for e in events if e] == [Broken]
 
 
 def test_reload_and_port_in_use_are_recognised(tmp_path):
     watcher = RunserverWatcher(tmp_path)
-    assert watcher.feed("stderr", "/p/site/pages/views.py changed, reloading.", 1) == Reloading(
-        "/p/site/pages/views.py"
-    )
-    event = watcher.feed("stderr", "Error: That port is already in use.", 2)
+    changed = Line(1, "stderr", 0.0, "/p/site/pages/views.py changed, reloading.")
+    assert watcher.feed(changed) == Reloading("/p/site/pages/views.py")
+    event = watcher.feed(Line(2, "stderr", 0.0, "Error: That port is already in use."))
     assert isinstance(event, Failed) and event.error.kind == "port"
 
 
