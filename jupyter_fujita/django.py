@@ -45,7 +45,7 @@ MIGRATIONS = re.compile(
     r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
 )
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
-PDB_PROMPT = "(Pdb) "
+PDB_PROMPT = "(Pdb)"
 PORT_ERRORS = {
     "Error: That port is already in use.": ("port", "The port is already in use"),
     "Error: You don't have permission to access that port.": (
@@ -293,7 +293,7 @@ class RunserverWatcher:
             if match:
                 file = self._relative(match["file"])
                 self._pdb_where = (file, int(match["line"]), match["func"] or "<module>")
-        elif line.meta and line.meta.get("partial") and text.endswith(PDB_PROMPT.rstrip()):
+        elif line.meta and line.meta.get("partial") and text.rstrip().endswith(PDB_PROMPT):
             file, number, function = self._pdb_where or ("?", 0, "?")
             return Paused(file, number, function, line.seq)
         return None

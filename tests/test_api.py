@@ -485,3 +485,62 @@ async def test_a_since_from_another_log_is_answered_with_cleared_even_when_it_lo
     lines = await read_lines_until(other, lambda l: l["text"] == "three")
     assert [l["text"] for l in lines] == ["one", "two", "three"]
     other.close()
+
+
+# -- Django-aware endpoints ---------------------------------------------------------------------
+
+
+async def test_hint_actions_and_stdin_refuse_bad_input(site, fetch_json, manager):
+    await expect_error(
+        fetch_json("processes", "django", "actions", "dance", method="POST"), 404, "dance"
+    )
+    await expect_error(
+        fetch_json("processes", "django", "stdin", method="POST", body='{"text": "c\\n"}'),
+        409,
+        "not running",
+    )
+    for body, match in [("{}", "text"), ('{"text": 1}', "text"), ('{"txt": "c"}', "Unknown field")]:
+        await expect_error(
+            fetch_json("processes", "django", "stdin", method="POST", body=body), 400, match
+        )
+    await fetch_json("processes", "django", "start", method="POST")
+    await expect_error(
+        fetch_json("processes", "django", "stdin", method="POST",
+                   body=json.dumps({"text": "x" * 5000})),
+        400,
+        "at most 4096",
+    )
+
+
+async def test_migrate_through_the_api_clears_the_hint(site, fetch_json):
+    status = await fetch_json("processes", "django", "start", method="POST")
+    assert [hint["action"] for hint in status["hints"]] == ["migrate"]
+    status = await fetch_json("processes", "django", "actions", "migrate", method="POST")
+    assert status["hints"] == [] and status["state"] == "running"
+
+
+async def test_log_filters_by_request_status_and_text(running, fetch_json, jp_ws_fetch):
+    for path in ("", "missing/", "?find=me"):
+        try:
+            await asyncio.to_thread(http_get, running["url"] + path)
+        except OSError:
+            pass  # the 404
+    async def all_lines():
+        return (await fetch_json("processes", "django", "log"))["lines"]
+
+    for _ in range(100):
+        if any("find=me" in l["text"] for l in await all_lines()):
+            break
+        await asyncio.sleep(0.1)
+    not_found = await fetch_json("processes", "django", "log", params={"status": "4xx"})
+    assert [l["request"]["path"] for l in not_found["lines"]] == ["/missing/"]
+    assert not_found["lines"][0]["request"]["status"] == 404
+    found = await fetch_json("processes", "django", "log", params={"q": "FIND=ME"})
+    assert [l["request"]["status"] for l in found["lines"]] == [200]
+    ok = await fetch_json("processes", "django", "log", params={"status": "200", "limit": 1})
+    assert [l["request"]["path"] for l in ok["lines"]] == ["/?find=me"]
+    await expect_error(fetch_json("processes", "django", "log", params={"status": "ok"}), 400, "5xx")
+    ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws", params={"status": "4xx"})
+    lines = await read_lines_until(ws, lambda l: True)
+    assert {l["request"]["status"] for l in lines} == {404}
+    ws.close()

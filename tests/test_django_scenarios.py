@@ -1,0 +1,245 @@
+"""What the supervisor understands of Django, scenario by scenario, on a real runserver.
+
+The scenarios where Django 5 and 6 word things differently run on both: Django 5.2 on this
+Python, Django 6 in a venv of a Python >= 3.12 made once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import copy_demo_site, edit, free_port, let_reloader_settle, wait_for
+
+from jupyter_fujita import oskit
+from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.manager import ProcessManager
+from jupyter_fujita.supervisor import Supervisor
+
+TEST_VIEWS = '''
+
+def boom(request):
+    """Test only: a view that raises."""
+    raise ValueError("boom for the test")
+
+
+def pause(request):
+    """Test only: a view that stops in the debugger."""
+    from django.http import HttpResponse
+
+    breakpoint()
+    return HttpResponse("after the pause")
+'''
+
+
+def newer_python() -> str | None:
+    """A Python >= 3.12 (Django 6 needs one), from PATH or pyenv."""
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser()
+    candidates += sorted(map(str, pyenv.glob("versions/3.1[2-9]*/bin/python3")), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+            capture_output=True, text=True,
+        )
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def django6_python(tmp_path_factory) -> str:
+    base = newer_python()
+    if base is None:
+        pytest.skip("Django 6 needs Python >= 3.12, and none is installed here")
+    venv = tmp_path_factory.mktemp("django6") / "venv"
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "django>=6,<7"], check=True, capture_output=True,
+    )
+    return python
+
+
+@pytest.fixture(params=["django5", "django6"])
+def python(request) -> str:
+    if request.param == "django5":
+        return sys.executable
+    return request.getfixturevalue("django6_python")
+
+
+@pytest.fixture
+def manager(tmp_path, jp_asyncio_loop):
+    manager = ProcessManager()
+    yield manager
+    groups = [s.pgid for s in manager]
+    jp_asyncio_loop.run_until_complete(manager.shutdown())
+    for pgid in groups:
+        assert pgid is None or oskit.group_members(pgid) == []
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    site = copy_demo_site(tmp_path)
+    views = site / "pages" / "views.py"
+    views.write_text(views.read_text() + TEST_VIEWS)
+    edit(
+        site / "mysite" / "urls.py",
+        'path("", views.home',
+        'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
+    )
+    return site
+
+
+def supervise(manager, site: Path, python: str = sys.executable, port: int | None = None):
+    project = DjangoProject(site.parent, f"127.0.0.1:{port or free_port()}", python)
+    return manager.add("django", project)
+
+
+def texts(supervisor: Supervisor) -> list[str]:
+    return [line.text for line in supervisor.cache.tail(supervisor.cache.size)]
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_start_line_of_each_django_reads_as_running(manager, site, python):
+    supervisor = supervise(manager, site, python)
+    status = await supervisor.start(wait=60)
+    assert status.state == "running", status.message
+    assert await asyncio.to_thread(get, status.url) == 200
+
+
+async def test_settings_syntax_error_is_crashed_with_file_and_line(manager, site, python):
+    edit(site / "mysite" / "settings.py", "DEBUG = True", "DEBUG = (True")
+    status = await supervise(manager, site, python).start(wait=60)
+    assert status.state == "crashed"
+    error = status.error
+    assert (error.kind, error.exception, error.file) == ("syntax", "SyntaxError", "site/mysite/settings.py")
+    settings_lines = (site / "mysite" / "settings.py").read_text().splitlines()
+    assert "DEBUG = (True" in settings_lines[error.line - 1] or error.line == len(settings_lines)
+
+
+async def test_urls_syntax_error_is_broken_then_runs_once_fixed(manager, site, python):
+    urls = site / "mysite" / "urls.py"
+    edit(urls, '"admin/", admin.site.urls),', '"admin/", admin.site.urls,')
+    supervisor = supervise(manager, site, python)
+    status = await supervisor.start(wait=60)
+    assert status.state == "broken"
+    assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line ")
+    await let_reloader_settle()
+    edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
+    assert await supervisor.wait_for(lambda: supervisor.state == "running", 60)
+    assert supervisor.status().error is None
+
+
+async def test_missing_module_in_models_is_an_import_error_there(manager, site):
+    edit(site / "pages" / "models.py", "from django.db import models", "import notamodule\nfrom django.db import models")
+    status = await supervise(manager, site).start(wait=60)
+    assert status.state in ("broken", "crashed"), status.message
+    assert (status.error.kind, status.error.exception) == ("import", "ModuleNotFoundError")
+    assert (status.error.file, status.error.line) == ("site/pages/models.py", 2)
+
+
+async def test_a_system_check_error_carries_its_check_ids(manager, site):
+    edit(site / "mysite" / "settings.py", '    "django.contrib.messages",\n', "")
+    supervisor = supervise(manager, site)
+    status = await supervisor.start(wait=60)
+    assert status.state == "broken", status.message
+    await supervisor.wait_for(lambda: supervisor.error.checks, 10)
+    error = supervisor.status().error
+    assert error.kind == "system-check"
+    assert "admin.E406" in [check["id"] for check in error.checks]
+    assert "admin.E406" in supervisor.status().message
+
+
+async def test_port_taken_is_a_port_error_and_next_port_runs_it_elsewhere(manager, site):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        supervisor = supervise(manager, site, port=port)
+        status = await supervisor.start(wait=60)
+        assert (status.state, status.error.kind) == ("crashed", "port")
+        assert [hint["action"] for hint in status.hints] == ["next-port"]
+        status = await supervisor.run_action("next-port")
+    assert status.state == "running", status.message
+    assert not status.url.endswith(f":{port}/")
+    assert "next-port" not in [hint["action"] for hint in status.hints]
+    assert any(f"Port {port} is taken: moving to" in t for t in texts(supervisor))
+
+
+async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_answers(manager, site):
+    supervisor = supervise(manager, site)
+    status = await supervisor.start(wait=60)
+    [hint] = status.hints
+    assert (hint["kind"], hint["action"]) == ("migrations", "migrate")
+    assert hint["label"].startswith("Apply ") and "auth" in hint["message"]
+    status = await supervisor.run_action("migrate")
+    assert status.hints == []
+    assert any(t.strip().startswith("Applying auth.") for t in texts(supervisor))
+    assert texts(supervisor)[-1] == "Migrations applied"
+    assert await asyncio.to_thread(get, status.url + "admin/login/") == 200
+
+
+async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(manager, site, python):
+    supervisor = supervise(manager, site, python)
+    status = await supervisor.start(wait=60)
+    assert await asyncio.to_thread(get, status.url + "boom/") == 500
+
+    def request_line():
+        return next(
+            (l for l in supervisor.cache.tail(200)
+             if l.meta and "request" in l.meta and l.meta["request"]["path"] == "/boom/"),
+            None,
+        )
+
+    await wait_for(request_line, 10)
+    request = request_line().meta["request"]
+    assert (request["method"], request["status"]) == ("GET", 500)
+    traceback_line = next(l for l in supervisor.cache.tail(500) if l.seq == request["traceback_seq"])
+    assert traceback_line.text == "Traceback (most recent call last):"
+    frames = [l.meta["frame"] for l in supervisor.cache.tail(500) if l.meta and "frame" in l.meta]
+    assert {"file": "site/pages/views.py", "line": frames[-1]["line"]} == frames[-1]
+    assert supervisor.state == "running" and supervisor.error is None  # one bad request is no crash
+
+
+async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, site, python):
+    supervisor = supervise(manager, site, python)
+    status = await supervisor.start(wait=60)
+    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    paused = supervisor.status()
+    assert paused.debugger["file"] == "site/pages/views.py"
+    assert paused.debugger["function"] == "pause"
+    assert paused.message == f"Paused in the debugger at site/pages/views.py:{paused.debugger['line']}"
+    prompt = next(l for l in supervisor.cache.tail(50) if l.seq == paused.debugger["seq"])
+    assert prompt.text.startswith("(Pdb)") and prompt.meta == {"partial": True}
+    await supervisor.send("c\n")
+    assert await asyncio.wait_for(request, 30) == 200
+    assert supervisor.state == "running" and supervisor.status().debugger is None
+
+
+async def test_stdin_refuses_too_much_text_and_a_stopped_process(manager, site):
+    from jupyter_fujita.errors import BadRequest, Conflict
+
+    supervisor = supervise(manager, site)
+    with pytest.raises(Conflict):
+        await supervisor.send("c\n")
+    await supervisor.start(wait=60)
+    with pytest.raises(BadRequest):
+        await supervisor.send("x" * 5000)
