@@ -34,7 +34,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 from .django import DjangoProject, find_manage_py
 from .errors import FujitaError
 from .manager import ProcessManager
-from .replay import line_json, log_feed
+from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
 
 OnStatus = Callable[[dict[str, Any]], None]
@@ -111,19 +111,27 @@ class RemoteBackend:
         return self.request("GET", "processes")["processes"]
 
     def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
+        """start, stop, restart; a hint's action (migrate, next-port); or stdin (`text`)."""
         body = {"address": address} if address else None
-        return self.request("POST", f"processes/{_quote(name)}/{action}", body)
+        return self.request("POST", f"processes/{_quote(name)}/{_action_path(action)}", body)
 
-    def log(self, name: str, limit: int) -> list[dict[str, Any]]:
-        return self.request("GET", f"processes/{_quote(name)}/log?limit={limit}")["lines"]
+    def send(self, name: str, text: str) -> dict[str, Any]:
+        return self.request("POST", f"processes/{_quote(name)}/stdin", {"text": text})
+
+    def log(self, name: str, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode({"limit": limit, **({"status": status} if status else {})})
+        return self.request("GET", f"processes/{_quote(name)}/log?{query}")["lines"]
 
     # awaitable calls and subscriptions, for the panel
 
-    async def act_async(self, name: str, action: str) -> dict[str, Any]:
+    async def act_async(
+        self, name: str, action: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        path = "stdin" if action == "stdin" else _action_path(action)
         request = HTTPRequest(
-            f"{self.api_url}processes/{_quote(name)}/{action}",
+            f"{self.api_url}processes/{_quote(name)}/{path}",
             method="POST",
-            body=b"",
+            body=json.dumps(body).encode() if body else b"",
             headers=self._headers(),
             request_timeout=ACTION_TIMEOUT,
         )
@@ -206,6 +214,11 @@ def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
+def _action_path(action: str) -> str:
+    """start/stop/restart are the process's own; the rest are hints' actions."""
+    return action if action in ("start", "stop", "restart") else f"actions/{_quote(action)}"
+
+
 # -- an in-process supervisor -------------------------------------------------------------------
 
 
@@ -244,7 +257,9 @@ class EmbeddedBackend:
     def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
         return self._run(self._act(name, action, address))
 
-    async def _act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
+    async def _act(
+        self, name: str, action: str, address: str | None = None, text: str | None = None
+    ) -> dict[str, Any]:
         supervisor = self.manager.get(name)
         if action == "start":
             status = await supervisor.start(wait=30, address=address)
@@ -252,15 +267,27 @@ class EmbeddedBackend:
             status = await supervisor.restart(wait=30, address=address)
         elif action == "stop":
             status = await supervisor.stop()
+        elif action == "stdin":
+            status = await supervisor.send(text or "")
         else:
-            raise ClientError(f"no action {action!r}: use start, stop or restart")
+            status = await supervisor.run_action(action)
         return status_json(status)
 
-    def log(self, name: str, limit: int) -> list[dict[str, Any]]:
-        return [line_json(line) for line in self.manager.get(name).cache.tail(limit)]
+    def send(self, name: str, text: str) -> dict[str, Any]:
+        return self._run(self._act(name, "stdin", text=text))
 
-    async def act_async(self, name: str, action: str) -> dict[str, Any]:
-        future = asyncio.run_coroutine_threadsafe(self._act(name, action), self._loop)
+    def log(self, name: str, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+        cache = self.manager.get(name).cache
+        lines = cache.tail(cache.size)
+        if status:
+            lines = LineFilter(status).apply(lines)
+        return [line_json(line) for line in lines[len(lines) - limit :]] if limit else []
+
+    async def act_async(
+        self, name: str, action: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        text = (body or {}).get("text")
+        future = asyncio.run_coroutine_threadsafe(self._act(name, action, text=text), self._loop)
         try:
             return await asyncio.wrap_future(future)
         except FujitaError as error:

@@ -17,13 +17,16 @@ USAGE = """\
 %fujita                      show the Django panel (and return it)
 %fujita start | stop | restart [--address HOST:PORT]
                              act, then print the resulting status
-%fujita status               the one-line status of every process
-%fujita log [N]              the last N lines of the log (default 50)
+%fujita migrate | next-port  do what a hint suggests (apply migrations, move to a free port)
+%fujita status               the one-line status of every process, its error and hints
+%fujita log [N] [--errors]   the last N lines of the log (default 50); --errors: the current
+                             error and the requests that failed (5xx)
+%fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c, n)
 %fujita --help               this text
 Options: --name NAME (the process, default django), --address HOST:PORT (start, restart)."""
 
-ACTIONS = ("start", "stop", "restart")
-COMMANDS = ("panel", "status", "log", *ACTIONS)
+ACTIONS = ("start", "stop", "restart", "migrate", "next-port")
+COMMANDS = ("panel", "status", "log", "send", *ACTIONS)
 
 
 class UsageError(Exception):
@@ -46,6 +49,12 @@ def parse(line: str) -> tuple[str, list[str], dict[str, str]]:
         word = words.pop(0)
         if word in ("-h", "--help"):
             return "help", [], {}
+        if word == "--errors":
+            options["errors"] = "yes"
+            continue
+        if rest and rest[0] == "send":
+            rest.append(word)  # send's text is taken as it is
+            continue
         if word.startswith("--"):
             key, _, value = word[2:].partition("=")
             if key not in ("address", "name"):
@@ -62,7 +71,21 @@ def parse(line: str) -> tuple[str, list[str], dict[str, str]]:
         raise UsageError(f"unknown command {command!r}")
     if "address" in options and command not in ("start", "restart"):
         raise UsageError("--address goes with start or restart")
+    if "errors" in options and command != "log":
+        raise UsageError("--errors goes with log")
+    if command == "send" and not rest:
+        raise UsageError("send needs the text to send, e.g. %fujita send c")
     return command, rest, options
+
+
+def describe(status: dict[str, Any]) -> list[str]:
+    """The one-line status, then the error's place and the hints, one line each."""
+    lines = [one_line(status)]
+    error = status.get("error")
+    if error and error.get("file"):
+        lines.append(f"  {error['exception'] or error['kind']} at {error['file']}:{error['line']}")
+    lines += [f"  hint: {hint['message']} (%fujita {hint['action']})" for hint in status.get("hints") or []]
+    return lines
 
 
 @magics_class
@@ -96,15 +119,25 @@ class FujitaMagics(Magics):
             from .widget import FujitaPanel
 
             return FujitaPanel(name, backend=self.backend())
+        backend = self.backend()
         if command in ACTIONS:
-            print(one_line(self.backend().act(name, command, options.get("address"))))
+            print(one_line(backend.act(name, command, options.get("address"))))
+        elif command == "send":
+            print(one_line(backend.send(name, " ".join(args) + "\n")))
         elif command == "status":
-            for status in self.backend().statuses():
-                print(one_line(status))
+            for status in backend.statuses():
+                print("\n".join(describe(status)))
         elif command == "log":
             count = args[0] if args else "50"
             if not count.isdigit():
                 raise ClientError(f"log takes a number of lines, not {count!r}")
-            for line in self.backend().log(name, int(count)):
+            if "errors" in options:
+                status = next((s for s in backend.statuses() if s["name"] == name), None)
+                if status and status.get("error"):
+                    print("\n".join(describe(status)[1:2] or [status["message"]]))
+                lines = backend.log(name, int(count), status="5xx")
+            else:
+                lines = backend.log(name, int(count))
+            for line in lines:
                 print(line["text"])
         return None

@@ -65,10 +65,33 @@ class FujitaPanel(widgets.VBox):
         self.restart_button = self._button("restart", "Restart", "refresh")
         self.badge = widgets.HTML()
         self.status_line = widgets.HTML()
+        self.error_line = widgets.HTML()
+        self.hints_box = widgets.HBox()
+        self.debugger_input = widgets.Text(
+            placeholder="pdb: c to continue, n for next line", continuous_update=False
+        )
+        # continuous_update=False: the value changes on Enter (or leaving the box), then it is sent
+        self.debugger_input.observe(
+            lambda change: change["new"] and self.send_to_debugger(change["new"]), "value"
+        )
+        send = widgets.Button(description="Send", tooltip="Send this line to the debugger")
+        send.on_click(lambda _: self.send_to_debugger(self.debugger_input.value))
+        self.debugger_box = widgets.HBox([self.debugger_input, send])
+        self.debugger_box.add_class("jp-fujita-panel-debugger")
         self.log_view = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
         self.log_view.add_class("jp-fujita-panel-log")
         toolbar = widgets.HBox([self.start_button, self.stop_button, self.restart_button, self.badge])
-        super().__init__(children=[toolbar, self.status_line, self.log_view], **kwargs)
+        super().__init__(
+            children=[
+                toolbar,
+                self.status_line,
+                self.error_line,
+                self.hints_box,
+                self.debugger_box,
+                self.log_view,
+            ],
+            **kwargs,
+        )
         self.add_class("jp-fujita-panel")
         self.max_lines = max_lines
         self._refresh_controls()
@@ -88,13 +111,13 @@ class FujitaPanel(widgets.VBox):
         button.on_click(lambda _: self._run(action))
         return button
 
-    def _run(self, action: str) -> None:
+    def _run(self, action: str, body: dict[str, Any] | None = None) -> None:
         self._busy = action
         self._refresh_controls()
 
         async def act() -> None:
             try:
-                self._on_status(await self.backend.act_async(self.process, action))
+                self._on_status(await self.backend.act_async(self.process, action, body))
             except ClientError as error:
                 self._show_message(f"Could not {action}: {error}")
             finally:
@@ -102,6 +125,21 @@ class FujitaPanel(widgets.VBox):
                 self._refresh_controls()
 
         asyncio.ensure_future(act())
+
+    def send_to_debugger(self, text: str) -> None:
+        """A line for the paused debugger."""
+        self.debugger_input.value = ""
+        self._run("stdin", {"text": text + "\n"})
+
+    def _hint_button(self, hint: dict[str, str]) -> widgets.Button:
+        button = widgets.Button(
+            description=hint.get("label") or hint["message"],
+            tooltip=hint["message"],
+            disabled=bool(self._busy),
+        )
+        button.add_class("jp-fujita-panel-hint")
+        button.on_click(lambda _: self._run(hint["action"]))
+        return button
 
     # -- what the supervisor says --------------------------------------------------------------
 
@@ -151,6 +189,21 @@ class FujitaPanel(widgets.VBox):
             self._show_message(f"Disconnected from {self.backend.describe()}; reconnecting…")
         elif self._status:
             self._show_message(self._status.get("message", ""), self._status.get("url"))
+        self._show_error(self._status.get("error"))
+        hints = self._status.get("hints") or []
+        self.hints_box.children = [self._hint_button(hint) for hint in hints]
+        self.debugger_box.layout.display = "flex" if state == "paused" else "none"
+
+    def _show_error(self, error: dict[str, Any] | None) -> None:
+        if not error:
+            self.error_line.value = ""
+            return
+        what = html.escape(f"{error.get('exception') or error['kind']}: {error['message']}")
+        where = f" — {html.escape(error['file'])}:{error['line']}" if error.get("file") else ""
+        self.error_line.value = (
+            '<span class="jp-fujita-panel-error" style="color: var(--jp-error-color1, #c62828)">'
+            f"{what}{where}</span>"
+        )
 
     def _show_message(self, message: str, url: str | None = None) -> None:
         text = html.escape(message)

@@ -189,3 +189,44 @@ def test_the_demo_notebook_runs_top_to_bottom(isolated, monkeypatch):
     assert "django: running" in text
     assert "Traceback" not in text
     assert "django: stopped" in text
+
+
+def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
+    from test_django_scenarios import TEST_VIEWS
+
+    site = server.root / "site"
+    (site / "pages" / "views.py").write_text((site / "pages" / "views.py").read_text() + TEST_VIEWS)
+    urls = site / "mysite" / "urls.py"
+    urls.write_text(urls.read_text().replace(
+        'path("", views.home', 'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home'
+    ))
+    kernel.run("%fujita start")
+    status = kernel.run("%fujita status")
+    assert "hint: " in status and "unapplied migrations" in status and "(%fujita migrate)" in status
+    kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
+    kernel.wait_for("len(panel.hints_box.children) == 1")
+    assert "Apply " in kernel.run("print(panel.hints_box.children[0].description)")
+    assert kernel.run("%fujita migrate").startswith("django: running")
+    kernel.wait_for("len(panel.hints_box.children) == 0")
+    base = f"http://127.0.0.1:{server.django_port}/"
+    try:
+        get(base + "boom/")
+    except OSError:
+        pass  # the 500 is the point
+    wait_until(lambda: '"GET /boom/ HTTP/1.1" 500' in kernel.run("%fujita log 3 --errors"), 20, "5xx")
+    # the debugger: a request stops at breakpoint(); the panel offers its input box
+    import threading
+
+    answers: list[int] = []
+    request = threading.Thread(target=lambda: answers.append(get(base + "pause/")))
+    request.start()
+    kernel.wait_for("panel.state == 'paused'")
+    assert kernel.run("print(panel.debugger_box.layout.display)") == "flex\n"
+    assert "Paused in the debugger at site/pages/views.py:" in kernel.run("print(panel.status_line.value)")
+    kernel.run("panel.send_to_debugger('c')")
+    request.join(30)
+    assert answers == [200]
+    kernel.wait_for("panel.state == 'running'")
+    assert kernel.run("print(panel.debugger_box.layout.display)") == "none\n"
+    assert kernel.run("%fujita send c").startswith("django: running")
+    assert kernel.run("%fujita log --errors bogus").startswith("fujita: log takes a number")
