@@ -85,15 +85,38 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+SETTINGS_DEFAULT = re.compile(
+    r"""setdefault\(\s*["']DJANGO_SETTINGS_MODULE["']\s*,\s*["'](?P<module>[\w.]+)["']"""
+)
+PREVIEW_SUPPORT = Path(__file__).resolve().parent / "preview_support"
+
+
+def settings_module(manage_py: Path, env: dict[str, str]) -> str | None:
+    """The settings module runserver would use: the environment's, else manage.py's default."""
+    if env.get("DJANGO_SETTINGS_MODULE"):
+        return env["DJANGO_SETTINGS_MODULE"]
+    try:
+        match = SETTINGS_DEFAULT.search(manage_py.read_text(errors="replace"))
+    except OSError:
+        return None
+    return match["module"] if match else None
+
+
 @dataclass(slots=True)
 class DjangoProject:
-    """What runs: a manage.py (configured or found under root), a Python and an address."""
+    """What runs: a manage.py (configured or found under root), a Python and an address.
+
+    With `preview_prefix` set (the path of the site's preview route on the Jupyter server),
+    runserver gets settings that make the site work under that prefix (preview_support/).
+    """
 
     root: Path
     address: str = "127.0.0.1:8000"
     python: str = sys.executable
     manage_py: Path | None = None  # None: look under root at each start
     extra_env: dict[str, str] = field(default_factory=dict)
+    preview_prefix: str | None = None
+    public_origins: list[str] = field(default_factory=list)
 
     def locate(self) -> Path:
         manage_py = self.manage_py or find_manage_py(self.root)
@@ -116,6 +139,14 @@ class DjangoProject:
         env = dict(os.environ)
         env.update(self.extra_env)
         env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are written, not per 8 KiB
+        user_settings = settings_module(self.locate(), env) if self.preview_prefix else None
+        if user_settings and user_settings != "fujita_preview_settings":
+            path = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = str(PREVIEW_SUPPORT) + (os.pathsep + path if path else "")
+            env["DJANGO_SETTINGS_MODULE"] = "fujita_preview_settings"
+            env["FUJITA_USER_SETTINGS"] = user_settings
+            env["FUJITA_PREVIEW_PREFIX"] = self.preview_prefix or "/"
+            env["FUJITA_PUBLIC_ORIGINS"] = " ".join(self.public_origins)
         return env
 
     @property

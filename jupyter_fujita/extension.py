@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, validate
@@ -13,11 +14,22 @@ from traitlets import Bool, Float, Int, Unicode, validate
 from .django import DjangoProject, parse_address
 from .handlers import handlers
 from .manager import ProcessManager
+from .preview import preview_handlers, preview_path
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
 ACTIVITY_WINDOW = 60.0
 LOOPBACK_HOSTS = {"", "0.0.0.0", "::", "localhost"}
+
+
+def known_public_origins(configured: str) -> list[str]:
+    """Origins browsers use for this server: configured, or JupyterHub's public URL."""
+    origins = [configured.rstrip("/")] if configured else []
+    for variable in ("JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_PUBLIC_HUB_URL"):
+        url = urlsplit(os.environ.get(variable, ""))
+        if url.scheme and url.netloc:
+            origins.append(f"{url.scheme}://{url.netloc}")
+    return list(dict.fromkeys(origins))
 
 
 class Fujita(ExtensionApp):
@@ -40,6 +52,16 @@ class Fujita(ExtensionApp):
     stop_timeout = Float(5.0, help="Seconds per stop step (SIGINT, SIGTERM, SIGKILL).").tag(
         config=True
     )
+    preview = Bool(
+        True,
+        help="Serve the site through Jupyter at {base_url}fujita/site/django/, starting Django "
+        "with settings that make it work under that prefix (the user's files untouched).",
+    ).tag(config=True)
+    public_origin = Unicode(
+        "",
+        help="Where browsers reach Jupyter, e.g. https://hub.example.com, when it is not what "
+        "they send (learned otherwise from the start request and JupyterHub's environment).",
+    ).tag(config=True)
     start_wait = Float(
         30.0, help="How long POST start waits for Django to be up before it answers."
     ).tag(config=True)
@@ -61,9 +83,13 @@ class Fujita(ExtensionApp):
         if manage_py is not None and not manage_py.is_absolute():
             manage_py = root / manage_py
         self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
+        project = DjangoProject(root, self.address, self.python, manage_py)
+        if self.preview:
+            project.preview_prefix = preview_path(self.serverapp.base_url, DEFAULT_PROCESS)
+            project.public_origins = known_public_origins(self.public_origin)
         self.manager.add(
             DEFAULT_PROCESS,
-            DjangoProject(root, self.address, self.python, manage_py),
+            project,
             cache_lines=self.cache_lines,
             cache_bytes=self.cache_bytes,
             max_line_bytes=self.max_line_bytes,
@@ -73,6 +99,8 @@ class Fujita(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        if self.preview:
+            self.handlers.extend(preview_handlers())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
         self._export_environment()

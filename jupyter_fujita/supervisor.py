@@ -75,6 +75,7 @@ class Status:
     error: DjangoError | None
     hints: list[dict[str, str]]
     debugger: dict[str, Any] | None
+    preview_url: str | None
 
 
 def status_json(status: Status) -> dict[str, Any]:
@@ -94,6 +95,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "error": status.error.to_json() if status.error else None,
         "hints": status.hints,
         "debugger": status.debugger,
+        "preview_url": status.preview_url,
     }
 
 
@@ -146,14 +148,18 @@ class Supervisor:
 
     # -- public, awaitable transitions --------------------------------------------------------
 
-    async def start(self, wait: float = 0.0, address: str | None = None) -> Status:
+    async def start(
+        self, wait: float = 0.0, address: str | None = None, public_origin: str | None = None
+    ) -> Status:
         """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended.
 
-        `address` (host:port) replaces the configured one for this and later starts.
+        `address` (host:port) replaces the configured one for this and later starts;
+        `public_origin` (where the browser sees Jupyter) is trusted by the preview's settings.
         """
         async with self._lock:
             if self.state not in ACTIVE:
                 self._set_address(address)
+                self._trust(public_origin)
                 await self._spawn()
             elif address is not None and address != self.project.address:
                 raise Conflict(
@@ -170,10 +176,13 @@ class Supervisor:
             await self._stop()
         return self.status()
 
-    async def restart(self, wait: float = 0.0, address: str | None = None) -> Status:
+    async def restart(
+        self, wait: float = 0.0, address: str | None = None, public_origin: str | None = None
+    ) -> Status:
         async with self._lock:
             await self._stop()
             self._set_address(address)
+            self._trust(public_origin)
             self.restarts += 1
             await self._spawn()
         if wait > 0:
@@ -244,6 +253,10 @@ class Supervisor:
             "label": "Start on the next free port",
         }
 
+    def _trust(self, origin: str | None) -> None:
+        if origin and origin not in self.project.public_origins:
+            self.project.public_origins.append(origin)
+
     def _set_address(self, address: str | None) -> None:
         if address is None:
             return
@@ -287,6 +300,7 @@ class Supervisor:
             error=self.error,
             hints=list(self.hints.values()),
             debugger=self.debugger if self.state == "paused" else None,
+            preview_url=self.project.preview_prefix if self.state in ACTIVE else None,
         )
 
     @property
@@ -601,11 +615,8 @@ class Supervisor:
             except (OSError, ValueError, KeyError, TypeError):
                 path.unlink(missing_ok=True)
                 continue
-            owner_alive = oskit.process_start_time(owner) == record.get("owner_start_time")
-            if owner_alive and owner != os.getpid():
-                continue  # another live server's child: not ours to touch
-            if owner == os.getpid() and path == self._record_path() and self.alive:
-                continue
+            if oskit.process_start_time(owner) == record.get("owner_start_time"):
+                continue  # a live server's child (this server's other processes included)
             # A pid in use as a group id is never handed out again, so a group whose leader is
             # gone is still the recorded one; a live leader must be the very same process.
             leader_start = oskit.process_start_time(pid)
