@@ -22,11 +22,12 @@ USAGE = """\
 %fujita log [N] [--errors]   the last N lines of the log (default 50); --errors: the current
                              error and the requests that failed (5xx)
 %fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c, n)
+%fujita preview              show the site in the notebook, through the Jupyter server
 %fujita --help               this text
 Options: --name NAME (the process, default django), --address HOST:PORT (start, restart)."""
 
 ACTIONS = ("start", "stop", "restart", "migrate", "next-port")
-COMMANDS = ("panel", "status", "log", "send", *ACTIONS)
+COMMANDS = ("panel", "status", "log", "send", "preview", *ACTIONS)
 
 
 class UsageError(Exception):
@@ -113,6 +114,16 @@ class FujitaMagics(Magics):
             print(f"fujita: {error}")
         return None
 
+    def _preview(self, name: str) -> Any:
+        from IPython.display import IFrame
+
+        status = next((s for s in self.backend().statuses() if s["name"] == name), None)
+        if status is None or not (status.get("preview_url") or status.get("url")):
+            raise ClientError("Django is not running: start it first (%fujita start)")
+        address = status.get("preview_url") or status["url"]
+        print(f"{one_line(status)}\n  preview: {address}")
+        return IFrame(address, width="100%", height=480)
+
     def _run(self, command: str, args: list[str], options: dict[str, str]) -> Any:
         name = options.get("name", "django")
         if command == "panel":
@@ -122,6 +133,8 @@ class FujitaMagics(Magics):
         backend = self.backend()
         if command in ACTIONS:
             print(one_line(backend.act(name, command, options.get("address"))))
+        elif command == "preview":
+            return self._preview(name)
         elif command == "send":
             print(one_line(backend.send(name, " ".join(args) + "\n")))
         elif command == "status":

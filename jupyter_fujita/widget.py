@@ -45,6 +45,7 @@ class FujitaPanel(widgets.VBox):
     state = Unicode("unknown", help="The process state, as the supervisor reports it.")
     connection = Unicode("connecting", help="'connected', or 'disconnected: <why>'.")
     url = Unicode("", help="The site's URL while Django is up, else ''.")
+    preview_url = Unicode("", help="The site through the Jupyter server (a path on it), or ''.")
     max_lines = Int(500, help="How many of the newest log lines the panel shows.")
 
     def __init__(
@@ -188,7 +189,11 @@ class FujitaPanel(widgets.VBox):
         if not connected:
             self._show_message(f"Disconnected from {self.backend.describe()}; reconnecting…")
         elif self._status:
-            self._show_message(self._status.get("message", ""), self._status.get("url"))
+            self._show_message(
+                self._status.get("message", ""),
+                self._status.get("url"),
+                self._status.get("preview_url"),
+            )
         self._show_error(self._status.get("error"))
         hints = self._status.get("hints") or []
         self.hints_box.children = [self._hint_button(hint) for hint in hints]
@@ -205,13 +210,19 @@ class FujitaPanel(widgets.VBox):
             f"{what}{where}</span>"
         )
 
-    def _show_message(self, message: str, url: str | None = None) -> None:
+    def _show_message(
+        self, message: str, url: str | None = None, preview_url: str | None = None
+    ) -> None:
         text = html.escape(message)
         if url:
             link = html.escape(url, quote=True)
             text = text.replace(
                 html.escape(url), f'<a href="{link}" target="_blank" rel="noopener">{link}</a>'
             )
+        if preview_url:  # through Jupyter: works where 127.0.0.1 is not the browser's machine
+            link = html.escape(preview_url, quote=True)
+            text += f' · <a href="{link}" target="_blank" rel="noopener">preview</a>'
+        self.preview_url = preview_url or ""
         self.status_line.value = f'<span class="jp-fujita-panel-message">{text}</span>'
 
     def _schedule_render(self) -> None:

@@ -230,3 +230,14 @@ def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
     assert kernel.run("print(panel.debugger_box.layout.display)") == "none\n"
     assert kernel.run("%fujita send c").startswith("django: running")
     assert kernel.run("%fujita log --errors bogus").startswith("fujita: log takes a number")
+
+
+def test_the_preview_from_a_notebook(server, kernel):
+    assert kernel.run("%fujita preview").startswith("fujita: Django is not running")
+    kernel.run("%fujita start")
+    output = kernel.run("%fujita preview")
+    assert "  preview: /fujita/site/django/" in output
+    assert "IPython.lib.display.IFrame" in output
+    kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
+    kernel.wait_for("panel.preview_url == '/fujita/site/django/'")
+    assert 'href="/fujita/site/django/"' in kernel.run("print(panel.status_line.value)")
