@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,42 +153,24 @@ class RemoteBackend:
     async def _watch(
         self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
     ) -> None:
-        """Both sockets, reconnected with back-off; the log resumes after the last seq seen."""
-        last_seq, log_id = 0, ""
+        """Both sockets, reconnected with back-off; the log resumes after the last line seen."""
+        resume = _Resume()
         delay = RECONNECT_FIRST
         while True:
             sockets: list[WebSocketClientConnection] = []
             try:
-                status_ws = await self._connect("status/ws")
-                sockets.append(status_ws)
-                log_ws = await self._connect(
-                    f"processes/{_quote(name)}/log/ws?since={last_seq}&log_id={log_id}"
+                sockets.append(await self._connect("status/ws"))
+                sockets.append(
+                    await self._connect(
+                        f"processes/{_quote(name)}/log/ws?since={resume.seq}&log_id={resume.log_id}"
+                    )
                 )
-                sockets.append(log_ws)
                 on_connection("connected")
                 delay = RECONNECT_FIRST
-
-                async def read_status() -> None:
-                    while (raw := await status_ws.read_message()) is not None:
-                        message = json.loads(raw)
-                        processes = message.get("processes") or [message.get("process")]
-                        for status in processes:
-                            if status and status["name"] == name:
-                                on_status(status)
-
-                async def read_log() -> None:
-                    nonlocal last_seq, log_id
-                    while (raw := await log_ws.read_message()) is not None:
-                        message = json.loads(raw)
-                        if message["type"] == "lines" and message["lines"]:
-                            last_seq, log_id = message["lines"][-1]["seq"], message["log_id"]
-                        elif message["type"] == "gap":
-                            last_seq = message["to_seq"]
-                        elif message["type"] == "cleared":
-                            last_seq, log_id = 0, ""
-                        on_log(message)
-
-                readers = [asyncio.ensure_future(read_status()), asyncio.ensure_future(read_log())]
+                readers = [
+                    asyncio.ensure_future(_pump_status(sockets[0], name, on_status)),
+                    asyncio.ensure_future(_pump_log(sockets[1], resume, on_log)),
+                ]
                 try:
                     await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
                 finally:
@@ -208,6 +191,34 @@ class RemoteBackend:
     async def _connect(self, path: str) -> WebSocketClientConnection:
         url = "ws" + (self.api_url + path).removeprefix("http")
         return await websocket_connect(HTTPRequest(url, headers=self._headers()))
+
+
+@dataclass(slots=True)
+class _Resume:
+    """Where a log reader stands, so a reconnection neither repeats nor skips a line."""
+
+    seq: int = 0
+    log_id: str = ""
+
+
+async def _pump_status(ws: WebSocketClientConnection, name: str, on_status: OnStatus) -> None:
+    while (raw := await ws.read_message()) is not None:
+        message = json.loads(raw)
+        for status in message.get("processes") or [message.get("process")]:
+            if status and status["name"] == name:
+                on_status(status)
+
+
+async def _pump_log(ws: WebSocketClientConnection, resume: _Resume, on_log: OnLog) -> None:
+    while (raw := await ws.read_message()) is not None:
+        message = json.loads(raw)
+        if message["type"] == "lines" and message["lines"]:
+            resume.seq, resume.log_id = message["lines"][-1]["seq"], message["log_id"]
+        elif message["type"] == "gap":
+            resume.seq = message["to_seq"]
+        elif message["type"] == "cleared":
+            resume.seq, resume.log_id = 0, ""
+        on_log(message)
 
 
 def _quote(name: str) -> str:
@@ -320,7 +331,8 @@ class EmbeddedBackend:
             async def lines() -> None:
                 async for message in log_feed(supervisor.cache):
                     if message["type"] == "lines":
-                        message = {"type": "lines", "lines": [line_json(l) for l in message["lines"]]}
+                        lines = [line_json(line) for line in message["lines"]]
+                        message = {"type": "lines", "lines": lines}
                     deliver(on_log, message)
 
             await asyncio.gather(statuses(), lines())

@@ -254,7 +254,12 @@ _INSTALLED = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
 
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    dirs = {paths.get("stdlib"), paths.get("platstdlib"), paths.get("purelib"), paths.get("platlib")}
+    dirs = {
+        paths.get("stdlib"),
+        paths.get("platstdlib"),
+        paths.get("purelib"),
+        paths.get("platlib"),
+    }
     return tuple(os.path.join(d, "") for d in dirs if d)
 
 
@@ -292,7 +297,9 @@ class RunserverWatcher:
         self._checks_of: Broken | Failed | None = None  # a SystemCheckError whose checks follow
         self._check_level = "ERROR"
         self._server_error_path: str | None = None  # "Internal Server Error: <path>" seen
-        self._server_errors: dict[str, int] = {}  # path -> seq of its traceback, until its request line
+        self._server_errors: dict[
+            str, int
+        ] = {}  # path -> seq of its traceback, until its request line
         self._pdb_where: tuple[str, int, str] | None = None
         self.last_error: DjangoError | None = None
 
@@ -435,8 +442,12 @@ class RunserverWatcher:
         match = CHECK_LINE.match(text)
         if match:
             error.checks.append(
-                {"id": match["id"], "level": self._check_level, "object": match["object"],
-                 "message": match["message"]}
+                {
+                    "id": match["id"],
+                    "level": self._check_level,
+                    "object": match["object"],
+                    "message": match["message"],
+                }
             )
             if len(error.checks) == 1:
                 error.message = f"{match['id']}: {match['message']}"

@@ -65,7 +65,6 @@ class FujitaMixin:
             raise BadRequest(f"{name} must not be negative, not {value}.")
         return value
 
-
     def line_filter(self) -> LineFilter:
         try:
             return LineFilter(
@@ -156,7 +155,7 @@ class ActionHandler(FujitaHandler):
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
         address = self.json_body().get("address")
         if address is not None and not isinstance(address, str):
-            raise BadRequest("address must be a string such as \"127.0.0.1:8001\".")
+            raise BadRequest('address must be a string such as "127.0.0.1:8001".')
         origin = self.public_origin()
         if action == "start":
             status = await supervisor.start(wait=wait, address=address, public_origin=origin)

@@ -85,7 +85,10 @@ def describe(status: dict[str, Any]) -> list[str]:
     error = status.get("error")
     if error and error.get("file"):
         lines.append(f"  {error['exception'] or error['kind']} at {error['file']}:{error['line']}")
-    lines += [f"  hint: {hint['message']} (%fujita {hint['action']})" for hint in status.get("hints") or []]
+    lines += [
+        f"  hint: {hint['message']} (%fujita {hint['action']})"
+        for hint in status.get("hints") or []
+    ]
     return lines
 
 

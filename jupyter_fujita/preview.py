@@ -85,9 +85,11 @@ class SitePreviewHandler(ProxyHandler):
                 headers["Cookie"] = "; ".join(kept)
         # The browser's real scheme (a hub terminates TLS before Jupyter): Django trusts this
         # header in the preview settings, so it is always set here, never passed through.
-        headers["X-Forwarded-Proto"] = self.request.headers.get(
-            "X-Forwarded-Proto", self.request.protocol
-        ).split(",")[0].strip()
+        headers["X-Forwarded-Proto"] = (
+            self.request.headers.get("X-Forwarded-Proto", self.request.protocol)
+            .split(",")[0]
+            .strip()
+        )
         return headers
 
     def get_client_uri(self, protocol: str, host: str, port: int, proxied_path: str) -> str:

@@ -180,8 +180,11 @@ class LineFilter:
     def __post_init__(self) -> None:
         if self.status is not None:
             status = self.status.lower()
-            if not (len(status) == 3 and status[0] in "12345"
-                    and (status[1:] == "xx" or status[1:].isdigit())):
+            if not (
+                len(status) == 3
+                and status[0] in "12345"
+                and (status[1:] == "xx" or status[1:].isdigit())
+            ):
                 raise ValueError(f"status must be like 5xx or 404, not {self.status!r}")
             self.status = status
         if self.text is not None:

@@ -212,8 +212,10 @@ class Supervisor:
             return self.status()
         if action == "next-port":
             host, port = self.project.host_port
-            free = next((p for p in range(port + 1, min(port + 101, 65536))
-                         if oskit.port_is_free(host, p)), None)
+            free = next(
+                (p for p in range(port + 1, min(port + 101, 65536)) if oskit.port_is_free(host, p)),
+                None,
+            )
             if free is None:
                 raise Conflict(f"No free port on {host} between {port + 1} and {port + 100}.")
             self._say(f"Port {port} is taken: moving to {host}:{free}")
@@ -538,8 +540,10 @@ class Supervisor:
             self._set_state("stopped")
             return
         self._say(f"Exited with code {returncode}")
-        self.error = self.watcher.last_error or self.error or DjangoError(
-            "exit", f"runserver exited with code {returncode}"
+        self.error = (
+            self.watcher.last_error
+            or self.error
+            or DjangoError("exit", f"runserver exited with code {returncode}")
         )
         if self.error.kind == "port":
             self._hint_next_port()

@@ -81,7 +81,9 @@ class FujitaPanel(widgets.VBox):
         self.debugger_box.add_class("jp-fujita-panel-debugger")
         self.log_view = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
         self.log_view.add_class("jp-fujita-panel-log")
-        toolbar = widgets.HBox([self.start_button, self.stop_button, self.restart_button, self.badge])
+        toolbar = widgets.HBox(
+            [self.start_button, self.stop_button, self.restart_button, self.badge]
+        )
         super().__init__(
             children=[
                 toolbar,
@@ -157,7 +159,7 @@ class FujitaPanel(widgets.VBox):
     def _on_log(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "lines":
-            self._lines.extend((l["seq"], l["stream"], l["text"]) for l in message["lines"])
+            self._lines.extend((ln["seq"], ln["stream"], ln["text"]) for ln in message["lines"])
         elif kind == "gap":
             missed = message["to_seq"] - message["from_seq"] + 1
             self._lines.append((message["to_seq"], "fujita", f"… {missed} lines not shown …"))

@@ -37,7 +37,11 @@ def echo(request):
     return HttpResponse("printed")
 '''
     )
-    edit(site / "mysite" / "urls.py", 'path("", views.home', 'path("echo/", views.echo),\n    path("", views.home')
+    edit(
+        site / "mysite" / "urls.py",
+        'path("", views.home',
+        'path("echo/", views.echo),\n    path("", views.home',
+    )
 
 
 @dataclass
@@ -53,7 +57,9 @@ class LabPage:
         await expect(self.badge()).to_have_attribute("data-fujita-state", state, timeout=timeout)
 
     async def seqs(self) -> list[int]:
-        return await self.page.eval_on_selector_all(LOG_LINES, "els => els.map(e => +e.dataset.seq)")
+        return await self.page.eval_on_selector_all(
+            LOG_LINES, "els => els.map(e => +e.dataset.seq)"
+        )
 
     async def open_sidebar(self) -> None:
         """Show the sidebar (its tab toggles, and the restored layout may already show it)."""
@@ -78,7 +84,9 @@ class LabPage:
         await self.page.keyboard.press("Control+Shift+c")
         palette = self.page.locator(".lm-CommandPalette-input")
         await palette.fill(label)
-        await self.page.locator(".lm-CommandPalette-item", has_text=re.compile(f"^{label}")).first.click()
+        await self.page.locator(
+            ".lm-CommandPalette-item", has_text=re.compile(f"^{label}")
+        ).first.click()
 
 
 @contextlib.asynccontextmanager
@@ -87,7 +95,11 @@ async def lab_page(lab: JupyterServer, name: str, path: str = "lab") -> AsyncIte
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"],
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})

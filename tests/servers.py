@@ -54,13 +54,22 @@ class JupyterServer:
         self.log = (tmp / f"server-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", app, "--no-browser", "--allow-root",
-                f"--port={self.port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+                sys.executable,
+                "-m",
+                app,
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={TOKEN}",
                 f"--ServerApp.base_url={base_url}",
-                f"--ServerApp.root_dir={self.root}", f"--Fujita.address=127.0.0.1:{django_port}",
+                f"--ServerApp.root_dir={self.root}",
+                f"--Fujita.address=127.0.0.1:{django_port}",
                 *extra_args,
             ],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_until(self._answers, 60, "the Jupyter server to answer")
 

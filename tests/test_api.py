@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 import websocket
-from conftest import assert_group_gone, wait_for
+from conftest import assert_group_gone
 from tornado.httpclient import HTTPClientError
 
 from jupyter_fujita import oskit
@@ -96,9 +96,7 @@ async def test_start_answers_running_with_the_url_and_the_site_answers(
     assert (await fetch_json("processes", "django"))["state"] == "running"
 
 
-async def test_log_socket_replays_the_cache_then_streams_a_live_request_line(
-    running, jp_ws_fetch
-):
+async def test_log_socket_replays_the_cache_then_streams_a_live_request_line(running, jp_ws_fetch):
     ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws")
     replayed = await read_lines_until(ws, lambda l: "development server at" in l["text"])
     assert replayed[0]["seq"] == 1 and replayed[0]["stream"] == "fujita"
@@ -341,15 +339,24 @@ async def test_cookie_authenticated_post_needs_the_xsrf_token(
     cookies = await login_cookies(jp_fetch, jp_serverapp.identity_provider.token)
     path = (*API, "processes", "django", "start")
     refused = await jp_fetch(
-        *path, method="POST", body=b"",
-        headers={"Authorization": "", "Cookie": cookie_header(cookies)}, raise_error=False,
+        *path,
+        method="POST",
+        body=b"",
+        headers={"Authorization": "", "Cookie": cookie_header(cookies)},
+        raise_error=False,
     )
     assert refused.code == 403
     assert manager.get("django").state == "stopped"
     accepted = await jp_fetch(
-        *path, method="POST", body=b"", params={"wait": "0"},
-        headers={"Authorization": "", "Cookie": cookie_header(cookies),
-                 "X-XSRFToken": cookies["_xsrf"]},
+        *path,
+        method="POST",
+        body=b"",
+        params={"wait": "0"},
+        headers={
+            "Authorization": "",
+            "Cookie": cookie_header(cookies),
+            "X-XSRFToken": cookies["_xsrf"],
+        },
         raise_error=False,
     )
     assert accepted.code == 200, accepted.body
@@ -449,8 +456,13 @@ async def test_start_on_another_address_moves_django_there(site, fetch_json, dja
     status = await fetch_json("processes", "django", "start", method="POST", body=body)
     assert status["state"] == "running" and status["url"] == f"http://127.0.0.1:{other}/"
     await expect_error(
-        fetch_json("processes", "django", "start", method="POST",
-                   body=json.dumps({"address": f"127.0.0.1:{django_port}"})),
+        fetch_json(
+            "processes",
+            "django",
+            "start",
+            method="POST",
+            body=json.dumps({"address": f"127.0.0.1:{django_port}"}),
+        ),
         409,
         "restart it to move it",
     )
@@ -458,11 +470,18 @@ async def test_start_on_another_address_moves_django_there(site, fetch_json, dja
 
 @pytest.mark.parametrize(
     ("body", "match"),
-    [("not json", "JSON"), ("[1]", "JSON object"), ('{"port": 1}', "Unknown field"),
-     ('{"address": 8001}', "string"), ('{"address": "nowhere"}', "host:port")],
+    [
+        ("not json", "JSON"),
+        ("[1]", "JSON object"),
+        ('{"port": 1}', "Unknown field"),
+        ('{"address": 8001}', "string"),
+        ('{"address": "nowhere"}', "host:port"),
+    ],
 )
 async def test_a_bad_start_body_is_400(site, fetch_json, manager, body, match):
-    await expect_error(fetch_json("processes", "django", "start", method="POST", body=body), 400, match)
+    await expect_error(
+        fetch_json("processes", "django", "start", method="POST", body=body), 400, match
+    )
     assert manager.get("django").state == "stopped"
 
 
@@ -505,8 +524,9 @@ async def test_hint_actions_and_stdin_refuse_bad_input(site, fetch_json, manager
         )
     await fetch_json("processes", "django", "start", method="POST")
     await expect_error(
-        fetch_json("processes", "django", "stdin", method="POST",
-                   body=json.dumps({"text": "x" * 5000})),
+        fetch_json(
+            "processes", "django", "stdin", method="POST", body=json.dumps({"text": "x" * 5000})
+        ),
         400,
         "at most 4096",
     )
@@ -525,6 +545,7 @@ async def test_log_filters_by_request_status_and_text(running, fetch_json, jp_ws
             await asyncio.to_thread(http_get, running["url"] + path)
         except OSError:
             pass  # the 404
+
     async def all_lines():
         return (await fetch_json("processes", "django", "log"))["lines"]
 
@@ -539,7 +560,9 @@ async def test_log_filters_by_request_status_and_text(running, fetch_json, jp_ws
     assert [l["request"]["status"] for l in found["lines"]] == [200]
     ok = await fetch_json("processes", "django", "log", params={"status": "200", "limit": 1})
     assert [l["request"]["path"] for l in ok["lines"]] == ["/?find=me"]
-    await expect_error(fetch_json("processes", "django", "log", params={"status": "ok"}), 400, "5xx")
+    await expect_error(
+        fetch_json("processes", "django", "log", params={"status": "ok"}), 400, "5xx"
+    )
     ws = await jp_ws_fetch(*API, "processes", "django", "log", "ws", params={"status": "4xx"})
     lines = await read_lines_until(ws, lambda l: True)
     assert {l["request"]["status"] for l in lines} == {404}

@@ -141,7 +141,9 @@ async def test_the_status_bar_item_and_the_palette_commands_work(fresh):
         await item.click()
         await expect(ui.page.locator("#jupyter-fujita-sidebar")).to_be_visible()
         await ui.run_command("Restart Django")
-        await expect(ui.page.locator(LOG_LINES, has_text="Starting: ")).to_have_count(2, timeout=30_000)
+        await expect(ui.page.locator(LOG_LINES, has_text="Starting: ")).to_have_count(
+            2, timeout=30_000
+        )
         await ui.expect_state("running")
         await ui.run_command("Stop Django")
         await ui.expect_state("stopped")
@@ -154,7 +156,9 @@ async def test_twenty_thousand_lines_stay_bounded_in_the_dom(fresh):
     fresh.start_django()
     async with lab_page(fresh, "flood") as ui:
         await asyncio.to_thread(site_get, fresh, "echo/", text="flood", n="20000")
-        await expect(ui.page.locator(LOG_LINES, has_text="flood 19999")).to_have_count(1, timeout=60_000)
+        await expect(ui.page.locator(LOG_LINES, has_text="flood 19999")).to_have_count(
+            1, timeout=60_000
+        )
         rendered = await ui.page.locator("#jupyter-fujita-sidebar .jp-fujita-log > *").count()
         assert 0 < rendered <= 2_000
         assert await ui.page.evaluate("1 + 1") == 2  # the page still answers
@@ -185,7 +189,9 @@ async def test_password_login_gets_the_sidebar_working(tmp_path):
     copy_demo_site(tmp_path / "root")
     hashed = passwd("open sesame")
     server = JupyterServer(
-        tmp_path, free_port(), app="jupyterlab",
+        tmp_path,
+        free_port(),
+        app="jupyterlab",
         extra_args=(f"--PasswordIdentityProvider.hashed_password={hashed}",),
     )
     try:

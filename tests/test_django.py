@@ -81,12 +81,18 @@ def test_start_line_of_django_5_and_6_reads_as_ready(tmp_path, line):
 
 def test_start_line_on_stderr_or_in_prose_is_not_ready(tmp_path):
     watcher = RunserverWatcher(tmp_path)
-    assert watcher.feed(Line(1, "stderr", 0.0, "Starting development server at http://x:1/")) is None
-    assert watcher.feed(Line(2, "stdout", 0.0, "Not Starting development server at http://x/")) is None
+    assert (
+        watcher.feed(Line(1, "stderr", 0.0, "Starting development server at http://x:1/")) is None
+    )
+    assert (
+        watcher.feed(Line(2, "stdout", 0.0, "Not Starting development server at http://x/")) is None
+    )
 
 
 def test_syntax_error_in_the_reloader_thread_is_broken_with_file_and_line(tmp_path):
-    events = feed_all(RunserverWatcher(tmp_path), URLS_SYNTAX_ERROR.format(root=tmp_path), first_seq=40)
+    events = feed_all(
+        RunserverWatcher(tmp_path), URLS_SYNTAX_ERROR.format(root=tmp_path), first_seq=40
+    )
     assert len(events) == 1 and isinstance(events[0], Broken)
     error = events[0].error
     assert (error.kind, error.exception, error.file, error.line) == (
@@ -111,7 +117,11 @@ def test_chained_traceback_reports_the_last_exception(tmp_path):
     watcher = RunserverWatcher(tmp_path)
     events = feed_all(watcher, CHAINED.format(root=tmp_path))
     error = events[-1].error
-    assert (error.kind, error.exception, error.file) == ("settings", "ImproperlyConfigured", "site/b.py")
+    assert (error.kind, error.exception, error.file) == (
+        "settings",
+        "ImproperlyConfigured",
+        "site/b.py",
+    )
     assert error.seq == 1  # the chain starts with the first traceback
     assert watcher.last_error == error
 
@@ -164,7 +174,11 @@ def test_missing_manage_py_names_the_setting(tmp_path):
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [("127.0.0.1:8001", ("127.0.0.1", 8001)), ("8002", ("127.0.0.1", 8002)), ("[::1]:8003", ("::1", 8003))],
+    [
+        ("127.0.0.1:8001", ("127.0.0.1", 8001)),
+        ("8002", ("127.0.0.1", 8002)),
+        ("[::1]:8003", ("::1", 8003)),
+    ],
 )
 def test_addresses_parse(address, expected):
     assert parse_address(address) == expected

@@ -48,7 +48,8 @@ def newer_python() -> str | None:
     for candidate in filter(None, candidates):
         probe = subprocess.run(
             [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if probe.stdout.strip() == "True":
             return candidate
@@ -64,7 +65,9 @@ def django6_python(tmp_path_factory) -> str:
     subprocess.run([base, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "django>=6,<7"], check=True, capture_output=True,
+        [python, "-m", "pip", "install", "-q", "django>=6,<7"],
+        check=True,
+        capture_output=True,
     )
     return python
 
@@ -129,7 +132,11 @@ async def test_settings_syntax_error_is_crashed_with_file_and_line(manager, site
     status = await supervise(manager, site, python).start(wait=60)
     assert status.state == "crashed"
     error = status.error
-    assert (error.kind, error.exception, error.file) == ("syntax", "SyntaxError", "site/mysite/settings.py")
+    assert (error.kind, error.exception, error.file) == (
+        "syntax",
+        "SyntaxError",
+        "site/mysite/settings.py",
+    )
     settings_lines = (site / "mysite" / "settings.py").read_text().splitlines()
     assert "DEBUG = (True" in settings_lines[error.line - 1] or error.line == len(settings_lines)
 
@@ -148,7 +155,11 @@ async def test_urls_syntax_error_is_broken_then_runs_once_fixed(manager, site, p
 
 
 async def test_missing_module_in_models_is_an_import_error_there(manager, site):
-    edit(site / "pages" / "models.py", "from django.db import models", "import notamodule\nfrom django.db import models")
+    edit(
+        site / "pages" / "models.py",
+        "from django.db import models",
+        "import notamodule\nfrom django.db import models",
+    )
     status = await supervise(manager, site).start(wait=60)
     assert status.state in ("broken", "crashed"), status.message
     assert (status.error.kind, status.error.exception) == ("import", "ModuleNotFoundError")
@@ -183,7 +194,9 @@ async def test_port_taken_is_a_port_error_and_next_port_runs_it_elsewhere(manage
     assert any(f"Port {port} is taken: moving to" in t for t in texts(supervisor))
 
 
-async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_answers(manager, site):
+async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_answers(
+    manager, site
+):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     [hint] = status.hints
@@ -196,22 +209,29 @@ async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_an
     assert await asyncio.to_thread(get, status.url + "admin/login/") == 200
 
 
-async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(manager, site, python):
+async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
+    manager, site, python
+):
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
     assert await asyncio.to_thread(get, status.url + "boom/") == 500
 
     def request_line():
         return next(
-            (l for l in supervisor.cache.tail(200)
-             if l.meta and "request" in l.meta and l.meta["request"]["path"] == "/boom/"),
+            (
+                l
+                for l in supervisor.cache.tail(200)
+                if l.meta and "request" in l.meta and l.meta["request"]["path"] == "/boom/"
+            ),
             None,
         )
 
     await wait_for(request_line, 10)
     request = request_line().meta["request"]
     assert (request["method"], request["status"]) == ("GET", 500)
-    traceback_line = next(l for l in supervisor.cache.tail(500) if l.seq == request["traceback_seq"])
+    traceback_line = next(
+        l for l in supervisor.cache.tail(500) if l.seq == request["traceback_seq"]
+    )
     assert traceback_line.text == "Traceback (most recent call last):"
     frames = [l.meta["frame"] for l in supervisor.cache.tail(500) if l.meta and "frame" in l.meta]
     assert {"file": "site/pages/views.py", "line": frames[-1]["line"]} == frames[-1]
@@ -226,7 +246,9 @@ async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, sit
     paused = supervisor.status()
     assert paused.debugger["file"] == "site/pages/views.py"
     assert paused.debugger["function"] == "pause"
-    assert paused.message == f"Paused in the debugger at site/pages/views.py:{paused.debugger['line']}"
+    assert (
+        paused.message == f"Paused in the debugger at site/pages/views.py:{paused.debugger['line']}"
+    )
     prompt = next(l for l in supervisor.cache.tail(50) if l.seq == paused.debugger["seq"])
     assert prompt.text.startswith("(Pdb)") and prompt.meta == {"partial": True}
     await supervisor.send("c\n")

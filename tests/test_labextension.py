@@ -16,7 +16,10 @@ LABEXTENSION = ROOT / "labextension"
 
 def npm(script: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["npm", "run", "--silent", script], cwd=LABEXTENSION, capture_output=True, text=True,
+        ["npm", "run", "--silent", script],
+        cwd=LABEXTENSION,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -24,7 +27,9 @@ def npm(script: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("script", ["lint", "typecheck"])
 def test_typescript_passes(script):
     assert shutil.which("npm"), "npm is needed to check the labextension"
-    assert (LABEXTENSION / "node_modules").is_dir(), "run pip install -e . first (it runs npm install)"
+    assert (LABEXTENSION / "node_modules").is_dir(), (
+        "run pip install -e . first (it runs npm install)"
+    )
     result = npm(script)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -32,7 +37,9 @@ def test_typescript_passes(script):
 def test_the_built_extension_is_installed_where_jupyterlab_looks():
     result = subprocess.run(
         [sys.executable, "-m", "jupyter", "labextension", "list"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=ROOT,
     )
     listing = result.stdout + result.stderr

@@ -86,9 +86,7 @@ def test_bad_words_get_one_clear_line_and_no_traceback(server, kernel, line, exp
 
 
 def test_a_wrong_token_is_one_line(server, kernel):
-    output = kernel.run(
-        "import os; os.environ['JUPYTER_FUJITA_TOKEN'] = 'wrong'\n%fujita status"
-    )
+    output = kernel.run("import os; os.environ['JUPYTER_FUJITA_TOKEN'] = 'wrong'\n%fujita status")
     assert output.startswith("fujita: the Jupyter server at http://127.0.0.1:")
     assert "refused the token (JUPYTER_FUJITA_TOKEN)" in output and len(output.splitlines()) == 1
 
@@ -166,7 +164,10 @@ def test_embedded_supervisor_in_plain_ipython_leaves_no_process(isolated):
     )
     result = subprocess.run(
         [sys.executable, "-m", "IPython", "--quick", "--no-banner", str(script)],
-        cwd=site, capture_output=True, text=True, timeout=120,
+        cwd=site,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr
@@ -197,9 +198,12 @@ def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
     site = server.root / "site"
     (site / "pages" / "views.py").write_text((site / "pages" / "views.py").read_text() + TEST_VIEWS)
     urls = site / "mysite" / "urls.py"
-    urls.write_text(urls.read_text().replace(
-        'path("", views.home', 'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home'
-    ))
+    urls.write_text(
+        urls.read_text().replace(
+            'path("", views.home',
+            'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
+        )
+    )
     kernel.run("%fujita start")
     status = kernel.run("%fujita status")
     assert "hint: " in status and "unapplied migrations" in status and "(%fujita migrate)" in status
@@ -213,7 +217,9 @@ def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
         get(base + "boom/")
     except OSError:
         pass  # the 500 is the point
-    wait_until(lambda: '"GET /boom/ HTTP/1.1" 500' in kernel.run("%fujita log 3 --errors"), 20, "5xx")
+    wait_until(
+        lambda: '"GET /boom/ HTTP/1.1" 500' in kernel.run("%fujita log 3 --errors"), 20, "5xx"
+    )
     # the debugger: a request stops at breakpoint(); the panel offers its input box
     import threading
 
@@ -222,7 +228,9 @@ def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
     request.start()
     kernel.wait_for("panel.state == 'paused'")
     assert kernel.run("print(panel.debugger_box.layout.display)") == "flex\n"
-    assert "Paused in the debugger at site/pages/views.py:" in kernel.run("print(panel.status_line.value)")
+    assert "Paused in the debugger at site/pages/views.py:" in kernel.run(
+        "print(panel.status_line.value)"
+    )
     kernel.run("panel.send_to_debugger('c')")
     request.join(30)
     assert answers == [200]

@@ -48,8 +48,16 @@ def prepare_site(site: Path) -> Path:
     """Migrations applied, an admin user, and a view that shows reverse() and absolute URLs."""
     views = site / "pages" / "views.py"
     views.write_text(views.read_text() + PROBE_VIEW)
-    edit(site / "mysite" / "urls.py", 'path("", views.home', 'path("probe/", views.probe),\n    path("", views.home')
-    env = dict(os.environ, DJANGO_SUPERUSER_PASSWORD="s3cret-pass", DJANGO_SUPERUSER_EMAIL="alice@example.com")
+    edit(
+        site / "mysite" / "urls.py",
+        'path("", views.home',
+        'path("probe/", views.probe),\n    path("", views.home',
+    )
+    env = dict(
+        os.environ,
+        DJANGO_SUPERUSER_PASSWORD="s3cret-pass",
+        DJANGO_SUPERUSER_EMAIL="alice@example.com",
+    )
     for command in (["migrate", "-v0"], ["createsuperuser", "--noinput", "--username", "alice"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=site, env=env, check=True)
     return site
@@ -70,8 +78,15 @@ class Browser:
         self.cookies: dict[tuple[str, str], str] = {}  # (name, path) -> value
         self.headers = headers or {}
 
-    async def request(self, path: str, method: str = "GET", body: str | None = None,
-                      params: dict | None = None, headers: dict | None = None, auth: bool = True):
+    async def request(
+        self,
+        path: str,
+        method: str = "GET",
+        body: str | None = None,
+        params: dict | None = None,
+        headers: dict | None = None,
+        auth: bool = True,
+    ):
         all_headers = {**self.headers, **(headers or {})}
         jar = "; ".join(f"{k}={v}" for (k, p), v in self.cookies.items() if path.startswith(p))
         if jar:
@@ -80,7 +95,11 @@ class Browser:
             all_headers["Authorization"] = f"token {self.token}"
         url = f"http://127.0.0.1:{self.port}{path}" + (f"?{urlencode(params)}" if params else "")
         response = await AsyncHTTPClient().fetch(
-            url, method=method, body=body, headers=all_headers, follow_redirects=False,
+            url,
+            method=method,
+            body=body,
+            headers=all_headers,
+            follow_redirects=False,
             raise_error=False,
         )
         for header in response.headers.get_list("Set-Cookie"):
@@ -92,25 +111,43 @@ class Browser:
         page = await self.request(prefix + "admin/login/")
         assert page.code == 200, page.code
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)[1].decode()
-        form = urlencode({"csrfmiddlewaretoken": token, "username": "alice",
-                          "password": "s3cret-pass", "next": prefix + "admin/"})
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Referer": (origin or "") + prefix + "admin/login/"}
+        form = urlencode(
+            {
+                "csrfmiddlewaretoken": token,
+                "username": "alice",
+                "password": "s3cret-pass",
+                "next": prefix + "admin/",
+            }
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": (origin or "") + prefix + "admin/login/",
+        }
         if origin:
             headers["Origin"] = origin
         return await self.request(prefix + "admin/login/", "POST", body=form, headers=headers)
 
 
 async def start(jp_fetch, headers: dict | None = None) -> dict:
-    response = await jp_fetch("fujita", "api", "processes", "django", "start", method="POST",
-                              body=b"", headers=headers or {})
+    response = await jp_fetch(
+        "fujita",
+        "api",
+        "processes",
+        "django",
+        "start",
+        method="POST",
+        body=b"",
+        headers=headers or {},
+    )
     status = json.loads(response.body)
     assert status["state"] == "running", status["message"]
     assert status["preview_url"] == PREFIX
     return status
 
 
-async def test_admin_redirects_keep_the_prefix_and_its_css_answers(prepared, jp_fetch, jp_serverapp):
+async def test_admin_redirects_keep_the_prefix_and_its_css_answers(
+    prepared, jp_fetch, jp_serverapp
+):
     await start(jp_fetch)
     browser = Browser(jp_serverapp)
     response = await browser.request(PREFIX + "admin/")
@@ -134,7 +171,9 @@ async def test_admin_login_with_csrf_succeeds_through_the_preview(prepared, jp_f
     assert b"Site administration" in admin.body
 
 
-async def test_reverse_and_absolute_urls_carry_the_prefix(prepared, jp_fetch, jp_serverapp, jp_http_port):
+async def test_reverse_and_absolute_urls_carry_the_prefix(
+    prepared, jp_fetch, jp_serverapp, jp_http_port
+):
     await start(jp_fetch)
     probe = json.loads((await Browser(jp_serverapp).request(PREFIX + "probe/")).body)
     assert probe["reverse"] == PREFIX + "notes/"
@@ -181,7 +220,9 @@ async def test_a_token_in_the_url_never_reaches_the_log(prepared, jp_fetch, jp_s
         return [line.text for line in manager.get("django").cache.tail(1000)]
 
     try:
-        await wait_for(lambda: any("/user/alice/fujita/site/django/?page=1 " in t for t in lines()), 10)
+        await wait_for(
+            lambda: any("/user/alice/fujita/site/django/?page=1 " in t for t in lines()), 10
+        )
     except AssertionError:
         raise AssertionError(lines()[-3:]) from None
     assert not any(token in t for t in lines())

@@ -14,6 +14,7 @@ from servers import JupyterServer, wait_until
 
 from jupyter_fujita import oskit
 
+
 @pytest.fixture
 def server_factory(tmp_path):
     started: list[JupyterServer] = []
@@ -48,7 +49,10 @@ def test_server_shutdown_stops_runserver(server_factory, how):
     else:
         subprocess.run(
             [sys.executable, "-m", "jupyter_server", "stop", str(server.port)],
-            env=server.env, check=True, capture_output=True, timeout=60,
+            env=server.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
     server.proc.wait(60)
     assert_nothing_left(pgid, server.django_port)

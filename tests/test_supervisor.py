@@ -212,7 +212,9 @@ async def test_stop_escalates_to_sigkill_for_a_child_that_ignores_signals(manage
     assert_group_gone(supervisor.pgid)
 
 
-async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(manager, tmp_path, port):
+async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
+    manager, tmp_path, port
+):
     fake_manage_py(tmp_path, 'import sys\nsys.stdout.write("no newline at the end")\nsys.exit(4)\n')
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
@@ -285,21 +287,34 @@ async def test_a_group_left_by_a_dead_jupyter_server_is_ended_on_the_next_start(
     manager, site, port, tmp_path
 ):
     # A runserver started by "an earlier server": its owner is a process that has exited.
-    owner = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
+    owner = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     orphan = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
-        cwd=site, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=site,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         await wait_for(lambda: not oskit.port_is_free("127.0.0.1", port), 30, "the orphan's port")
         records = tmp_path / "records"
         records.mkdir()
-        (records / "django-1.json").write_text(json.dumps({
-            "pid": orphan.pid, "pgid": orphan.pid,
-            "start_time": oskit.process_start_time(orphan.pid),
-            "owner_pid": int(owner.stdout), "owner_start_time": 1,
-        }))
+        (records / "django-1.json").write_text(
+            json.dumps(
+                {
+                    "pid": orphan.pid,
+                    "pgid": orphan.pid,
+                    "start_time": oskit.process_start_time(orphan.pid),
+                    "owner_pid": int(owner.stdout),
+                    "owner_start_time": 1,
+                }
+            )
+        )
         supervisor = supervise(manager, site.parent, port)
         status = await supervisor.start(wait=30)
         assert status.state == "running", status.message
@@ -317,11 +332,17 @@ async def test_a_live_process_of_another_server_is_left_alone(manager, site, por
     try:
         records = tmp_path / "records"
         records.mkdir()
-        (records / "django-1.json").write_text(json.dumps({
-            "pid": sleeper.pid, "pgid": sleeper.pid,
-            "start_time": oskit.process_start_time(sleeper.pid),
-            "owner_pid": os.getppid(), "owner_start_time": oskit.process_start_time(os.getppid()),
-        }))
+        (records / "django-1.json").write_text(
+            json.dumps(
+                {
+                    "pid": sleeper.pid,
+                    "pgid": sleeper.pid,
+                    "start_time": oskit.process_start_time(sleeper.pid),
+                    "owner_pid": os.getppid(),
+                    "owner_start_time": oskit.process_start_time(os.getppid()),
+                }
+            )
+        )
         supervisor = supervise(manager, site.parent, port)
         await supervisor.start(wait=30)
         assert sleeper.poll() is None
