@@ -472,9 +472,9 @@ class RunserverWatcher:
         if syntax and frames and frames[-1][2] is None:
             return frames[-1]  # a SyntaxError's own frame names the broken file, without ", in"
         for frame in reversed(frames):
-            if self._is_project_code(frame[0]):
+            if self._inside_project(frame[0]) is not None:
                 return frame
-        return frames[-1] if frames else None
+        return None  # nothing of the project's own: no file to point at
 
     def _is_project_code(self, path: str) -> bool:
         return not (

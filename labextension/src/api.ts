@@ -39,6 +39,22 @@ export class FujitaAPI {
     return this._request<IStatus>(processPath(name, action), { method: 'POST' });
   }
 
+  /** Run a hint's action: `POST processes/{name}/actions/{action}`. */
+  runAction(name: string, action: string): Promise<IStatus> {
+    return this._request<IStatus>(processPath(name, 'actions', encodeURIComponent(action)), {
+      method: 'POST'
+    });
+  }
+
+  /** Write `text` to the process's stdin. */
+  sendStdin(name: string, text: string): Promise<IStatus> {
+    return this._request<IStatus>(processPath(name, 'stdin'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text })
+    });
+  }
+
   async clearLog(name: string): Promise<void> {
     await this._request(processPath(name, 'log'), { method: 'DELETE' });
   }

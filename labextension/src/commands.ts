@@ -1,10 +1,12 @@
-// The commands (start, stop, restart, open the sidebar, clear the log), their palette entries
-// under "Django", and the one place where a failed request becomes an error notification.
+// The commands (start, stop, restart, open the sidebar, clear the log; and, for the views, open a
+// file at a line, run a hint's action, answer the debugger), their palette entries under
+// "Django", and the one place where a failed request becomes an error notification.
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposable';
 
+import { openFileAtLine } from './editor';
 import { djangoIcon } from './icon';
 import { Action, CommandIDs, IFujitaModel } from './tokens';
 
@@ -58,6 +60,41 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     })
   );
 
+  disposables.add(
+    commands.addCommand(CommandIDs.openFile, {
+      label: args => (typeof args.path === 'string' ? `Open ${args.path}` : 'Open File at Line'),
+      caption: 'Open a file of the project in the editor, at a line',
+      execute: args => {
+        const path = stringArg(args.path);
+        const line = typeof args.line === 'number' ? args.line : null;
+        return reportFailure(`Could not open ${path}`, openFileAtLine(commands, path, line));
+      }
+    })
+  );
+  disposables.add(
+    commands.addCommand(CommandIDs.runHint, {
+      label: args => `Run Django Action: ${stringArg(args.action)}`,
+      caption: "Run the action of one of Django's hints (migrate, next-port)",
+      isEnabled: args =>
+        model.connection === 'connected' &&
+        typeof args.action === 'string' &&
+        !model.isBusy(`hint:${args.action}`),
+      execute: args => {
+        const action = stringArg(args.action);
+        return reportFailure(`Could not run ${action}`, model.runHint(action));
+      }
+    })
+  );
+  disposables.add(
+    commands.addCommand(CommandIDs.sendStdin, {
+      label: 'Send to Django',
+      caption: "Write a line to runserver's stdin (answers the debugger)",
+      isEnabled: () => model.connection === 'connected' && !model.isBusy('stdin'),
+      execute: args =>
+        reportFailure('Could not send to Django', model.sendStdin(stringArg(args.text)))
+    })
+  );
+
   if (palette) {
     for (const id of [...ACTIONS.map(a => a.id), CommandIDs.openSidebar, CommandIDs.clearLog]) {
       disposables.add(palette.addItem({ command: id, category: CATEGORY }));
@@ -79,12 +116,19 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   return disposables;
 }
 
-async function reportFailure(what: string, request: Promise<unknown>): Promise<void> {
+/** Whether `request` succeeded; when not, an error notification says why. */
+async function reportFailure(what: string, request: Promise<unknown>): Promise<boolean> {
   try {
     await request;
+    return true;
   } catch (error) {
     Notification.error(`${what}: ${error instanceof Error ? error.message : String(error)}`, {
       autoClose: 8000
     });
+    return false;
   }
+}
+
+function stringArg(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

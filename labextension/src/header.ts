@@ -1,13 +1,15 @@
 // The top of the sidebar: the state badge, the status message, the site's link, the
-// Start / Stop / Restart buttons and the error banner. It renders the model and runs commands.
+// Start / Stop / Restart buttons and the error banner (its `file:line` opens the file there, a
+// system check error lists its checks). It renders the model and runs commands.
 import { LabIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { button, element } from './dom';
+import { fileLink, handleFileLinks, isOpenable } from './editor';
 import { displayMessage, displayState } from './model';
-import { Action, CommandIDs, DEFAULT_PROCESS, IFujitaModel, IProcessError } from './tokens';
+import { Action, CommandIDs, DEFAULT_PROCESS, ICheck, IFujitaModel, IProcessError } from './tokens';
 
 interface IActionButton {
   action: Action;
@@ -59,6 +61,9 @@ export class StatusHeader extends Widget {
       actions.append(node);
     }
     this._error.setAttribute('role', 'alert');
+    handleFileLinks(this._error, (file, line) => {
+      void options.commands.execute(CommandIDs.openFile, { path: file, line });
+    });
     this.node.append(titleRow, this._message, actions, this._error);
 
     this._model.statusChanged.connect(this._onChange, this);
@@ -83,7 +88,9 @@ export class StatusHeader extends Widget {
     this._title.textContent = name && name !== DEFAULT_PROCESS ? `Django: ${name}` : 'Django';
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
-    const url = model.connection === 'connected' ? model.status?.url : null;
+    // no link to a site that does not answer (broken, reloading)
+    const serving = state !== 'broken' && state !== 'reloading';
+    const url = model.connection === 'connected' && serving ? model.status?.url : null;
     this._renderMessage(displayMessage(model), url && /^https?:\/\//i.test(url) ? url : null);
 
     for (const [action, node] of this._buttons) {
@@ -97,8 +104,10 @@ export class StatusHeader extends Widget {
 
   /** The message, with the site's address in it as a link (after it when it is not in it). */
   private _renderMessage(message: string, url: string | null): void {
-    // The error banner says it already.
-    this._message.hidden = message === this._model.status?.error?.message;
+    // The error banner, or the debugger box, says it already.
+    const status = this._model.status;
+    this._message.hidden =
+      message === status?.error?.message || (status?.state === 'paused' && !!status.debugger);
     if (url === null) {
       this._message.textContent = message;
       return;
@@ -119,6 +128,11 @@ export class StatusHeader extends Widget {
 
   private _renderError(error: IProcessError | null): void {
     this._error.hidden = error === null;
+    const key = JSON.stringify(error);
+    if (key === this._errorKey) {
+      return; // unchanged: keep the nodes (and a focused link's focus)
+    }
+    this._errorKey = key;
     if (error === null) {
       this._error.replaceChildren();
       return;
@@ -131,10 +145,24 @@ export class StatusHeader extends Widget {
     if (error.exception) {
       title.append(element('span', 'jp-fujita-error-kind', error.kind));
     }
-    const parts: HTMLElement[] = [title, element('div', 'jp-fujita-error-message', error.message)];
+    const parts: HTMLElement[] = [title];
+    const checks = error.checks ?? [];
+    if (checks.length === 0) {
+      parts.push(element('div', 'jp-fujita-error-message', error.message));
+    } else {
+      // the checks say what the message says, one by one
+      const list = element('ul', 'jp-fujita-error-checks');
+      list.append(...checks.map(checkItem));
+      parts.push(list);
+    }
     if (error.file) {
-      const where = error.line ? `${error.file}:${error.line}` : error.file;
-      parts.push(element('div', 'jp-fujita-error-where', where));
+      const where = element('div', 'jp-fujita-error-where');
+      if (isOpenable(error.file)) {
+        where.append(fileLink(error.file, error.line));
+      } else {
+        where.textContent = error.line ? `${error.file}:${error.line}` : error.file;
+      }
+      parts.push(where);
     }
     const seq = error.seq;
     if (typeof seq === 'number') {
@@ -151,6 +179,7 @@ export class StatusHeader extends Widget {
   private readonly _url = element('a', 'jp-fujita-url');
   private readonly _error = element('div', 'jp-fujita-error');
   private readonly _buttons = new Map<Action, HTMLButtonElement>();
+  private _errorKey = '';
 }
 
 export namespace StatusHeader {
@@ -171,6 +200,20 @@ function actionButton(spec: IActionButton, onClick: () => void): HTMLButtonEleme
     element('span', 'jp-fujita-action-label', spec.label)
   );
   return node;
+}
+
+/** `admin.E403: A 'django.template.backends…' instance must be configured…` */
+function checkItem(check: ICheck): HTMLElement {
+  const item = element('li', 'jp-fujita-error-check');
+  item.dataset.fujitaCheck = check.id;
+  item.append(element('code', 'jp-fujita-error-check-id', check.id), ' ', check.message);
+  const about = [check.level, check.object && check.object !== '?' ? check.object : '']
+    .filter(Boolean)
+    .join(' · ');
+  if (about) {
+    item.title = about;
+  }
+  return item;
 }
 
 /** "system-check" → "System check error". */

@@ -1,14 +1,17 @@
 // The log view: a bounded window of DOM lines over the log model. It follows the tail until the
-// user scrolls up ("Jump to latest" brings it back), narrows to a filter, shows earlier lines on
-// demand, and renders at most once per animation frame, so a flood of lines keeps the page
-// responsive. Text goes in as text; only lines with ANSI escapes go through JupyterLab's own
-// (escaping, sanitizing) text renderer.
+// user scrolls up ("Jump to latest" brings it back), narrows to a filter (text, request status
+// classes), shows earlier lines on demand, and renders at most once per animation frame, so a
+// flood of lines keeps the page responsive. Text goes in as text; only lines with ANSI escapes go
+// through JupyterLab's own (escaping, sanitizing) text renderer. Traceback frames link to their
+// file; a 500's request line jumps to its traceback.
 import { IRenderMime, renderText } from '@jupyterlab/rendermime';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { StatusClass, statusClass } from './chips';
 import { button } from './dom';
-import { ILogModel, LogEntry } from './tokens';
+import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { IFrame, ILine, ILogModel, LogEntry } from './tokens';
 
 /** The most entries in the DOM at once. */
 export const MAX_RENDERED = 2000;
@@ -22,12 +25,24 @@ export class LogView extends Widget {
     super();
     this._model = options.model;
     this._sanitizer = options.sanitizer;
+    this._onJump = options.onJump;
     this.addClass('jp-fujita-logArea');
 
     this._list.className = 'jp-fujita-log';
     this._list.setAttribute('role', 'log');
     this._list.tabIndex = 0;
     this._list.addEventListener('scroll', () => this._onScroll());
+    // While following, stay at the bottom when the list gets smaller (a hint, the debugger box or
+    // the error banner appearing above it), instead of mistaking that for a scroll up.
+    this._resizeObserver = new ResizeObserver(() => {
+      if (this._following && this.isVisible) {
+        this._scrollToBottom();
+      }
+    });
+    this._resizeObserver.observe(this._list);
+    handleFileLinks(this._list, options.onOpenFile);
+    this._list.addEventListener('click', event => this._onJumpClick(event));
+    this._list.addEventListener('keydown', event => this._onJumpKey(event));
     this._earlier = button('jp-fujita-overlay jp-fujita-earlier', 'Show earlier lines', () =>
       this._showEarlier()
     );
@@ -49,6 +64,16 @@ export class LogView extends Widget {
     }
   }
 
+  /** Show only request lines of these status classes; none shows every line. */
+  setStatusFilter(classes: ReadonlySet<StatusClass>): void {
+    const same =
+      classes.size === this._statuses.size && [...classes].every(c => this._statuses.has(c));
+    if (!same) {
+      this._statuses = new Set(classes);
+      this._jumpToLatest();
+    }
+  }
+
   /** Scroll to the line with `seq` (or the first after it), now or once it has arrived. */
   reveal(seq: number): void {
     this._pendingReveal = seq;
@@ -58,6 +83,7 @@ export class LogView extends Widget {
   dispose(): void {
     if (!this.isDisposed) {
       cancelAnimationFrame(this._frame);
+      this._resizeObserver.disconnect();
       this._model.changed.disconnect(this._onModelChanged, this);
       super.dispose();
     }
@@ -109,7 +135,10 @@ export class LogView extends Widget {
   private _onScroll(): void {
     const list = this._list;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
-    if (!atBottom) {
+    if (!atBottom && this._following && list.scrollTop >= this._pinnedTop - SLACK_PX) {
+      // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
+      this._scrollToBottom();
+    } else if (!atBottom) {
       this._following = false;
     } else if (this._atEnd()) {
       this._following = true;
@@ -267,6 +296,7 @@ export class LogView extends Widget {
 
   private _scrollToBottom(): void {
     this._list.scrollTop = this._list.scrollHeight;
+    this._pinnedTop = this._list.scrollTop;
   }
 
   private _atEnd(): boolean {
@@ -283,10 +313,45 @@ export class LogView extends Widget {
   }
 
   private _matches(entry: LogEntry): boolean {
+    if (this._statuses.size > 0) {
+      const request = entry.kind === 'line' ? entry.line.request : undefined;
+      const name = request ? statusClass(request.status) : null;
+      if (name === null || !this._statuses.has(name)) {
+        return false;
+      }
+    }
     if (!this._query) {
       return true;
     }
     return entry.kind === 'line' && entry.line.text.toLowerCase().includes(this._query);
+  }
+
+  /** A click on a 500's request line shows its traceback (unless it ended a text selection). */
+  private _onJumpClick(event: MouseEvent): void {
+    const seq = this._jumpTarget(event);
+    if (seq !== null && (window.getSelection()?.isCollapsed ?? true)) {
+      this._onJump(seq);
+    }
+  }
+
+  private _onJumpKey(event: KeyboardEvent): void {
+    if (event.key !== 'Enter' && event.key !== ' ') {
+      return;
+    }
+    const seq = this._jumpTarget(event);
+    if (seq !== null) {
+      event.preventDefault();
+      this._onJump(seq);
+    }
+  }
+
+  private _jumpTarget(event: Event): number | null {
+    const node = (event.target as Element | null)?.closest?.('.jp-fujita-jump-traceback');
+    if (!(node instanceof HTMLElement) || !this._list.contains(node)) {
+      return null;
+    }
+    const seq = Number(node.dataset.fujitaTraceback);
+    return Number.isInteger(seq) ? seq : null;
   }
 
   private _createNode(entry: LogEntry): HTMLElement {
@@ -298,9 +363,15 @@ export class LogView extends Widget {
         node.dataset.seq = String(line.seq);
         node.dataset.stream = line.stream;
         node.title = this._timeFormat.format(line.time * 1000);
+        if (line.partial) {
+          node.classList.add('jp-fujita-partial');
+        }
+        markRequest(node, line);
         if (line.text.includes('\x1b')) {
           node.classList.add('jp-RenderedText');
           void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
+        } else if (line.frame && isOpenable(line.frame.file)) {
+          renderFrame(node, line.text, line.frame);
         } else {
           node.textContent = line.text;
         }
@@ -324,6 +395,7 @@ export class LogView extends Widget {
 
   private readonly _model: ILogModel;
   private readonly _sanitizer: IRenderMime.ISanitizer;
+  private readonly _onJump: (seq: number) => void;
   private readonly _list = document.createElement('div');
   private readonly _earlier: HTMLButtonElement;
   private readonly _jump: HTMLButtonElement;
@@ -338,15 +410,60 @@ export class LogView extends Widget {
   private _startKey: number | null = null;
   private _endKey: number | null = null;
   private _query = '';
+  private _statuses: ReadonlySet<StatusClass> = new Set();
   private _following = true;
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;
+  /** Where the last scroll to the bottom left the list: below it, a scroll is not the user's. */
+  private _pinnedTop = 0;
+  private readonly _resizeObserver: ResizeObserver;
 }
 
 export namespace LogView {
   export interface IOptions {
     model: ILogModel;
     sanitizer: IRenderMime.ISanitizer;
+    /** Open a traceback frame's file at its line. */
+    onOpenFile: (file: string, line: number | null) => void;
+    /** Show the traceback starting at `seq` (from a 500's request line). */
+    onJump: (seq: number) => void;
   }
+}
+
+/** A request line: its status (for colour, and the chips); a 500 jumps to its traceback. */
+function markRequest(node: HTMLElement, line: ILine): void {
+  const { request } = line;
+  if (!request || typeof request.status !== 'number') {
+    return;
+  }
+  node.classList.add('jp-fujita-request');
+  node.dataset.fujitaStatus = String(request.status);
+  const name = statusClass(request.status);
+  if (name !== null) {
+    node.classList.add(`jp-fujita-status-${name}`);
+  }
+  const seq = request.traceback_seq;
+  if (typeof seq === 'number') {
+    node.classList.add('jp-fujita-jump-traceback');
+    node.dataset.fujitaTraceback = String(seq);
+    node.tabIndex = 0;
+    node.setAttribute('role', 'button');
+    node.title = `${node.title}: show the traceback of this error`;
+  }
+}
+
+/** `  File "/…/pages/views.py", line 12, in home`: the `File "…", line N` part a link. */
+function renderFrame(node: HTMLElement, text: string, frame: IFrame): void {
+  const match = /File "[^"]*", line \d+/.exec(text);
+  if (match === null) {
+    node.append(fileLink(frame.file, frame.line, text));
+    return;
+  }
+  const end = match.index + match[0].length;
+  node.append(
+    text.slice(0, match.index),
+    fileLink(frame.file, frame.line, match[0]),
+    text.slice(end)
+  );
 }

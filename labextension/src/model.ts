@@ -9,6 +9,7 @@ import { LogModel } from './logmodel';
 import { ReconnectingSocket } from './socket';
 import {
   Action,
+  BusyKey,
   Connection,
   DEFAULT_PROCESS,
   IFujitaModel,
@@ -98,7 +99,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     this._socket.start();
   }
 
-  isBusy(what: Action | 'clear'): boolean {
+  isBusy(what: BusyKey): boolean {
     return this._busy.has(what);
   }
 
@@ -115,13 +116,19 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   /** Ask the server to start, stop or restart the process; rejects with a FujitaAPIError. */
   async run(action: Action): Promise<IStatus> {
     const name = this._requireName();
-    const status = await this._whileBusy(action, () => this._api.act(name, action));
-    // The status socket is the better witness (a reply can trail its news); use the reply only
-    // when the socket is down.
-    if (this._connection !== 'connected' && status.name === this._name) {
-      this._setStatus(status);
-    }
-    return status;
+    return this._adopt(await this._whileBusy(action, () => this._api.act(name, action)));
+  }
+
+  async runHint(action: string): Promise<IStatus> {
+    const name = this._requireName();
+    return this._adopt(
+      await this._whileBusy(`hint:${action}`, () => this._api.runAction(name, action))
+    );
+  }
+
+  async sendStdin(text: string): Promise<IStatus> {
+    const name = this._requireName();
+    return this._adopt(await this._whileBusy('stdin', () => this._api.sendStdin(name, text)));
   }
 
   async clearLog(): Promise<void> {
@@ -192,6 +199,17 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     }
   }
 
+  /**
+   * A request's reply. The status socket is the better witness (a reply can trail its news); use
+   * the reply only when the socket is down.
+   */
+  private _adopt(status: IStatus): IStatus {
+    if (this._connection !== 'connected' && status.name === this._name) {
+      this._setStatus(status);
+    }
+    return status;
+  }
+
   private _requireName(): string {
     if (this._name === null) {
       throw new Error('There is no Django process on this server.');
@@ -199,7 +217,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     return this._name;
   }
 
-  private async _whileBusy<T>(what: Action | 'clear', request: () => Promise<T>): Promise<T> {
+  private async _whileBusy<T>(what: BusyKey, request: () => Promise<T>): Promise<T> {
     this._busy.add(what);
     this._busyChanged.emit();
     try {
@@ -214,7 +232,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
 
   private readonly _api: FujitaAPI;
   private readonly _socket: ReconnectingSocket;
-  private readonly _busy = new Set<Action | 'clear'>();
+  private readonly _busy = new Set<BusyKey>();
   private readonly _statusChanged = new Signal<this, IStatus | null>(this);
   private readonly _connectionChanged = new Signal<this, Connection>(this);
   private readonly _busyChanged = new Signal<this, void>(this);

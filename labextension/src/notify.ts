@@ -1,5 +1,6 @@
-// Notifications: when Django crashes or an error is detected, one line saying why, with "Show"
-// opening the sidebar at the error. What was already so when the page opened is not announced.
+// Notifications: when Django crashes or breaks (alive, waiting for a fix) or an error is detected,
+// one line saying why, with "Show" opening the sidebar at the error. What was already so when the
+// page opened is not announced.
 import { Notification } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
 
@@ -31,8 +32,9 @@ export class CrashNotifier implements IDisposable {
       return; // the first news is how things were, not a change
     }
     const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
+    const broken = status.state === 'broken' && previous?.state !== 'broken';
     const newError = status.error !== null && !sameError(status.error, previous?.error ?? null);
-    if (crashed || newError) {
+    if (crashed || broken || newError) {
       this._notify(status);
     } else if (status.state === 'running' && this._id) {
       Notification.dismiss(this._id);
@@ -60,6 +62,9 @@ export class CrashNotifier implements IDisposable {
 
 /** One line: what happened and why. */
 export function describe(status: IStatus): string {
+  if (status.state === 'broken' && status.message) {
+    return `Django: ${status.message}`; // "Waiting for a fix: SyntaxError in mysite/urls.py line 12"
+  }
   const what = status.state === 'crashed' ? 'Django crashed' : 'Django reports an error';
   const { error } = status;
   if (error === null) {

@@ -1,12 +1,16 @@
-// The sidebar panel: the status header, the log toolbar (filter box, Clear) and the log view.
-// The log is streamed only while this panel is visible.
+// The sidebar panel: the status header, Django's hints, the debugger box (while paused), the log
+// toolbar (filter box, status chips, Clear) and the log view. The log is streamed only while
+// this panel is visible.
 import { IRenderMime } from '@jupyterlab/rendermime';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { StatusChips, StatusClass } from './chips';
+import { DebuggerBox } from './debugger';
 import { button, element } from './dom';
 import { StatusHeader } from './header';
+import { HintsView } from './hints';
 import { djangoIcon } from './icon';
 import { LogView } from './logview';
 import { CommandIDs, IFujitaModel, SIDEBAR_ID } from './tokens';
@@ -24,13 +28,21 @@ export class FujitaSidebar extends Panel {
     this.title.icon = djangoIcon;
     this.title.caption = 'Django';
 
-    this._log = new LogView({ model: model.log, sanitizer: options.sanitizer });
+    this._log = new LogView({
+      model: model.log,
+      sanitizer: options.sanitizer,
+      onOpenFile: (path, line) => void commands.execute(CommandIDs.openFile, { path, line }),
+      onJump: seq => this.reveal(seq)
+    });
     this._toolbar = new LogToolbar({
       model,
       onFilter: text => this._log.setFilter(text),
+      onStatusFilter: classes => this._log.setStatusFilter(classes),
       onClear: () => void commands.execute(CommandIDs.clearLog)
     });
     this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq) }));
+    this.addWidget(new HintsView({ model, commands }));
+    this.addWidget(new DebuggerBox({ model, commands }));
     this.addWidget(this._toolbar);
     this.addWidget(this._log);
   }
@@ -39,6 +51,7 @@ export class FujitaSidebar extends Panel {
   reveal(seq: number): void {
     this._toolbar.clearFilter();
     this._log.setFilter('');
+    this._log.setStatusFilter(new Set());
     this._log.reveal(seq);
   }
 
@@ -76,7 +89,7 @@ export namespace FujitaSidebar {
   }
 }
 
-/** The filter box and the Clear button above the log. */
+/** The filter box, the status chips and the Clear button above the log. */
 class LogToolbar extends Widget {
   constructor(options: LogToolbar.IOptions) {
     super();
@@ -90,10 +103,11 @@ class LogToolbar extends Widget {
       window.clearTimeout(this._timer);
       this._timer = window.setTimeout(() => options.onFilter(this._filter.value), FILTER_DELAY_MS);
     });
+    this._chips = new StatusChips(options.onStatusFilter);
     this._clear = button('jp-fujita-clear', 'Clear', options.onClear);
     this._clear.dataset.fujitaAction = 'clear';
     this._clear.title = 'Clear the log (on the server, for every page)';
-    this.node.append(this._filter, this._clear);
+    this.node.append(this._filter, this._chips.node, this._clear);
 
     this._model.connectionChanged.connect(this._render, this);
     this._model.statusChanged.connect(this._render, this);
@@ -101,9 +115,11 @@ class LogToolbar extends Widget {
     this._render();
   }
 
+  /** Empty the filter box and turn the chips off (the caller resets the view). */
   clearFilter(): void {
     window.clearTimeout(this._timer);
     this._filter.value = '';
+    this._chips.clear();
   }
 
   dispose(): void {
@@ -121,6 +137,7 @@ class LogToolbar extends Widget {
 
   private readonly _model: IFujitaModel;
   private readonly _filter = element('input', 'jp-mod-styled jp-fujita-filter');
+  private readonly _chips: StatusChips;
   private readonly _clear: HTMLButtonElement;
   private _timer = 0;
 }
@@ -129,6 +146,7 @@ namespace LogToolbar {
   export interface IOptions {
     model: IFujitaModel;
     onFilter: (text: string) => void;
+    onStatusFilter: (classes: ReadonlySet<StatusClass>) => void;
     onClear: () => void;
   }
 }

@@ -19,6 +19,12 @@ export namespace CommandIDs {
   export const restart = 'fujita:restart';
   export const openSidebar = 'fujita:open-sidebar';
   export const clearLog = 'fujita:clear-log';
+  /** Open a file (relative to the Jupyter root) in the editor; args `{path, line?}`. */
+  export const openFile = 'fujita:open-file';
+  /** Run a hint's action; args `{action}` ("migrate", "next-port"). */
+  export const runHint = 'fujita:run-hint';
+  /** Write to runserver's stdin (answers the debugger); args `{text}`. */
+  export const sendStdin = 'fujita:send-stdin';
 }
 
 export type ProcessState =
@@ -31,6 +37,35 @@ export interface IProcessError {
   exception?: string | null;
   file?: string | null;
   line?: number | null;
+  seq?: number | null;
+  /** A SystemCheckError's checks (empty or absent otherwise). */
+  checks?: ICheck[];
+}
+
+/** One check of Django's system check framework. */
+export interface ICheck {
+  id: string;
+  level?: string;
+  object?: string;
+  message: string;
+}
+
+/** What Django suggests, and the action that does it. */
+export interface IHint {
+  kind: string;
+  message: string;
+  /** `POST processes/{name}/actions/{action}` runs it. */
+  action?: string | null;
+  /** The button's text ("Apply 18 migrations"). */
+  label?: string | null;
+}
+
+/** Where a request stopped in the debugger (while the state is `paused`). */
+export interface IDebuggerLocation {
+  file?: string | null;
+  line?: number | null;
+  function?: string | null;
+  /** The prompt's line. */
   seq?: number | null;
 }
 
@@ -48,6 +83,9 @@ export interface IStatus {
   restarts: number;
   last_seq: number;
   error: IProcessError | null;
+  /** Absent from servers that do not read Django's output. */
+  hints?: IHint[];
+  debugger?: IDebuggerLocation | null;
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
@@ -57,6 +95,27 @@ export interface ILine {
   stream: Stream;
   time: number;
   text: string;
+  /** On a request line. */
+  request?: IRequest;
+  /** On a traceback's `File "…", line N` line inside the Jupyter root. */
+  frame?: IFrame;
+  /** Text without its newline yet, published because it stayed idle (a prompt). */
+  partial?: boolean;
+}
+
+export interface IRequest {
+  method: string;
+  path: string;
+  status: number;
+  size?: number | null;
+  /** On a 500: the seq of the line that starts its traceback. */
+  traceback_seq?: number | null;
+}
+
+/** A place in a file, `file` relative to the Jupyter root. */
+export interface IFrame {
+  file: string;
+  line: number;
 }
 
 /** Messages of `fujita/api/processes/{name}/log/ws`. */
@@ -71,6 +130,9 @@ export type StatusMessage =
 
 /** The requests that change a process. */
 export type Action = 'start' | 'stop' | 'restart';
+
+/** What can keep the model busy: an action, clearing the log, stdin, or a hint's action. */
+export type BusyKey = Action | 'clear' | 'stdin' | `hint:${string}`;
 
 /** Whether the page hears from the server. */
 export type Connection = 'connecting' | 'connected' | 'disconnected';
@@ -104,11 +166,15 @@ export interface IFujitaModel {
   readonly statusChanged: ISignal<IFujitaModel, IStatus | null>;
   readonly connectionChanged: ISignal<IFujitaModel, Connection>;
   readonly busyChanged: ISignal<IFujitaModel, void>;
-  isBusy(what: Action | 'clear'): boolean;
+  isBusy(what: BusyKey): boolean;
   /** Whether `action` makes sense now. */
   canRun(action: Action): boolean;
   run(action: Action): Promise<IStatus>;
   clearLog(): Promise<void>;
+  /** Run a hint's action (`migrate`, `next-port`); rejects with a FujitaAPIError. */
+  runHint(action: string): Promise<IStatus>;
+  /** Write `text` to runserver's stdin (a debugger's answer, with its newline). */
+  sendStdin(text: string): Promise<IStatus>;
 }
 
 export const IFujitaModel = new Token<IFujitaModel>(
