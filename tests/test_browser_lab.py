@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import nbformat
 import pytest
-from browser import CHROMIUM, LOG_LINES, LabPage, add_echo_view, lab_page
+from browser import CHROMIUM, LOG_LINES, LabPage, add_echo_view, add_test_views, lab_page
 from conftest import copy_demo_site, edit, free_port
 from playwright.async_api import async_playwright, expect
 from servers import JupyterServer
@@ -20,7 +21,9 @@ from jupyter_fujita import oskit
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
-    add_echo_view(copy_demo_site(tmp / "root"))
+    site = copy_demo_site(tmp / "root")
+    add_echo_view(site)
+    add_test_views(site)
     server = JupyterServer(tmp, free_port(), app="jupyterlab", base_url="/user/alice/")
     yield server
     server.end()
@@ -209,3 +212,83 @@ async def test_password_login_gets_the_sidebar_working(tmp_path):
             await browser.close()
     finally:
         server.end()
+
+
+# -- what the sidebar understands of Django -------------------------------------------------
+
+
+def site_status(lab, path: str) -> int:
+    try:
+        site_get(lab, path)
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
+
+
+async def test_a_500_links_to_its_traceback_whose_frame_opens_the_file_at_its_line(fresh):
+    fresh.start_django()
+    async with lab_page(fresh, "traceback") as ui:
+        assert await asyncio.to_thread(site_status, fresh, "boom/") == 500
+        sidebar = ui.page.locator("#jupyter-fujita-sidebar")
+        request = sidebar.locator('.jp-fujita-jump-traceback[data-fujita-status="500"]')
+        await expect(request).to_have_count(1, timeout=10_000)
+        await request.click()
+        highlighted = sidebar.locator(".jp-fujita-line.jp-mod-highlight")
+        await expect(highlighted).to_have_text("Traceback (most recent call last):")
+        frame = sidebar.locator(
+            '.jp-fujita-log a.jp-fujita-frame[data-fujita-file="site/pages/views.py"]'
+        ).last
+        line = int(await frame.get_attribute("data-fujita-line"))
+        await frame.click()
+        await expect(ui.page.locator(".jp-FileEditor").first).to_be_visible(timeout=20_000)
+        await expect(
+            ui.page.locator(".jp-mod-current .lm-TabBar-tabLabel", has_text="views.py").first
+        ).to_be_visible()
+        await expect(ui.page.get_by_text(f"Ln {line}, Col 1")).to_be_visible(timeout=10_000)
+
+
+async def test_the_5xx_chip_narrows_the_log_to_server_errors(fresh):
+    fresh.start_django()
+    async with lab_page(fresh, "chips") as ui:
+        await asyncio.to_thread(site_get, fresh, "")
+        await asyncio.to_thread(site_status, fresh, "boom/")
+        await expect(ui.page.locator(".jp-fujita-request[data-fujita-status='500']")).to_have_count(
+            1, timeout=10_000
+        )
+        await ui.page.click('#jupyter-fujita-sidebar [data-fujita-chip="5xx"]')
+        await expect(ui.page.locator(LOG_LINES)).to_have_count(1)
+        assert await ui.page.locator(LOG_LINES).get_attribute("data-fujita-status") == "500"
+        await ui.page.click('#jupyter-fujita-sidebar [data-fujita-chip="5xx"]')
+        await expect(ui.page.locator(LOG_LINES)).not_to_have_count(1)
+
+
+async def test_the_migrate_button_applies_the_migrations(fresh):
+    fresh.start_django()
+    async with lab_page(fresh, "migrate") as ui:
+        button = ui.page.locator(
+            '#jupyter-fujita-sidebar button.jp-fujita-hint[data-fujita-hint="migrate"]'
+        )
+        await expect(button).to_contain_text("Apply ")
+        await button.click()
+        await expect(button).to_have_count(0, timeout=60_000)
+        await expect(ui.page.locator(LOG_LINES, has_text="Migrations applied")).to_have_count(1)
+        assert fresh.request("GET", "processes/django")["hints"] == []
+        assert await asyncio.to_thread(site_status, fresh, "admin/login/") == 200
+
+
+async def test_the_debugger_box_answers_a_breakpoint(fresh):
+    fresh.start_django()
+    async with lab_page(fresh, "debugger") as ui:
+        answers: list[int] = []
+        request = asyncio.ensure_future(asyncio.to_thread(site_status, fresh, "pause/"))
+        await ui.expect_state("paused")
+        box = ui.page.locator("#jupyter-fujita-sidebar .jp-fujita-debugger")
+        await expect(box).to_be_visible()
+        await expect(box.locator("a.jp-fujita-frame")).to_have_attribute(
+            "data-fujita-file", "site/pages/views.py"
+        )
+        await box.locator('button.jp-fujita-debugger-send[data-fujita-stdin="c"]').click()
+        answers.append(await asyncio.wait_for(request, 30))
+        assert answers == [200]
+        await ui.expect_state("running")
+        await expect(box).to_be_hidden()
