@@ -12,7 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, validate
 
 from .django import DjangoProject, parse_address
-from .handlers import handlers
+from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import preview_handlers, preview_path
 
@@ -95,7 +95,11 @@ class Fujita(ExtensionApp):
             max_line_bytes=self.max_line_bytes,
             stop_timeout=self.stop_timeout,
         )
-        self.settings.update(fujita_manager=self.manager, fujita_start_wait=self.start_wait)
+        self.settings.update(
+            fujita_manager=self.manager,
+            fujita_start_wait=self.start_wait,
+            fujita_encodings=SharedEncodings(),
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())

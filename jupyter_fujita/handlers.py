@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
+
+import msgspec
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -26,13 +29,14 @@ from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
+_json = msgspec.json.Encoder()  # ~4x the stdlib's speed on many small records
 NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
 # enough that a client is never handed megabytes at once.
 MESSAGE_BYTES = 64 * 1024
 
 
-def encode_message(message: dict[str, Any]) -> str:
+def encode_message(message: dict[str, Any]) -> bytes:
     """JSON of a feed message, its Line and Status records included."""
     if message["type"] == "lines":
         lines = [line_json(line) for line in message["lines"]]
@@ -41,7 +45,30 @@ def encode_message(message: dict[str, Any]) -> str:
         message = {"type": "snapshot", "processes": [status_json(s) for s in message["processes"]]}
     elif message["type"] == "status":
         message = {"type": "status", "process": status_json(message["process"])}
-    return json.dumps(message)
+    return _json.encode(message)
+
+
+class SharedEncodings:
+    """Clients reading at the same position get the same batch: encode it once for all.
+
+    Only unfiltered, contiguous batches are shared; (log_id, first seq, last seq) names one.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._recent: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+
+    def encode(self, message: dict[str, Any]) -> bytes:
+        lines = message.get("lines")
+        if message["type"] != "lines" or lines[-1].seq - lines[0].seq + 1 != len(lines):
+            return encode_message(message)
+        key = (message["log_id"], lines[0].seq, lines[-1].seq)
+        encoded = self._recent.get(key)
+        if encoded is None:
+            encoded = self._recent[key] = encode_message(message)
+            if len(self._recent) > self.size:
+                self._recent.popitem(last=False)
+        return encoded
 
 
 class FujitaMixin:
@@ -130,7 +157,7 @@ class FujitaHandler(FujitaMixin, APIHandler):
 
     def answer(self, data: dict[str, Any]) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
+        self.finish(_json.encode(data))
 
 
 class ProcessesHandler(FujitaHandler):
@@ -250,9 +277,10 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         self._feed = asyncio.create_task(self._send_all(feed))
 
     async def _send_all(self, feed: AsyncIterator[dict[str, Any]]) -> None:
+        encodings: SharedEncodings = self.settings["fujita_encodings"]
         try:
             async for message in feed:
-                await self.write_message(encode_message(message))
+                await self.write_message(encodings.encode(message))  # bytes, sent as text
         except WebSocketClosedError:
             pass
 

@@ -394,6 +394,9 @@ class Supervisor:
                 if splitter.pending:
                     fed = splitter.fed
                     loop.call_later(PARTIAL_IDLE, self._publish_idle_tail, splitter, fed, name)
+                # A read of buffered bytes completes without yielding: under a flood this loop
+                # would keep the event loop to itself. Let requests and sockets in between chunks.
+                await asyncio.sleep(0)
         except StreamClosedError:
             pass
         finally:
