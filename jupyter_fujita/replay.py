@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from itertools import accumulate, islice, repeat
 from typing import Any
 
-# What a cached line costs beyond its text (the record, its int, its list slot): used to keep
-# the byte budget close to the memory really held.
-LINE_OVERHEAD = 100
+import msgspec
+
+# What a cached line costs beyond its text's characters (the str header, the record, its int,
+# its list slot, its prefix sum): used to keep the byte budget close to the memory really held.
+LINE_OVERHEAD = 140
+# About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
+LINE_JSON = 70
 
 
-@dataclass(slots=True)
-class Line:
+class Line(msgspec.Struct, gc=False, omit_defaults=True):
+    """One log line. gc=False: a cache holds up to millions of lines, and objects the cycle
+    collector tracks make each full collection walk all of them; a Line holds plain data
+    (meta included: JSON values read from the line), never anything that refers back to it."""
+
     seq: int
     stream: str  # "stdout" | "stderr" | "fujita"
     time: float
@@ -57,9 +66,12 @@ class ReplayCache:
             raise ValueError("the cache needs room for at least one line")
         self.max_lines = max_lines
         self.max_bytes = max_bytes
-        self._lines: list[Line] = []
-        self._head = 0  # index in _lines of the oldest live line
+        self._lines: list[Line | None] = []
+        self._head = 0  # index in _lines of the oldest live line; those before it are None
         self._bytes = 0
+        # _pre[i]: characters of text in _lines[:i] (len(_lines) + 1 entries): the size of any
+        # run of lines in O(1), so a byte bound is found by bisection, not by walking lines
+        self._pre = array("q", [0])
         self._next_seq = 1
         # Names this log for its whole life: a reader resuming with a seq from another log (an
         # earlier Jupyter server's) is told to start over instead of being handed a false tail.
@@ -77,34 +89,52 @@ class ReplayCache:
         runs: readers are woken, not called.
         """
         first = self._next_seq
-        new = [Line(seq, stream, time, text) for seq, text in enumerate(texts, first)]
+        count = len(texts)
+        new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
-        self._bytes += sum(map(len, texts)) + LINE_OVERHEAD * len(texts)
-        self._next_seq = first + len(texts)
+        self._pre.extend(islice(accumulate(map(len, texts), initial=self._pre[-1]), 1, None))
+        self._next_seq = first + count
         self._trim()
         self._wake()
         return new
 
     def clear(self) -> None:
         self._lines = []
+        self._pre = array("q", [0])
         self._head = 0
         self._bytes = 0
         self._cleared_through = self.last_seq
         self.clears += 1
         self._wake()
 
+    def _weight(self, start: int, stop: int, per_line: int) -> int:
+        """Characters of _lines[start:stop], plus per_line for each line."""
+        return self._pre[stop] - self._pre[start] + per_line * (stop - start)
+
     def _trim(self) -> None:
         lines = self._lines
-        head = self._head
-        live = len(lines) - head
-        while live > self.max_lines or (self._bytes > self.max_bytes and live > 1):
-            self._bytes -= len(lines[head].text) + LINE_OVERHEAD
-            head += 1
-            live -= 1
+        end = len(lines)
+        old_head = self._head
+        # The oldest line that may stay: within max_lines, then within max_bytes (bisection:
+        # fewer lines never weigh more), keeping at least one.
+        low, high = max(old_head, end - self.max_lines), max(old_head, end - 1)
+        while low < high:
+            middle = (low + high) // 2
+            if self._weight(middle, end, LINE_OVERHEAD) > self.max_bytes:
+                low = middle + 1
+            else:
+                high = middle
+        head = low
+        if head > old_head:
+            # Let the lines that left go now, not at the next compaction: until then the list
+            # would keep as many dead lines alive as live ones, twice the budget.
+            lines[old_head:head] = repeat(None, head - old_head)
         if head > 4096 and head * 2 > len(lines):
             del lines[:head]
+            del self._pre[:head]
             head = 0
         self._head = head
+        self._bytes = self._weight(head, len(lines), LINE_OVERHEAD)
 
     def _wake(self) -> None:
         self._changed.set()
@@ -146,15 +176,15 @@ class ReplayCache:
         if max_lines is not None:
             stop = min(stop, start + max_lines)
         if max_bytes is not None and start < stop:
-            budget = max_bytes
-            end = start
-            lines = self._lines
-            while end < stop:
-                budget -= len(lines[end].text) + 80  # ~JSON framing per line
-                end += 1
-                if budget <= 0:
-                    break
-            stop = end
+            # the fewest lines from start that reach max_bytes of JSON, at least one
+            low, high = start + 1, stop
+            while low < high:
+                middle = (low + high) // 2
+                if self._weight(start, middle, LINE_JSON) >= max_bytes:
+                    high = middle
+                else:
+                    low = middle + 1
+            stop = low
         lines = self._lines[max(start, self._head) : stop]
         return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to)
 

@@ -418,11 +418,8 @@ class Supervisor:
                 line.meta = {"partial": True}
         if not watch:
             return
-        feed = self.watcher.feed
-        for line in lines:
-            event = feed(line)
-            if event is not None:
-                self._on_event(event)
+        for event in self.watcher.feed_batch(lines, partial):
+            self._on_event(event)
 
     def _say(self, text: str) -> None:
         """A line of the supervisor's own in the log."""
