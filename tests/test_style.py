@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]])
 def test_python_is_clean(args):
-    paths = ["jupyter_fujita", "tests", "docs"]
+    paths = ["jupyter_fujita", "tests", "docs", "bench"]
     result = subprocess.run(
         [sys.executable, "-m", "ruff", *args, *paths], cwd=ROOT, capture_output=True, text=True
     )

@@ -1,0 +1,292 @@
+"""The servers under test, each a real process of its own on 127.0.0.1 and a free port.
+
+- `JupyterServer`: `python -m jupyter_server` with our extension, in a temp dir of its own;
+- `TermPeer`: terminado's TermSocket + NamedTermManager (bench/termpeer.py);
+- `SeedPeer`: the seed design's reference (bench/seed.py).
+
+Each is started in a session of its own; `stop()` asks it to end (SIGTERM), then kills its group,
+then any descendant still there, by pid, and says which it had to kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from .project import make_project
+
+PYTHON = sys.executable
+LOG_WS = "/fujita/api/processes/django/log/ws"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    name = "server"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.project = folder / "project"
+        self.manage_py = make_project(self.project)
+        self.port = free_port()
+        self.django_port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.ps: psutil.Process | None = None
+        self._log = None
+        self._seen: dict[int, psutil.Process] = {}
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def child_command(self) -> list[str]:
+        return [PYTHON, "manage.py", "runserver", f"127.0.0.1:{self.django_port}"]
+
+    def start(self) -> None:
+        self._log = open(self.folder / f"{self.name}.log", "wb")
+        self.proc = subprocess.Popen(
+            self.command(),
+            env=self.env(),
+            cwd=self.folder,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+
+    async def ready(self, path: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see {self.folder / (self.name + '.log')}")
+            try:
+                await self.fetch(path)
+                return
+            except (OSError, ConnectionError, Exception):  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def fetch(self, path: str, method: str = "GET", timeout: float = 60.0) -> Any:
+        request = HTTPRequest(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            headers=self.headers,
+            body=b"" if method == "POST" else None,
+            request_timeout=timeout,
+        )
+        response = await AsyncHTTPClient().fetch(request)
+        return json.loads(response.body) if response.body else None
+
+    # -- what the OS says about it ----------------------------------------------------------------
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def remember_descendants(self) -> None:
+        """Note every descendant now, so that stop() can check each has gone."""
+        try:
+            for child in self.ps.children(recursive=True):
+                self._seen.setdefault(child.pid, child)
+        except psutil.Error:
+            pass
+
+    def stop(self) -> list[int]:
+        """End it and everything it started; returns the pids that had to be killed."""
+        if self.proc is None:
+            return []
+        self.remember_descendants()
+        killed = []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                killed.append(self.proc.pid)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group we created, whatever is left
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+        _, alive = psutil.wait_procs(list(self._seen.values()), timeout=5)
+        for child in alive:
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    child.kill()
+                    killed.append(child.pid)
+            except psutil.Error:
+                pass
+        self._log.close()
+        self.proc = None
+        return killed
+
+
+class JupyterServer(Server):
+    name = "jupyter"
+
+    def __init__(self, folder: Path, cache_lines: int, cache_bytes: int) -> None:
+        super().__init__(folder)
+        self.token = secrets.token_hex(16)
+        self.cache_lines = cache_lines
+        self.cache_bytes = cache_bytes
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for kind in ("CONFIG", "DATA", "RUNTIME"):
+            path = self.folder / "jupyter" / kind.lower()
+            path.mkdir(parents=True, exist_ok=True)
+            env[f"JUPYTER_{kind}_DIR"] = str(path)
+        env.pop("JUPYTER_FUJITA_URL", None)
+        env.pop("JUPYTER_FUJITA_TOKEN", None)
+        return env
+
+    def command(self) -> list[str]:
+        return [
+            PYTHON,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={self.port}",
+            "--port-retries=0",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.project}",
+            f"--Fujita.address=127.0.0.1:{self.django_port}",
+            f"--Fujita.manage_py={self.manage_py}",
+            f"--Fujita.cache_lines={self.cache_lines}",
+            f"--Fujita.cache_bytes={self.cache_bytes}",
+            "--Fujita.stop_timeout=3",
+        ]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    async def wait_ready(self) -> None:
+        await self.ready("/api/status")
+
+    async def status(self) -> dict:
+        return await self.fetch("/fujita/api/processes/django")
+
+    async def start_child(self, wait: float = 0) -> dict:
+        return await self.fetch(f"/fujita/api/processes/django/start?wait={wait:g}", "POST")
+
+    async def stop_child(self) -> dict:
+        return await self.fetch("/fujita/api/processes/django/stop", "POST")
+
+    async def clear(self) -> None:
+        await self.fetch("/fujita/api/processes/django/log", "DELETE")
+
+    async def wait_child_ended(self, timeout: float = 120.0) -> dict:
+        """Until the child has ended (a burst child exits by itself: state `crashed`, code 0)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.status()
+            if status["state"] in ("crashed", "stopped"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"child still {status['state']}")
+            await asyncio.sleep(0.02)
+
+
+class TermPeer(Server):
+    name = "terminado"
+
+    def command(self) -> list[str]:
+        return [
+            PYTHON,
+            "-m",
+            "bench.termpeer",
+            "--port",
+            str(self.port),
+            "--cwd",
+            str(self.project),
+            "--command",
+            *self.child_command(),
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        return env
+
+    async def wait_ready(self) -> None:
+        await self.ready("/ping")
+
+    async def kill(self, name: str) -> None:
+        await self.fetch(f"/kill/{name}", "POST")
+
+
+class SeedPeer(Server):
+    name = "seed"
+
+    def __init__(self, folder: Path, ring: int) -> None:
+        super().__init__(folder)
+        self.ring = ring
+
+    def command(self) -> list[str]:
+        return [
+            PYTHON,
+            "-m",
+            "bench.seed",
+            "--port",
+            str(self.port),
+            "--cwd",
+            str(self.project),
+            "--ring",
+            str(self.ring),
+            "--command",
+            *self.child_command(),
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        return env
+
+    async def wait_ready(self) -> None:
+        await self.ready("/status")
+
+    async def status(self) -> dict:
+        return await self.fetch("/status")
+
+    async def start_child(self) -> None:
+        await self.fetch("/start", "POST")
+
+    async def wait_child_ended(self, timeout: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.status()
+            if not status["running"]:
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError("seed child still running")
+            await asyncio.sleep(0.02)
