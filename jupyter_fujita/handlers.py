@@ -39,7 +39,9 @@ MESSAGE_BYTES = 64 * 1024
 def encode_message(message: dict[str, Any]) -> bytes:
     """JSON of a feed message, its Line and Status records included."""
     if message["type"] == "lines":
-        lines = [line_json(line) for line in message["lines"]]
+        # A plain Line encodes as itself (a msgspec Struct, `meta` omitted when empty); one
+        # with meta goes through line_json, which merges meta into the record as the API says.
+        lines = [line if line.meta is None else line_json(line) for line in message["lines"]]
         message = {"type": "lines", "log_id": message["log_id"], "lines": lines}
     elif message["type"] == "snapshot":
         message = {"type": "snapshot", "processes": [status_json(s) for s in message["processes"]]}

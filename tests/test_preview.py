@@ -255,3 +255,13 @@ async def test_a_stopped_site_is_a_clear_503(site, jp_fetch, jp_serverapp):
 @pytest.fixture
 def manager(jp_serverapp):
     return jp_serverapp.web_app.settings["fujita_manager"]
+
+
+async def test_the_preview_may_be_framed_by_jupyterlab_only(
+    prepared, jp_fetch, jp_serverapp, django_port
+):
+    await start(jp_fetch)
+    through = await Browser(jp_serverapp).request(PREFIX)
+    assert through.headers["X-Frame-Options"] == "SAMEORIGIN"
+    direct = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{django_port}/")
+    assert direct.headers["X-Frame-Options"] == "DENY"

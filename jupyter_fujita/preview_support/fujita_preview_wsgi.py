@@ -1,8 +1,9 @@
 """The WSGI application of a previewed site: the user's own, told about the preview prefix.
 
-A request whose path starts with the prefix gets it moved from PATH_INFO to SCRIPT_NAME, and
-the cookies Django sets in answer are scoped to the prefix (else two previewed sites under one
-Jupyter would log each other out). Any other request goes through unchanged.
+A request whose path starts with the prefix gets it moved from PATH_INFO to SCRIPT_NAME; in the
+answer, cookies are scoped to the prefix (else two previewed sites under one Jupyter would log
+each other out) and `X-Frame-Options: DENY` becomes SAMEORIGIN (JupyterLab's preview tab frames
+the site from Jupyter's own origin). Any other request goes through unchanged.
 """
 
 import re
@@ -19,6 +20,17 @@ def _scoped(cookie):
     return _ROOT_PATH.sub(lambda m: m.group(1) + PREFIX + "/", cookie)
 
 
+def _through_jupyter(name, value):
+    """A response header as it should be for a page shown through the prefix."""
+    name = name.lower()
+    if name == "set-cookie":
+        return _scoped(value)
+    if name == "x-frame-options" and value.upper() == "DENY":
+        # JupyterLab's preview tab frames the site from the same origin; other sites still can't
+        return "SAMEORIGIN"
+    return value
+
+
 class PrefixedSite:
     def __init__(self, app):
         self.app = app
@@ -31,10 +43,7 @@ class PrefixedSite:
         environ["PATH_INFO"] = path[len(PREFIX) :] or "/"
 
         def start(status, headers, exc_info=None):
-            headers = [
-                (name, _scoped(value) if name.lower() == "set-cookie" else value)
-                for name, value in headers
-            ]
+            headers = [(name, _through_jupyter(name, value)) for name, value in headers]
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)

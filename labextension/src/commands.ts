@@ -1,13 +1,14 @@
-// The commands (start, stop, restart, open the sidebar, clear the log; and, for the views, open a
-// file at a line, run a hint's action, answer the debugger), their palette entries under
-// "Django", and the one place where a failed request becomes an error notification.
+// The commands (start, stop, restart, open the sidebar, preview the site, clear the log; and, for
+// the views, open a file at a line, run a hint's action, answer the debugger), their palette
+// entries under "Django", and the one place where a failed request becomes an error notification.
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import { refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { refreshIcon, runIcon, stopIcon, tabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposable';
 
 import { openFileAtLine } from './editor';
 import { djangoIcon } from './icon';
+import { actionMakesSense } from './model';
 import { Action, CommandIDs, IFujitaModel } from './tokens';
 
 const CATEGORY = 'Django';
@@ -24,11 +25,13 @@ export interface ICommandsOptions {
   palette: ICommandPalette | null;
   /** Open the sidebar, at the log line `seq` when given. */
   openSidebar: (seq?: number) => void;
+  /** Open (or show) the preview tab, at `path` inside the site when given. */
+  openPreview: (path?: string) => void;
 }
 
 /** Add the commands; disposing the result removes them again. */
 export function addCommands(options: ICommandsOptions): IDisposable {
-  const { commands, model, palette, openSidebar } = options;
+  const { commands, model, palette, openSidebar, openPreview } = options;
   const disposables = new DisposableSet();
 
   for (const { action, id, verb, icon } of ACTIONS) {
@@ -48,6 +51,15 @@ export function addCommands(options: ICommandsOptions): IDisposable {
       caption: "Show Django's status and log",
       icon: djangoIcon,
       execute: args => openSidebar(typeof args.seq === 'number' ? args.seq : undefined)
+    })
+  );
+  disposables.add(
+    commands.addCommand(CommandIDs.openPreview, {
+      label: 'Preview Django Site',
+      caption: 'Show the Django site in a tab, through the Jupyter server',
+      icon: tabIcon,
+      isEnabled: () => previewMakesSense(model),
+      execute: args => openPreview(typeof args.path === 'string' ? args.path : undefined)
     })
   );
   disposables.add(
@@ -96,7 +108,13 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   );
 
   if (palette) {
-    for (const id of [...ACTIONS.map(a => a.id), CommandIDs.openSidebar, CommandIDs.clearLog]) {
+    const ids = [
+      ...ACTIONS.map(a => a.id),
+      CommandIDs.openSidebar,
+      CommandIDs.openPreview,
+      CommandIDs.clearLog
+    ];
+    for (const id of ids) {
       disposables.add(palette.addItem({ command: id, category: CATEGORY }));
     }
   }
@@ -114,6 +132,19 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     })
   );
   return disposables;
+}
+
+/**
+ * Whether the preview tab can show something: there is a process, and its preview is not off
+ * (Django is up without a `preview_url`). While Django is stopped the tab says so, and shows the
+ * site once it runs.
+ */
+function previewMakesSense(model: IFujitaModel): boolean {
+  const status = model.status;
+  if (model.connection !== 'connected' || status === null) {
+    return false;
+  }
+  return Boolean(status.preview_url) || !actionMakesSense('stop', status.state);
 }
 
 /** Whether `request` succeeded; when not, an error notification says why. */

@@ -1,7 +1,8 @@
-// The top of the sidebar: the state badge, the status message, the site's link, the
-// Start / Stop / Restart buttons and the error banner (its `file:line` opens the file there, a
-// system check error lists its checks). It renders the model and runs commands.
-import { LabIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
+// The top of the sidebar: the state badge, the status message, the site's link and its Preview
+// button (the site in a JupyterLab tab), the Start / Stop / Restart buttons and the error banner
+// (its `file:line` opens the file there, a system check error lists its checks). It renders the
+// model and runs commands.
+import { LabIcon, refreshIcon, runIcon, stopIcon, tabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
@@ -54,6 +55,15 @@ export class StatusHeader extends Widget {
     titleRow.append(this._title, this._badge);
     this._url.target = '_blank';
     this._url.rel = 'noopener';
+    this._preview = button('jp-fujita-preview-button', '', () => {
+      void options.commands.execute(CommandIDs.openPreview);
+    });
+    this._preview.dataset.fujitaAction = 'preview';
+    this._preview.title = 'Preview the site in a JupyterLab tab (through the Jupyter server)';
+    this._preview.append(
+      tabIcon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
+      element('span', 'jp-fujita-action-label', 'Preview')
+    );
     const actions = element('div', 'jp-fujita-actions');
     for (const spec of BUTTONS) {
       const node = actionButton(spec, () => void options.commands.execute(spec.command));
@@ -92,6 +102,10 @@ export class StatusHeader extends Widget {
     const serving = state !== 'broken' && state !== 'reloading';
     const url = model.connection === 'connected' && serving ? model.status?.url : null;
     this._renderMessage(displayMessage(model), url && /^https?:\/\//i.test(url) ? url : null);
+    const preview = model.connection === 'connected' ? model.status?.preview_url : null;
+    if (preview) {
+      this._message.append(' ', this._preview);
+    }
 
     for (const [action, node] of this._buttons) {
       const busy = model.isBusy(action);
@@ -177,6 +191,7 @@ export class StatusHeader extends Widget {
   private readonly _badge = element('span', 'jp-fujita-badge');
   private readonly _message = element('div', 'jp-fujita-message');
   private readonly _url = element('a', 'jp-fujita-url');
+  private readonly _preview: HTMLButtonElement;
   private readonly _error = element('div', 'jp-fujita-error');
   private readonly _buttons = new Map<Action, HTMLButtonElement>();
   private _errorKey = '';

@@ -1,17 +1,18 @@
-// The plugin: wires the model, the sidebar, the status bar item, the commands and the
-// notifications together. Everything it creates is disposed with the sidebar.
+// The plugin: wires the model, the sidebar, the preview tab, the status bar item, the commands and
+// the notifications together. Everything it creates is disposed with the sidebar.
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, Sanitizer } from '@jupyterlab/apputils';
+import { ICommandPalette, Sanitizer, WidgetTracker } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { DisposableSet } from '@lumino/disposable';
+import { DisposableDelegate, DisposableSet } from '@lumino/disposable';
 
 import { addCommands } from './commands';
 import { FujitaModel } from './model';
 import { CrashNotifier } from './notify';
+import { FujitaPreview } from './preview';
 import { FujitaSidebar } from './sidebar';
 import { FujitaStatusItem } from './statusbar';
-import { CommandIDs, IFujitaModel, PLUGIN_ID } from './tokens';
+import { CommandIDs, IFujitaModel, PLUGIN_ID, PREVIEW_ID } from './tokens';
 
 const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
   id: PLUGIN_ID,
@@ -41,8 +42,29 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
         sidebar.reveal(seq);
       }
     };
+    // One preview tab: shown again when open; restored with the layout, at its last path.
+    const previews = new WidgetTracker<FujitaPreview>({ namespace: PREVIEW_ID });
+    const openPreview = (path?: string): void => {
+      let preview = previews.currentWidget;
+      if (preview === null || preview.isDisposed) {
+        preview = new FujitaPreview({ model, path });
+        const added = preview;
+        added.pathChanged.connect(() => void previews.save(added));
+        void previews.add(added);
+        app.shell.add(added, 'main');
+      } else if (path !== undefined) {
+        preview.navigate(path);
+      }
+      app.shell.activateById(preview.id);
+    };
+    void restorer?.restore(previews, {
+      command: CommandIDs.openPreview,
+      args: preview => ({ path: preview.path }),
+      name: () => 'preview'
+    });
+
     const owned = new DisposableSet();
-    owned.add(addCommands({ commands: app.commands, model, palette, openSidebar }));
+    owned.add(addCommands({ commands: app.commands, model, palette, openSidebar, openPreview }));
     owned.add(new CrashNotifier(model, openSidebar));
     if (statusBar) {
       const item = new FujitaStatusItem({
@@ -54,6 +76,12 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
         statusBar.registerStatusItem(`${PLUGIN_ID}:status`, { item, align: 'left', rank: 4 })
       );
     }
+    owned.add(
+      new DisposableDelegate(() => {
+        previews.forEach(preview => preview.dispose());
+        previews.dispose();
+      })
+    );
     owned.add(model);
     sidebar.disposed.connect(() => owned.dispose());
 

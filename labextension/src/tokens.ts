@@ -9,6 +9,9 @@ export const PLUGIN_ID = 'jupyter-fujita:plugin';
 /** The id of the sidebar widget (a stable page hook). */
 export const SIDEBAR_ID = 'jupyter-fujita-sidebar';
 
+/** The id of the preview tab in the main area (one per page). */
+export const PREVIEW_ID = 'jupyter-fujita-preview';
+
 /** The process shown when the server has one of that name. */
 export const DEFAULT_PROCESS = 'django';
 
@@ -19,6 +22,8 @@ export namespace CommandIDs {
   export const restart = 'fujita:restart';
   export const openSidebar = 'fujita:open-sidebar';
   export const clearLog = 'fujita:clear-log';
+  /** Open (or show) the site in a main-area tab; args `{path?}`, a path inside the site. */
+  export const openPreview = 'fujita:open-preview';
   /** Open a file (relative to the Jupyter root) in the editor; args `{path, line?}`. */
   export const openFile = 'fujita:open-file';
   /** Run a hint's action; args `{action}` ("migrate", "next-port"). */
@@ -86,6 +91,12 @@ export interface IStatus {
   /** Absent from servers that do not read Django's output. */
   hints?: IHint[];
   debugger?: IDebuggerLocation | null;
+  /**
+   * The site through the Jupyter server: a path on it ("/user/alice/fujita/site/django/"), behind
+   * Jupyter's login. Null while Django is not up or when the preview is off; absent from servers
+   * without the preview route.
+   */
+  preview_url?: string | null;
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
