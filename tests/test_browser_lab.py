@@ -292,3 +292,22 @@ async def test_the_debugger_box_answers_a_breakpoint(fresh):
         assert answers == [200]
         await ui.expect_state("running")
         await expect(box).to_be_hidden()
+
+
+async def test_the_preview_tab_shows_the_site_and_reloads_after_a_code_change(fresh):
+    fresh.start_django()
+    views = fresh.root / "site" / "pages" / "views.py"
+    async with lab_page(fresh, "preview") as ui:
+        await ui.page.click('#jupyter-fujita-sidebar [data-fujita-action="preview"]')
+        frame = ui.page.frame_locator("#jupyter-fujita-preview iframe.jp-fujita-preview-frame")
+        await expect(frame.locator("h1")).to_have_text("Hello from Django", timeout=30_000)
+        path = ui.page.locator("#jupyter-fujita-preview input.jp-fujita-preview-path")
+        await expect(path).to_have_value("/")
+        await asyncio.sleep(1.5)  # Django's reloader takes its first look a second after start
+        edit(views, '"Hello from Django"', '"Hello from an edited view"')
+        try:
+            await expect(frame.locator("h1")).to_have_text(
+                "Hello from an edited view", timeout=30_000
+            )
+        finally:
+            edit(views, '"Hello from an edited view"', '"Hello from Django"')
