@@ -4,11 +4,10 @@
 // request go on (`p x`, `n`), the box stays a moment while pdb prompts again, so its input keeps
 // the focus.
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 
 import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { ModelView } from './modelview';
 import { CommandIDs, IDebuggerLocation, IFujitaModel } from './tokens';
 
 const QUICK: readonly { text: string; title: string }[] = [
@@ -23,10 +22,9 @@ const GO_ON = new Set(['c', 'cont', 'continue', 'q', 'quit', 'exit']);
 /** How long the box waits for the next prompt after another command. */
 const LINGER_MS = 2000;
 
-export class DebuggerBox extends Widget {
+export class DebuggerBox extends ModelView {
   constructor(options: DebuggerBox.IOptions) {
-    super();
-    this._model = options.model;
+    super(options.model);
     this._commands = options.commands;
     this.addClass('jp-fujita-debugger');
     this.node.setAttribute('role', 'region');
@@ -57,10 +55,7 @@ export class DebuggerBox extends Widget {
     row.append(this._input, quick);
     this.node.append(this._where, row);
 
-    this._model.statusChanged.connect(this._onChange, this);
-    this._model.connectionChanged.connect(this._onChange, this);
-    this._model.busyChanged.connect(this._onChange, this);
-    this._render();
+    this.render();
   }
 
   dispose(): void {
@@ -68,17 +63,8 @@ export class DebuggerBox extends Widget {
     super.dispose();
   }
 
-  protected onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this._render();
-  }
-
-  private _onChange(): void {
-    this.update();
-  }
-
-  private _render(): void {
-    const model = this._model;
+  protected render(): void {
+    const model = this.model;
     const connected = model.connection === 'connected';
     const paused = connected && model.status?.state === 'paused';
     const waiting =
@@ -122,7 +108,7 @@ export class DebuggerBox extends Widget {
   }
 
   private async _send(text: string, fromInput: boolean): Promise<void> {
-    if (this._model.isBusy('stdin')) {
+    if (this.model.isBusy('stdin')) {
       return;
     }
     window.clearTimeout(this._lingerTimer);
@@ -138,7 +124,6 @@ export class DebuggerBox extends Widget {
     }
   }
 
-  private readonly _model: IFujitaModel;
   private readonly _commands: CommandRegistry;
   private readonly _where = element('div', 'jp-fujita-debugger-where');
   private readonly _input = element('input', 'jp-mod-styled jp-fujita-stdin');

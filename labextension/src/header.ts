@@ -4,12 +4,11 @@
 // model and runs commands.
 import { LabIcon, refreshIcon, runIcon, stopIcon, tabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 
 import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
 import { displayMessage, displayState } from './model';
+import { ModelView } from './modelview';
 import { Action, CommandIDs, DEFAULT_PROCESS, ICheck, IFujitaModel, IProcessError } from './tokens';
 
 interface IActionButton {
@@ -44,10 +43,9 @@ const BUTTONS: readonly IActionButton[] = [
   }
 ];
 
-export class StatusHeader extends Widget {
+export class StatusHeader extends ModelView {
   constructor(options: StatusHeader.IOptions) {
-    super();
-    this._model = options.model;
+    super(options.model);
     this._onReveal = options.onReveal;
     this.addClass('jp-fujita-header');
 
@@ -76,23 +74,11 @@ export class StatusHeader extends Widget {
     });
     this.node.append(titleRow, this._message, actions, this._error);
 
-    this._model.statusChanged.connect(this._onChange, this);
-    this._model.connectionChanged.connect(this._onChange, this);
-    this._model.busyChanged.connect(this._onChange, this);
-    this._render();
+    this.render();
   }
 
-  protected onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this._render();
-  }
-
-  private _onChange(): void {
-    this.update();
-  }
-
-  private _render(): void {
-    const model = this._model;
+  protected render(): void {
+    const model = this.model;
     const state = displayState(model);
     const name = model.processName;
     this._title.textContent = name && name !== DEFAULT_PROCESS ? `Django: ${name}` : 'Django';
@@ -119,7 +105,7 @@ export class StatusHeader extends Widget {
   /** The message, with the site's address in it as a link (after it when it is not in it). */
   private _renderMessage(message: string, url: string | null): void {
     // The error banner, or the debugger box, says it already.
-    const status = this._model.status;
+    const status = this.model.status;
     this._message.hidden =
       message === status?.error?.message || (status?.state === 'paused' && !!status.debugger);
     if (url === null) {
@@ -185,7 +171,6 @@ export class StatusHeader extends Widget {
     this._error.replaceChildren(...parts);
   }
 
-  private readonly _model: IFujitaModel;
   private readonly _onReveal: (seq: number) => void;
   private readonly _title = element('span', 'jp-fujita-title');
   private readonly _badge = element('span', 'jp-fujita-badge');

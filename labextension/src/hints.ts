@@ -1,37 +1,23 @@
 // Django's hints under the header, each a button that runs its action ("Apply 18 migrations",
 // "Start on the next free port"). A hint without an action is shown as a note.
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 
 import { button, element } from './dom';
+import { ModelView } from './modelview';
 import { CommandIDs, IFujitaModel, IHint } from './tokens';
 
-export class HintsView extends Widget {
+export class HintsView extends ModelView {
   constructor(options: HintsView.IOptions) {
-    super();
-    this._model = options.model;
+    super(options.model);
     this._commands = options.commands;
     this.addClass('jp-fujita-hints');
     this.node.setAttribute('role', 'group');
     this.node.setAttribute('aria-label', 'What Django suggests');
-    this._model.statusChanged.connect(this._onChange, this);
-    this._model.connectionChanged.connect(this._onChange, this);
-    this._model.busyChanged.connect(this._onChange, this);
-    this._render();
+    this.render();
   }
 
-  protected onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this._render();
-  }
-
-  private _onChange(): void {
-    this.update();
-  }
-
-  private _render(): void {
-    const model = this._model;
+  protected render(): void {
+    const model = this.model;
     const connected = model.connection === 'connected';
     const hints = connected ? (model.status?.hints ?? []) : [];
     const key = JSON.stringify(hints);
@@ -64,7 +50,6 @@ export class HintsView extends Widget {
     return node;
   }
 
-  private readonly _model: IFujitaModel;
   private readonly _commands: CommandRegistry;
   private _key = '';
 }
