@@ -54,131 +54,80 @@ METHOD = """\
 | flood | server B, one client reading; a separate process sends `GET /api/status` every 10 ms during the flood; p99 of the answers in the window; the peer is the same child run from a Jupyter terminal of the same server |
 """
 
-# What we found behind each bar the product missed, what reaches it, and what that measured on
-# a private copy of the product with the changes listed in CHANGES, full runs on this machine.
+# For each bar a run may miss: why the product is still short of it now that the changes in
+# CHANGES are in, what would close the gap, and what was seen across full runs on this machine.
 # Shown only for the figures that missed in the run the page is written from.
+_WIRE = (
+    "our JSON is ~170 bytes a line (seq, stream, time, text and the quotes around them) where "
+    "terminado sends the raw ~103, and the kernel's `send()` to the sockets is what is left "
+    "of the server's time"
+)
 ANALYSIS = {
     "ingest": (
-        "Per line, the supervisor builds a `Line` dataclass (tracked by the cycle collector, so "
-        "a burst also pays for collections over all of them) and calls "
-        "`RunserverWatcher.feed` (a Python call and several prefix tests) even on stdout, where "
-        "a burst holds nothing it reads. 1.2–1.5 µs a line, against the seed's 2.3 µs.",
-        "(2), (6): `Line` as a `msgspec.Struct` with `gc=False`, built with `map()` over the "
-        "batch; the watcher given whole batches, a stdout batch in which no line begins like "
-        "one it reads skipped with one regex search.",
-        "2.0–2.4 M lines/s; a median ratio of 4.5–5.4× the seed over 6 full runs (bar 4×).",
+        "Nothing structural left: the run-to-run spread of the seed's own rate on this shared "
+        "machine.",
+        "Nothing; a rerun.",
+        "4.0–4.4× the seed in this session's full runs (2.0 M lines/s).",
     ),
     "e2e_1_client": (
-        "Each message's lines become dicts encoded by the stdlib's `json` (~1 µs a line), for "
-        "each client; terminado sends raw pty chunks, ~100 bytes a line with almost no framing.",
-        "(4): `lines` messages encoded by `msgspec.json` straight from the `Line` structs (the "
-        "same JSON objects) and sent as bytes; with (2) and (5).",
-        "1.0–1.5 M lines/s; a median ratio of 2.1–3.0× terminado over 7 full runs, 6 of them "
-        "at or above 2.5× (terminado itself moves between 0.35 and 0.66 M lines/s from run to "
-        "run); without msgspec (stdlib `json`, all else kept) 1.03×.",
+        f"Encoding is msgspec straight from the `Line` structs, shared by the clients at one "
+        f"position; {_WIRE}. terminado's own rate moves between 0.38 and 0.66 M lines/s from "
+        "run to run, so the ratio straddles the bar.",
+        "Fewer bytes a line: `stream` and `time` once per message instead of per line (a "
+        "change of the message contract, not made).",
+        "medians of 1.9×, 2.6× and 2.2× terminado in this session's three full runs after the "
+        "changes (1.25 M lines/s against 0.38–0.51 M).",
     ),
     "e2e_50_clients": (
-        "Every client encodes its own copy of every message, and each read's byte cap walks "
-        "the lines one by one in Python (`ReplayCache.read`: 2.3 s of a 10 s profile).",
-        "(3), (5): one encoding shared by the clients that read the same slice (a small map "
-        "keyed by the slice's first and last `Line` and its length), prefix sums of the text "
-        "lengths so that the byte cap and the trimming are bisections, and the cap estimated "
-        "at the real ~70 bytes of JSON per line.",
-        "4.9–8.4 M lines/s total; a median ratio of 11.9–18.0× terminado's single client over "
-        "7 full runs, 3 of them at or above 15×; without the shared encoding 7×. What is left "
-        "is the kernel's: `send()` of 64 KiB messages to 50 loopback sockets is ~45% of the "
-        "server's time, and our JSON is ~170 bytes a line where terminado sends ~103. Only "
-        "fewer bytes a line (a change of the message contract: `stream` and `time` once per "
-        "message) would make 15× sure on this machine.",
+        f"One encoding per batch for all 50 clients, byte bounds by bisection; {_WIRE} "
+        "(~45% of the server's time goes to `send()` to 50 loopback sockets).",
+        "The same contract change as for one client.",
+        "medians of 14.9×, 12.9× and 13.7× terminado's single client in this session's runs "
+        "(7–8.6 M lines/s delivered in total).",
     ),
     "e2e_django_view": (
-        "As for end to end, 1 client: the encoding of each line, per client.",
-        "The same changes.",
-        "1.0–1.34 M lines/s; a median ratio of 2.7–3.1× terminado over 4 full runs.",
+        "As for end to end, 1 client.",
+        "The same.",
+        "medians of 1.8×, 2.8× and 2.7× terminado in this session's runs.",
     ),
-    "replay_10k": (
-        "10,000 lines through per-line dicts and the stdlib's `json`: 18–29 ms when the "
-        "machine is quiet, already at the bar, and 60–77 ms when other sessions load it.",
-        "(4): `msgspec` encoding.",
-        "5.2–8.4 ms (bar 25 ms); with the stdlib's `json` 21 ms.",
-    ),
-    "replay_100k_blocking": (
-        "A full collection of the cycle collector walks every cached `Line` (tracked objects): "
-        "with a large cache, one collection during the replay can take tens of ms.",
-        "(2): `Line` with `gc=False`.",
-        "1.6–6 ms.",
-    ),
+    "replay_10k": ("Not seen missing since msgspec encoding.", "", ""),
+    "replay_100k_blocking": ("Not seen missing since `Line` is gc-free.", "", ""),
     "latency_p50": (
         "A line takes one more turn of the event loop than in the seed (the reader wakes the "
-        "client's feed, which then reads, encodes and writes), and the Jupyter server's loop "
-        "is busier: the medians differ by about 0.1 ms, and the ratio moves around the bar "
-        "from run to run on this shared machine.",
-        "The message-path savings above; nothing structural.",
-        "0.52–0.59 ms, a median ratio of 1.02–1.27× the seed over 5 full runs: the extra turn "
-        "stays (it is what pacing each client by its own socket costs), so this ratio will "
-        "keep falling on either side of 1.2. Only writing from the reader's own turn to the "
-        "clients that are idle and caught up (a fast path beside the paced feed) would remove "
-        "it; not tried.",
+        "client's paced feed, which then reads, encodes and writes): about 0.1 ms, so the "
+        "ratio falls on either side of 1.2 from run to run. The absolute bar (2 ms) holds.",
+        "A fast path writing from the reader's own turn to the clients that are idle and "
+        "caught up, beside the paced feed; not tried.",
+        "0.57–0.62 ms against the seed's 0.50–0.52 ms: medians of 1.10× and 1.20×.",
     ),
     "latency_p99": (
         "With 50 samples a round, p99 is a round's slowest line: one stall of the shared "
         "machine (other sessions' browsers and test runs) sets it, for the seed as much as "
-        "for us (compare both sides' rounds in the JSON).",
+        "for us (compare both sides' rounds in the JSON). The absolute bar (10 ms) holds.",
         "Nothing structural.",
-        "per round 1.3–64 ms (the seed's 1–69 ms in the same runs); pooled 2.8–25 ms.",
+        "3.2–5.0 ms pooled against the seed's 2.2–3.4 ms.",
     ),
-    "stalled_rss_growth": (
-        "`ReplayCache._trim` moves the head past old lines but the list still holds them until "
-        "the next compaction (once the dead part outgrows the live one), so up to twice the "
-        "budget stays alive; and `LINE_OVERHEAD` (100) undercounts what a cached line costs "
-        "(~240 bytes for 99 characters).",
-        "(3): drop the trimmed lines at once (`lines[old:new] = repeat(None, n)`), count 140 "
-        "bytes a line beyond its characters.",
-        "21–22.3 MiB (bar 24 MiB).",
-    ),
-    "stalled_others_rate": (
-        "See the flood: the reader that never yields starves every client alike.",
-        "(1).",
-        "a median ratio of 1.03–1.45.",
-    ),
-    "status_p99_flood": (
-        "`Supervisor._read` loops on `read_bytes(partial=True)`, which completes without "
-        "yielding whenever the pipe already holds data: under a flood the reader keeps the "
-        "event loop for the whole burst, and Jupyter answers nothing until it ends.",
-        "(1): `await asyncio.sleep(0)` after each chunk, so that clients and the rest of "
-        "Jupyter run between chunks and the pipe, not the cache, absorbs the difference.",
-        "117 ms with (1) alone; 7–26 ms with all the changes (bar 50 ms), the Jupyter "
-        "terminal 4–56 ms in the same runs.",
-    ),
+    "stalled_rss_growth": ("Not seen missing since trimmed lines are released at once.", "", ""),
+    "stalled_others_rate": ("Not seen missing since the reader yields between chunks.", "", ""),
+    "status_p99_flood": ("Not seen missing since the reader yields between chunks.", "", ""),
 }
 
-CHANGES = """The changes measured above, on private copies of the product (last at commit a550edb: one
-`git diff` of `jupyter_fujita/`, +118 −32 lines); the 129 Python tests (all but the browser and
-TypeScript ones) pass with them, and a randomized comparison of the new `ReplayCache` with the
-old one (appends, reads with and without a byte cap, clears) finds no difference:
+CHANGES = """What the product does to reach the bars (measured first on private copies, then made in
+`jupyter_fujita/`; the whole test suite passes with them):
 
-1. `supervisor.py`, `Supervisor._read`: `await asyncio.sleep(0)` after each chunk is published.
-2. `replay.py`, `Line`: a `msgspec.Struct` with `gc=False, omit_defaults=True` (same fields,
-   `meta` included, same attribute access, equality and repr); `ReplayCache.append` builds the
-   batch with `map(Line, range(seq, seq + n), repeat(stream), repeat(time), texts)`.
-3. `replay.py`, `ReplayCache`: an `array("q")` of prefix sums of the text lengths beside the
-   list; `read(max_bytes=)` and `_trim` find their bounds by bisection; `_trim` sets the slots of
-   trimmed lines to `None` at once; `LINE_OVERHEAD = 140`; the JSON estimate per line 70.
-4. `handlers.py`, `encode_message`: `lines` messages encoded by `msgspec.json.Encoder().encode`
-   (bytes, sent as a text frame by tornado as they are); a line with `meta` goes as its
-   `line_json` dict, so the JSON is the contract's, byte for byte in meaning.
-5. `handlers.py`: the JSON of the last 16 `lines` messages kept, keyed by (id of the first
-   `Line`, id of the last, count) and checked by identity of the first, so that clients at the
-   same position share one encoding. This assumes what `ReplayCache.append` says: a line's
-   `meta` is set before readers are woken, never after.
-6. `django.py`, `RunserverWatcher.feed_batch(texts, lines, partial)`, called by
-   `Supervisor._publish` once per batch instead of `feed` per line: a stdout batch (not a
-   partial line) is skipped whole when `STDOUT_WORTH_READING.search("\\n" + "\\n".join(texts))`
-   finds nothing, with `STDOUT_WORTH_READING = re.compile(r"\\n(?:Starting |You have |> |Performing
-   system checks)")`: the stdout lines `_feed_stdout` reads. The literal newline first makes it
-   ~15× faster than `^` with `re.M`; a stderr batch is still fed line by line.
-
-`msgspec` becomes a dependency of the package.
+1. `Supervisor._read` yields to the event loop after each 64 KiB chunk: a read the pipe's buffer
+   can satisfy completes without a turn of the loop, and a flood would keep it to itself
+   (`GET /api/status` p99 in a flood: 720–1114 ms before, 8–14 ms after).
+2. `Line` is a `msgspec.Struct` with `gc=False` (the cycle collector does not walk a million
+   cached lines), built in batches with `map()`.
+3. `ReplayCache` keeps prefix sums of the text lengths: byte bounds (trimming, message size) are
+   bisections, and trimmed lines are released at once (`LINE_OVERHEAD` 140 bytes beyond the
+   text, what a line really costs).
+4. `lines` messages are encoded by `msgspec.json` (a plain `Line` as itself, one with `meta`
+   through `line_json`) and sent as bytes.
+5. Clients at the same position share one encoding of a batch (the last 32 kept).
+6. The Django watcher reads a batch at a time: a stdout batch in which no line begins like one it
+   reads is skipped with one regex search; stderr is read line by line.
 """
 
 
@@ -271,11 +220,11 @@ def write_docs(results: dict, docs: Path) -> None:
             ]
             if fix:
                 lines += [
-                    f"- What reaches it: {fix}",
-                    f"- Measured with the changes, on a private copy: {measured}",
+                    f"- What would close it: {fix}",
+                    f"- Seen: {measured}",
                 ]
             lines += [""]
-        lines += ["## The proposed changes", "", CHANGES]
+        lines += ["## What was done for speed", "", CHANGES]
     lines += [
         "## The JSON",
         "",
