@@ -14,13 +14,15 @@ from typing import Any
 
 from .django import DjangoProject
 from .errors import NoSuchProcess
+from .records import GroupRecords
 from .replay import ReplayCache
 from .supervisor import Status, Supervisor
 
 
 class ProcessManager:
     def __init__(self, record_dir: Path | None = None) -> None:
-        self.record_dir = record_dir
+        # where running groups are recorded, for the next server to end if this one is killed
+        self.records = GroupRecords(record_dir) if record_dir else None
         self._supervisors: dict[str, Supervisor] = {}
         self._versions: dict[str, int] = {}  # name -> manager version of its last change
         self.version = 0
@@ -42,7 +44,7 @@ class ProcessManager:
             ReplayCache(cache_lines, cache_bytes),
             stop_timeout=stop_timeout,
             max_line_bytes=max_line_bytes,
-            record_dir=self.record_dir,
+            records=self.records,
             on_change=self._on_change,
         )
         self._supervisors[name] = supervisor

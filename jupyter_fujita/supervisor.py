@@ -9,9 +9,7 @@ signals the group, escalating SIGINT -> SIGTERM -> SIGKILL. EOF on the pipes pro
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import shlex
 import signal
 import subprocess
@@ -19,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,11 +40,11 @@ from .django import (
 )
 from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction
 from .lines import LineSplitter
+from .records import GroupRecords
 from .replay import ReplayCache
 
 log = logging.getLogger(__name__)
 
-STATES = ("stopped", "starting", "running", "reloading", "broken", "paused", "stopping", "crashed")
 ACTIVE = frozenset({"starting", "running", "reloading", "broken", "paused"})
 READ_CHUNK = 64 * 1024
 READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
@@ -114,7 +111,7 @@ class Supervisor:
         *,
         stop_timeout: float = 5.0,
         max_line_bytes: int = 64 * 1024,
-        record_dir: Path | None = None,
+        records: GroupRecords | None = None,
         on_change: Callable[[Supervisor], None] | None = None,
     ) -> None:
         self.name = name
@@ -122,7 +119,7 @@ class Supervisor:
         self.cache = cache
         self.stop_timeout = stop_timeout
         self.max_line_bytes = max_line_bytes
-        self.record_dir = record_dir
+        self.records = records
         self.on_change = on_change
         self.watcher = RunserverWatcher(project.root)
         # One lock around start/stop/restart: fifty concurrent starts spawn one process, and a
@@ -315,7 +312,9 @@ class Supervisor:
         command = self.project.command()  # raises NotConfigured before anything changes
         cwd = self.project.cwd()
         self.command, self.cwd = command, str(cwd)
-        await self._end_orphans()
+        for pgid in self.records.orphans() if self.records else []:
+            self._say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
+            await self._end_group(pgid)
         self.watcher.reset()
         self._stop_requested = False
         self.error = None
@@ -346,7 +345,8 @@ class Supervisor:
             return
         self.proc = proc
         self.pgid = proc.pid  # the session leader's pid is its group's id
-        self._write_record()
+        if self.records:
+            self.records.write(self.name, proc.pid, command)
         self._set_state("starting")
         self._run_task = asyncio.create_task(self._run(proc))
 
@@ -534,7 +534,8 @@ class Supervisor:
         self.returncode = returncode
         self.ended = _utc_now()
         self._cancel_readiness()
-        self._remove_record()
+        if self.records:
+            self.records.remove(self.name)
         if self._stop_requested:
             self._say(f"Stopped (exit code {returncode})")
             self._set_state("stopped")
@@ -579,55 +580,3 @@ class Supervisor:
             why = f": {self.error.summary()}" if self.error else ""
             return f"Django exited with code {self.returncode}{why}"
         return "Django is stopped"
-
-    # -- groups left behind by an earlier Jupyter server ---------------------------------------
-
-    def _record_path(self) -> Path | None:
-        if self.record_dir is None:
-            return None
-        return self.record_dir / f"{self.name}-{os.getpid()}.json"
-
-    def _write_record(self) -> None:
-        path = self._record_path()
-        if path is None or self.proc is None:
-            return
-        record = {
-            "pid": self.proc.pid,
-            "pgid": self.pgid,
-            "start_time": oskit.process_start_time(self.proc.pid),
-            "owner_pid": os.getpid(),
-            "owner_start_time": oskit.process_start_time(os.getpid()),
-            "command": self.command,
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record))
-
-    def _remove_record(self) -> None:
-        path = self._record_path()
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-    async def _end_orphans(self) -> None:
-        """End groups recorded by a Jupyter server that has died, if they are still the same."""
-        if self.record_dir is None or not self.record_dir.is_dir():
-            return
-        for path in self.record_dir.glob("*.json"):
-            try:
-                record = json.loads(path.read_text())
-                pid, pgid = int(record["pid"]), int(record["pgid"])
-                owner = int(record["owner_pid"])
-            except (OSError, ValueError, KeyError, TypeError):
-                path.unlink(missing_ok=True)
-                continue
-            if oskit.process_start_time(owner) == record.get("owner_start_time"):
-                continue  # a live server's child (this server's other processes included)
-            # A pid in use as a group id is never handed out again, so a group whose leader is
-            # gone is still the recorded one; a live leader must be the very same process.
-            leader_start = oskit.process_start_time(pid)
-            same_group = leader_start is None or (
-                leader_start == record.get("start_time") and oskit.process_group(pid) == pgid
-            )
-            if same_group and oskit.group_members(pgid):
-                self._say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
-                await self._end_group(pgid)
-            path.unlink(missing_ok=True)
