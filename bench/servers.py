@@ -217,7 +217,16 @@ class JupyterServer(Server):
             await asyncio.sleep(0.02)
 
 
-class TermPeer(Server):
+class BenchModuleServer(Server):
+    """A peer that runs one of bench's own modules (`python -m bench.<name>`)."""
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        return env
+
+
+class TermPeer(BenchModuleServer):
     name = "terminado"
 
     def command(self) -> list[str]:
@@ -233,11 +242,6 @@ class TermPeer(Server):
             *self.child_command(),
         ]
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-        return env
-
     async def wait_ready(self) -> None:
         await self.ready("/ping")
 
@@ -245,7 +249,7 @@ class TermPeer(Server):
         await self.fetch(f"/kill/{name}", "POST")
 
 
-class SeedPeer(Server):
+class SeedPeer(BenchModuleServer):
     name = "seed"
 
     def __init__(self, folder: Path, ring: int) -> None:
@@ -266,11 +270,6 @@ class SeedPeer(Server):
             "--command",
             *self.child_command(),
         ]
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-        return env
 
     async def wait_ready(self) -> None:
         await self.ready("/status")

@@ -44,19 +44,6 @@ def echo(request):
     )
 
 
-def add_test_views(site: Path) -> None:
-    """boom/ (raises) and pause/ (stops at breakpoint()), from the Django scenarios."""
-    from test_django_scenarios import TEST_VIEWS
-
-    views = site / "pages" / "views.py"
-    views.write_text(views.read_text() + TEST_VIEWS)
-    edit(
-        site / "mysite" / "urls.py",
-        'path("", views.home',
-        'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
-    )
-
-
 @dataclass
 class LabPage:
     page: Page

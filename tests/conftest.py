@@ -52,6 +52,34 @@ async def let_reloader_settle() -> None:
     await asyncio.sleep(1.5)
 
 
+TEST_VIEWS = '''
+
+def boom(request):
+    """Test only: a view that raises."""
+    raise ValueError("boom for the test")
+
+
+def pause(request):
+    """Test only: a view that stops in the debugger."""
+    from django.http import HttpResponse
+
+    breakpoint()
+    return HttpResponse("after the pause")
+'''
+
+
+def add_test_views(site: Path) -> Path:
+    """boom/ (raises) and pause/ (stops at breakpoint()) in a copy of the demo site."""
+    views = site / "pages" / "views.py"
+    views.write_text(views.read_text() + TEST_VIEWS)
+    edit(
+        site / "mysite" / "urls.py",
+        'path("", views.home',
+        'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
+    )
+    return site
+
+
 def assert_group_gone(pgid: int | None) -> None:
     if pgid is not None:
         assert oskit.group_members(pgid) == [], f"process group {pgid} still has members"

@@ -10,8 +10,8 @@ import urllib.request
 
 import nbformat
 import pytest
-from browser import CHROMIUM, LOG_LINES, LabPage, add_echo_view, add_test_views, lab_page
-from conftest import copy_demo_site, edit, free_port
+from browser import CHROMIUM, LOG_LINES, LabPage, add_echo_view, lab_page
+from conftest import add_test_views, copy_demo_site, edit, free_port
 from playwright.async_api import async_playwright, expect
 from servers import JupyterServer
 

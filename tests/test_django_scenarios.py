@@ -17,27 +17,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_demo_site, edit, free_port, let_reloader_settle, wait_for
+from conftest import (
+    add_test_views,
+    copy_demo_site,
+    edit,
+    free_port,
+    let_reloader_settle,
+    wait_for,
+)
 
 from jupyter_fujita import oskit
 from jupyter_fujita.django import DjangoProject
 from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.supervisor import Supervisor
-
-TEST_VIEWS = '''
-
-def boom(request):
-    """Test only: a view that raises."""
-    raise ValueError("boom for the test")
-
-
-def pause(request):
-    """Test only: a view that stops in the debugger."""
-    from django.http import HttpResponse
-
-    breakpoint()
-    return HttpResponse("after the pause")
-'''
 
 
 def newer_python() -> str | None:
@@ -91,15 +83,7 @@ def manager(tmp_path, jp_asyncio_loop):
 
 @pytest.fixture
 def site(tmp_path) -> Path:
-    site = copy_demo_site(tmp_path)
-    views = site / "pages" / "views.py"
-    views.write_text(views.read_text() + TEST_VIEWS)
-    edit(
-        site / "mysite" / "urls.py",
-        'path("", views.home',
-        'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
-    )
-    return site
+    return add_test_views(copy_demo_site(tmp_path))
 
 
 def supervise(manager, site: Path, python: str = sys.executable, port: int | None = None):

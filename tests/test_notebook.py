@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import DEMO_SITE, assert_group_gone, copy_demo_site, free_port
+from conftest import DEMO_SITE, add_test_views, assert_group_gone, copy_demo_site, free_port
 from kernels import Kernel, cell_text
 from nbclient import NotebookClient
 from servers import TOKEN, JupyterServer, wait_until
@@ -193,17 +193,7 @@ def test_the_demo_notebook_runs_top_to_bottom(isolated, monkeypatch):
 
 
 def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
-    from test_django_scenarios import TEST_VIEWS
-
-    site = server.root / "site"
-    (site / "pages" / "views.py").write_text((site / "pages" / "views.py").read_text() + TEST_VIEWS)
-    urls = site / "mysite" / "urls.py"
-    urls.write_text(
-        urls.read_text().replace(
-            'path("", views.home',
-            'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
-        )
-    )
+    add_test_views(server.root / "site")
     kernel.run("%fujita start")
     status = kernel.run("%fujita status")
     assert "hint: " in status and "unapplied migrations" in status and "(%fujita migrate)" in status
