@@ -11,13 +11,14 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import time
 from collections import deque
 from collections.abc import Callable
 
 from tornado import web
+
+from bench.serving import serve_until_signalled
 from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
@@ -128,12 +129,7 @@ def main() -> None:
         )
         app.log, app.child = SeedLog(args.ring), None
         app.command, app.cwd = args.command, args.cwd
-        app.listen(args.port, address="127.0.0.1")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await serve_until_signalled(app, args.port)
 
     asyncio.run(serve())
 

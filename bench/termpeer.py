@@ -16,6 +16,8 @@ import signal
 from terminado import NamedTermManager, TermSocket
 from tornado import web
 
+from bench.serving import serve_until_signalled
+
 
 class KillHandler(web.RequestHandler):
     def post(self, name: str) -> None:
@@ -63,12 +65,7 @@ def main() -> None:
             ],
             term_manager=manager,
         )
-        app.listen(args.port, address="127.0.0.1")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await serve_until_signalled(app, args.port)
         kill_all(manager)
 
     asyncio.run(serve())
