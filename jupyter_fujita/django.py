@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 import sysconfig
 from dataclasses import dataclass, field
@@ -84,34 +85,33 @@ def parse_address(address: str) -> tuple[str, int]:
     if not sep:
         host, port = "127.0.0.1", address
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"not a host:port address: {address!r}")
     return host, int(port)
 
 
-SETTINGS_DEFAULT = re.compile(
-    r"""setdefault\(\s*["']DJANGO_SETTINGS_MODULE["']\s*,\s*["'](?P<module>[\w.]+)["']"""
-)
-PREVIEW_SUPPORT = Path(__file__).resolve().parent / "preview_support"
+# Never in runserver's environment: runserver copies its environment into every request's
+# META, so a view (or a debug page) could read them. Kernels get the API's URL and token
+# from the server's environment, runserver does not.
+JUPYTER_SECRETS = ("JUPYTERHUB_", "JPY_", "JUPYTER_FUJITA_", "JUPYTER_TOKEN", "JUPYTER_PASSWORD")
 
 
-def settings_module(manage_py: Path, env: dict[str, str]) -> str | None:
-    """The settings module runserver would use: the environment's, else manage.py's default."""
-    if env.get("DJANGO_SETTINGS_MODULE"):
-        return env["DJANGO_SETTINGS_MODULE"]
-    try:
-        match = SETTINGS_DEFAULT.search(manage_py.read_text(errors="replace"))
-    except OSError:
-        return None
-    return match["module"] if match else None
+def free_port(host: str) -> int:
+    """A port nobody listens on now, for an address configured with port 0."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 @dataclass(slots=True)
 class DjangoProject:
     """What runs: a manage.py (configured or found under root), a Python and an address.
 
-    With `preview_prefix` set (the path of the site's preview route on the Jupyter server),
-    runserver gets settings that make the site work under that prefix (preview_support/).
+    Port 0 in `address` picks a free port at each start (`pick_port`). `preview_prefix` is
+    where the Jupyter server previews the site (None: no preview route) and `preview_mode`
+    whether the faces link it first ("on") or only offer it ("offered"); neither changes
+    what runserver runs.
     """
 
     root: Path
@@ -120,7 +120,8 @@ class DjangoProject:
     manage_py: Path | None = None  # None: look under root at each start
     extra_env: dict[str, str] = field(default_factory=dict)
     preview_prefix: str | None = None
-    public_origins: list[str] = field(default_factory=list)
+    preview_mode: str = "off"
+    bound_address: str | None = None  # this run's address when `address` has port 0
 
     def locate(self) -> Path:
         manage_py = self.manage_py or find_manage_py(self.root)
@@ -134,28 +135,28 @@ class DjangoProject:
         return manage_py
 
     def command(self) -> list[str]:
-        return [self.python, self.locate().name, "runserver", self.address]
+        return [self.python, self.locate().name, "runserver", self.bound_address or self.address]
 
     def cwd(self) -> Path:
         return self.locate().parent
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(JUPYTER_SECRETS)}
         env.update(self.extra_env)
         env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are written, not per 8 KiB
-        user_settings = settings_module(self.locate(), env) if self.preview_prefix else None
-        if user_settings and user_settings != "fujita_preview_settings":
-            path = env.get("PYTHONPATH")
-            env["PYTHONPATH"] = str(PREVIEW_SUPPORT) + (os.pathsep + path if path else "")
-            env["DJANGO_SETTINGS_MODULE"] = "fujita_preview_settings"
-            env["FUJITA_USER_SETTINGS"] = user_settings
-            env["FUJITA_PREVIEW_PREFIX"] = self.preview_prefix or "/"
-            env["FUJITA_PUBLIC_ORIGINS"] = " ".join(self.public_origins)
         return env
+
+    def pick_port(self) -> None:
+        """Before each start: a free port for an address with port 0, the address otherwise."""
+        host, port = parse_address(self.address)
+        self.bound_address = None
+        if port == 0:
+            bracketed = f"[{host}]" if ":" in host else host
+            self.bound_address = f"{bracketed}:{free_port(host)}"
 
     @property
     def host_port(self) -> tuple[str, int]:
-        return parse_address(self.address)
+        return parse_address(self.bound_address or self.address)
 
 
 # -- reading the output -------------------------------------------------------------------------

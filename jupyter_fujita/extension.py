@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, Unicode, validate
+from tornado.ioloop import PeriodicCallback
+from traitlets import Bool, Enum, Float, Int, Unicode, Union, validate
 
 from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
@@ -20,16 +22,26 @@ DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
 ACTIVITY_WINDOW = 60.0
 LOOPBACK_HOSTS = {"", "0.0.0.0", "::", "localhost"}
+ACTIVITY_POLL_MS = 10_000  # how often requests seen in Django's log are counted as activity
 
 
-def known_public_origins(configured: str) -> list[str]:
-    """Origins browsers use for this server: configured, or JupyterHub's public URL."""
-    origins = [configured.rstrip("/")] if configured else []
-    for variable in ("JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_PUBLIC_HUB_URL"):
-        url = urlsplit(os.environ.get(variable, ""))
-        if url.scheme and url.netloc:
-            origins.append(f"{url.scheme}://{url.netloc}")
-    return list(dict.fromkeys(origins))
+def listens_beyond_loopback(ip: str) -> bool:
+    """Jupyter's `ip` reaches other machines ("" and 0.0.0.0 are every interface)."""
+    if ip == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return True  # a host name: someone else's browser may use it
+
+
+def preview_mode(setting: bool | str, ip: str, environ: dict[str, str]) -> str:
+    """ "on" (the faces link the preview first), "offered" (they link the direct address and
+    offer the preview when the page cannot reach it) or "off" (no route at all)."""
+    if setting is True or setting is False:
+        return "on" if setting else "off"
+    under_hub = "JUPYTERHUB_SERVICE_PREFIX" in environ or "JUPYTERHUB_API_TOKEN" in environ
+    return "on" if under_hub or listens_beyond_loopback(ip) else "offered"
 
 
 class Fujita(ExtensionApp):
@@ -52,15 +64,13 @@ class Fujita(ExtensionApp):
     stop_timeout = Float(5.0, help="Seconds per stop step (SIGINT, SIGTERM, SIGKILL).").tag(
         config=True
     )
-    preview = Bool(
-        True,
-        help="Serve the site through Jupyter at {base_url}fujita/site/django/, starting Django "
-        "with settings that make it work under that prefix (the user's files untouched).",
-    ).tag(config=True)
-    public_origin = Unicode(
-        "",
-        help="Where browsers reach Jupyter, e.g. https://hub.example.com, when it is not what "
-        "they send (learned otherwise from the start request and JupyterHub's environment).",
+    preview = Union(
+        [Bool(), Enum(["auto"])],
+        default_value="auto",
+        help="Serve the site through Jupyter at {base_url}fujita/site/django/ (Django itself "
+        "runs unchanged). 'auto': linked first under JupyterHub or when Jupyter listens beyond "
+        "loopback, else offered when the browser cannot reach Django's own address. "
+        "True: always linked first. False: no preview route.",
     ).tag(config=True)
     start_wait = Float(
         30.0, help="How long POST start waits for Django to be up before it answers."
@@ -84,9 +94,9 @@ class Fujita(ExtensionApp):
             manage_py = root / manage_py
         self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
         project = DjangoProject(root, self.address, self.python, manage_py)
-        if self.preview:
+        project.preview_mode = preview_mode(self.preview, self.serverapp.ip, dict(os.environ))
+        if project.preview_mode != "off":
             project.preview_prefix = preview_path(self.serverapp.base_url, DEFAULT_PROCESS)
-            project.public_origins = known_public_origins(self.public_origin)
         self.manager.add(
             DEFAULT_PROCESS,
             project,
@@ -103,11 +113,13 @@ class Fujita(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
-        if self.preview:
+        if self.preview is not False:
             self.handlers.extend(preview_handlers())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
         self._export_environment()
+        self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
+        self._activity.start()
         if self.autostart:
             supervisor = self.manager.get(DEFAULT_PROCESS)
             try:
@@ -133,6 +145,30 @@ class Fujita(ExtensionApp):
                 return True
         return False
 
+    def _note_site_activity(self) -> None:
+        """Requests to Django's own address count as Jupyter activity, as the preview's do:
+        JupyterHub's idle culler reads `last_activity`, where every `*_last_activity` setting
+        counts."""
+        newest = max(
+            (
+                line.time
+                for supervisor in self.manager
+                for line in supervisor.cache.tail(50)
+                if line.meta and "request" in line.meta
+            ),
+            default=None,
+        )
+        if newest is None:
+            return
+        seen = datetime.fromtimestamp(newest, timezone.utc)
+        settings = self.serverapp.web_app.settings  # the live dict, not the extension's copy
+        known = settings.get("fujita_last_activity")
+        if known is None or seen > known:
+            settings["fujita_last_activity"] = seen
+
     async def stop_extension(self) -> None:
         """The Jupyter server is shutting down: stop every child, free every port."""
+        activity = getattr(self, "_activity", None)
+        if activity is not None:
+            activity.stop()
         await self.manager.shutdown()

@@ -133,15 +133,6 @@ class FujitaHandler(FujitaMixin, APIHandler):
             return
         super().write_error(status_code, **kwargs)
 
-    def public_origin(self) -> str | None:
-        """Where this browser sees Jupyter: its Origin, else the scheme and Host it used."""
-        origin = self.request.headers.get("Origin")
-        if origin and origin != "null":
-            return origin.rstrip("/")
-        host = self.request.headers.get("X-Forwarded-Host") or self.request.host
-        scheme = self.request.headers.get("X-Forwarded-Proto", self.request.protocol)
-        return f"{scheme.split(',')[0].strip()}://{host}" if host else None
-
     def json_body(self, allowed: frozenset[str] = frozenset({"address"})) -> dict[str, Any]:
         """The request's JSON object (empty when there is no body)."""
         if not self.request.body:
@@ -185,13 +176,12 @@ class ActionHandler(FujitaHandler):
         address = self.json_body().get("address")
         if address is not None and not isinstance(address, str):
             raise BadRequest('address must be a string such as "127.0.0.1:8001".')
-        origin = self.public_origin()
         if action == "start":
-            status = await supervisor.start(wait=wait, address=address, public_origin=origin)
+            status = await supervisor.start(wait=wait, address=address)
         elif action == "stop":
             status = await supervisor.stop()
         elif action == "restart":
-            status = await supervisor.restart(wait=wait, address=address, public_origin=origin)
+            status = await supervisor.restart(wait=wait, address=address)
         else:
             raise web.HTTPError(404, f"No action {action!r}: use start, stop or restart.")
         self.answer(status_json(status))

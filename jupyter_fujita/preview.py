@@ -1,113 +1,292 @@
 """The preview route: the supervised site, served through the Jupyter server behind its auth.
 
-`{base_url}fujita/site/{name}/...` is proxied, prefix kept, to runserver, which was started
-with settings that make Django at home under that prefix (preview_support/). Jupyter's own
-credentials (the token parameter, the Authorization header, Jupyter's cookies) never reach
-Django, so none lands in the site's log.
+`{base_url}fujita/site/{name}/...` is forwarded to runserver's own address with the prefix
+taken off, so Django runs exactly as plain runserver does; preview_rules.py says what changes
+on the way in and out. The forwarding is a small HTTP/1.1 client of tornado's with the browser
+as its pace: a chunk of the answer is read from Django only once the previous one was written
+to the browser, so a 300 MB download does not sit in Jupyter's memory.
 """
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
+import html
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import web
+from tornado import httputil, web
+from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.tcpclient import TCPClient
 
 from .errors import FujitaError
-from .supervisor import ACTIVE, Supervisor
+from .preview_rules import (
+    REWRITE_LIMIT,
+    Gate,
+    has_token,
+    request_headers,
+    response_headers,
+    rewritable,
+    rewrite_css,
+    rewrite_html,
+    same_origin,
+    without_token,
+)
+from .supervisor import Supervisor
 
 AUTH_RESOURCE = "fujita"
-JUPYTER_COOKIES = ("_xsrf", "username-", "jupyterhub-")  # names, or name prefixes
+SHIM = Path(__file__).resolve().parent / "preview_shim.js"
+CONNECT_TIMEOUT = 5.0
+MAX_ANSWER_BYTES = 1 << 40
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Where to connect for a wildcard bind address.
+LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 def preview_path(base_url: str, name: str) -> str:
     return url_path_join(base_url, "fujita", "site", name) + "/"
 
 
-class SitePreviewHandler(ProxyHandler):
-    """jupyter-server-proxy's handler, aimed at a supervised process by name."""
+class SitePreviewHandler(JupyterHandler):
+    """Forwards one request to the site and its answer back, rewritten for the prefix."""
 
-    async def prepare(self, *args: Any, **kwargs: Any) -> None:
-        await super().prepare(*args, **kwargs)  # authenticated, or redirected to Jupyter's login
-        action = "read" if self.request.method in ("GET", "HEAD", "OPTIONS") else "execute"
+    auth_resource = AUTH_RESOURCE
+
+    def check_xsrf_cookie(self) -> None:
+        """The site's forms carry Django's CSRF token, not Jupyter's. Writes from another
+        origin are refused in `_refuse_cross_site` instead, and Django checks its own token."""
+
+    def compute_etag(self) -> None:  # type: ignore[override]
+        return None  # the answer is Django's, ETag and 304s included: tornado adds none
+
+    @web.authenticated
+    async def get(self, name: str, path: str = "") -> None:
+        await self._serve(name)
+
+    head = post = put = patch = delete = options = get
+
+    async def _serve(self, name: str) -> None:
+        method = self.request.method or "GET"
+        action = "read" if method in SAFE_METHODS else "execute"
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
         )
         if not allowed:
             raise web.HTTPError(403, f"Not authorized to {action} fujita.")
-
-    def _target(self, name: str) -> tuple[str, int]:
+        self._refuse_cross_site(method)
         try:
             supervisor: Supervisor = self.settings["fujita_manager"].get(name)
         except FujitaError as error:
             raise web.HTTPError(404, error.message) from None
-        if supervisor.state not in ACTIVE:
-            raise web.HTTPError(503, f"Django is {supervisor.state}: start it to preview the site.")
-        self.proxy_base = url_path_join("fujita", "site", name)
+        self.settings["fujita_last_activity"] = datetime.now(timezone.utc)
+        if method == "GET" and has_token(self.request.query) and self._is_navigation():
+            # Jupyter has set its login cookie by now: the token leaves the address bar, and so
+            # never reaches a Referer or the site's own pages.
+            query = without_token(self.request.query)
+            self.redirect(self.request.path + (f"?{query}" if query else ""))
+            return
+        await self._forward(name, supervisor)
+
+    def _refuse_cross_site(self, method: str) -> None:
+        if method in SAFE_METHODS:
+            return
+        origin = self.request.headers.get("Origin")
+        cross = origin is not None and not same_origin(origin, self.request.host)
+        if cross or self.request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise web.HTTPError(403, "A write to the preview from another site is refused.")
+
+    def _is_navigation(self) -> bool:
+        mode = self.request.headers.get("Sec-Fetch-Mode")
+        return mode == "navigate" or (mode is None and self._wants_html())
+
+    def _wants_html(self) -> bool:
+        return "text/html" in self.request.headers.get("Accept", "")
+
+    async def _forward(self, name: str, supervisor: Supervisor) -> None:
         host, port = supervisor.project.host_port
-        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host), port
-
-    async def _forward(self, name: str, proxied_path: str) -> Any:
-        host, port = self._target(name)
-        return await self.proxy(host, port, proxied_path)
-
-    async def http_get(self, name: str, proxied_path: str = "") -> Any:  # type: ignore[override]
-        return await self._forward(name, proxied_path)
-
-    async def open(self, name: str, proxied_path: str = "") -> Any:  # type: ignore[override]
-        host, port = self._target(name)
-        return await self.proxy_open(host, port, proxied_path)
-
-    def post(self, name: str, proxied_path: str = "") -> Any:  # type: ignore[override]
-        return self._forward(name, proxied_path)
-
-    put = delete = patch = options = head = post
-
-    # -- what reaches Django --------------------------------------------------------------------
-
-    def proxy_request_headers(self) -> Any:
-        headers = super().proxy_request_headers()
-        if headers.get("Authorization", "").lower().startswith(("token ", "bearer ")):
-            del headers["Authorization"]
-        if "Cookie" in headers:
-            kept = [
-                f"{morsel.key}={morsel.coded_value}"
-                for morsel in SimpleCookie(headers["Cookie"]).values()
-                if not morsel.key.startswith(JUPYTER_COOKIES)
-            ]
-            del headers["Cookie"]
-            if kept:
-                headers["Cookie"] = "; ".join(kept)
-        # The browser's real scheme (a hub terminates TLS before Jupyter): Django trusts this
-        # header in the preview settings, so it is always set here, never passed through.
-        headers["X-Forwarded-Proto"] = (
-            self.request.headers.get("X-Forwarded-Proto", self.request.protocol)
-            .split(",")[0]
-            .strip()
+        connect_to = LOOPBACK_FOR.get(host, host)
+        url_host = f"[{connect_to}]" if ":" in connect_to else connect_to
+        prefix = preview_path(self.base_url, name).rstrip("/")
+        gate = Gate(prefix, f"http://{url_host}:{port}")
+        try:
+            stream = await TCPClient().connect(connect_to, port, timeout=CONNECT_TIMEOUT)
+        except (OSError, StreamClosedError, TimeoutError):
+            self._not_up(supervisor)  # starting, reloading, broken or stopped: nothing listens
+            return
+        connection = HTTP1Connection(
+            stream,
+            True,
+            HTTP1ConnectionParameters(
+                no_keep_alive=True,
+                chunk_size=64 * 1024,
+                decompress=False,
+                max_body_size=MAX_ANSWER_BYTES,  # streamed: only the browser's pace bounds it
+            ),
         )
-        return headers
+        headers = httputil.HTTPHeaders()
+        for key, value in request_headers(self.request.headers.get_all(), gate, self.request.host):
+            headers.add(key, value)
+        headers["Connection"] = "close"
+        body = self.request.body
+        if body or self.request.method in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        path = self.request.path[len(prefix) :] or "/"
+        query = without_token(self.request.query)
+        start_line = httputil.RequestStartLine(
+            self.request.method or "GET", path + (f"?{query}" if query else ""), "HTTP/1.1"
+        )
+        answer = _Answer(self, gate, stream)
+        try:
+            await connection.write_headers(start_line, headers, body or None)
+            connection.finish()
+            complete = await connection.read_response(answer)
+        except (StreamClosedError, httputil.HTTPInputError) as error:
+            self.log.debug("preview of %s: %s", name, error)
+            complete = False
+        finally:
+            stream.close()
+        if complete:
+            self.finish()
+        elif not answer.started:
+            self._not_up(supervisor)  # Django went away before it answered (a reload, say)
+        else:
+            # Part of the answer is out: the browser must see it cut short, not complete.
+            self.detach().close()
 
-    def get_client_uri(self, protocol: str, host: str, port: int, proxied_path: str) -> str:
-        uri = super().get_client_uri(protocol, host, port, proxied_path)
-        base, _, query = uri.partition("?")
-        if not proxied_path and not base.endswith("/"):
-            base += "/"  # the site's root is the prefix with its slash
-        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "token"]
-        return f"{base}?{urlencode(kept)}" if kept else base
+    def _not_up(self, supervisor: Supervisor) -> None:
+        """503 with what is going on; a page reloads itself until Django serves again."""
+        status = supervisor.status()
+        self.set_status(503)
+        self.set_header("Retry-After", "2")
+        self.set_header("Cache-Control", "no-store")
+        error = status.error
+        where = None
+        if error is not None and error.file:
+            where = error.file + (f":{error.line}" if error.line else "")
+        if not self._wants_html():
+            self.set_header("Content-Type", "application/json")
+            self.finish(
+                json.dumps({"message": status.message, "state": status.state, "where": where})
+            )
+            return
+        details = f"<p><code>{html.escape(where)}</code></p>" if where else ""
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta http-equiv='refresh' content='2'>"
+            f"<title>Django is {html.escape(status.state)}</title></head>"
+            "<body style='font-family: system-ui, sans-serif; margin: 2em'>"
+            f"<h1>Django is {html.escape(status.state)}</h1>"
+            f"<p>{html.escape(status.message)}</p>{details}"
+            "<p>This page reloads itself until the site answers.</p></body></html>"
+        )
 
-    def _rewrite_location_header(
-        self, location: str, host: str, port: int, proxied_path: str
-    ) -> str:
-        """Django already puts the prefix in its redirects (SCRIPT_NAME): never add it twice."""
-        context = self._get_context_path(host, port)
-        if location.startswith(context.rstrip("/") + "/") or location == context.rstrip("/"):
-            return location
-        return super()._rewrite_location_header(location, host, port, proxied_path)
+    def _log(self) -> None:
+        """The site's own errors are in Django's log, and a 503 while it starts is expected:
+        neither is an error of Jupyter's (whose request log would dump the headers)."""
+        status = self.get_status()
+        level = logging.DEBUG if status < 400 else logging.INFO
+        self.log.log(level, "%d %s (preview)", status, self._request_summary())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Refusals are short JSON for scripts and plain text for people, never Jupyter's page
+        (which would run Jupyter's templates on the site's path)."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(error, "log_message", None) or self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+
+class _Answer(httputil.HTTPMessageDelegate):
+    """Django's answer, passed to the browser: streamed as it comes, or read whole (up to
+    REWRITE_LIMIT) when it is HTML or CSS whose URLs need the prefix."""
+
+    def __init__(self, handler: SitePreviewHandler, gate: Gate, upstream: IOStream) -> None:
+        self.handler = handler
+        self.gate = gate
+        self.upstream = upstream
+        self.kind: str | None = None
+        self.held: list[bytes] = []
+        self.held_bytes = 0
+        self.started = False
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> None:
+        assert isinstance(start_line, httputil.ResponseStartLine)
+        self.started = True
+        handler = self.handler
+        handler.set_status(start_line.code, start_line.reason or None)
+        # Django's answer, not Jupyter's: its headers replace the defaults Jupyter set (two
+        # Content-Security-Policy headers both apply, so Jupyter's frame-ancestors stays).
+        forwarded = response_headers(headers.get_all(), self.gate)
+        replaced = {name.lower() for name, _ in forwarded} - {"content-security-policy"}
+        for name in {"content-type", "server", "date", "access-control-allow-origin"} | replaced:
+            handler.clear_header(name)
+        for name, value in forwarded:
+            handler.add_header(name, value)
+        length = headers.get("Content-Length")
+        if "Content-Encoding" not in headers:
+            self.kind = rewritable(headers.get("Content-Type", ""))
+        if self.kind and length and int(length) > REWRITE_LIMIT:
+            self.kind = None
+        if self.kind is None and length is not None:
+            handler.set_header("Content-Length", length)
+
+    def data_received(self, chunk: bytes) -> Any:
+        if self.kind is not None:
+            self.held.append(chunk)
+            self.held_bytes += len(chunk)
+            if self.held_bytes <= REWRITE_LIMIT:
+                return None
+            self.kind = None  # too big to rewrite: pass it on as it is
+            chunk = b"".join(self.held)
+            self.held = []
+        self.handler.write(chunk)
+        return self._sent()  # the next chunk is read once this one is on its way
+
+    async def _sent(self) -> None:
+        try:
+            await self.handler.flush()
+        except StreamClosedError:
+            self.upstream.close()  # the browser went away: read no more of Django's answer
+
+    def finish(self) -> None:
+        if self.kind is None:
+            return
+        body = b"".join(self.held)
+        if self.kind == "css":
+            body = rewrite_css(body, self.gate)
+        else:
+            body = rewrite_html(body, self.gate, self._shim_tag())
+        self.handler.write(body)
+
+    def _shim_tag(self) -> bytes:
+        src = url_path_join(self.handler.base_url, "fujita", "preview-shim.js")
+        data = html.escape(
+            json.dumps({"prefix": self.gate.prefix, "direct": self.gate.direct_origins})
+        )
+        return f'<script src="{html.escape(src)}" data-fujita="{data}"></script>'.encode()
+
+
+class PreviewShimHandler(JupyterHandler):
+    """The script a previewed page loads first: it puts the prefix on the URLs the page's own
+    scripts build (fetch, XMLHttpRequest, history, EventSource, links and forms made later)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/javascript; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(SHIM.read_bytes())
 
 
 class AddSlashHandler(JupyterHandler):
@@ -118,11 +297,8 @@ class AddSlashHandler(JupyterHandler):
 
 
 def preview_handlers() -> list[tuple[Any, ...]]:
-    proxy_options = {
-        "absolute_url": True,  # Django sees the whole path, prefix included
-        "host_allowlist": ["localhost", "127.0.0.1", "::1"],
-    }
     return [
+        (r"fujita/preview-shim\.js", PreviewShimHandler),
         (r"fujita/site/(?P<name>[^/]+)", AddSlashHandler),
-        (r"fujita/site/(?P<name>[^/]+)/(?P<proxied_path>.*)", SitePreviewHandler, proxy_options),
+        (r"fujita/site/(?P<name>[^/]+)/(?P<path>.*)", SitePreviewHandler),
     ]

@@ -73,6 +73,7 @@ class Status:
     hints: list[dict[str, str]]
     debugger: dict[str, Any] | None
     preview_url: str | None
+    preview: str
 
 
 def status_json(status: Status) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "hints": status.hints,
         "debugger": status.debugger,
         "preview_url": status.preview_url,
+        "preview": status.preview,
     }
 
 
@@ -145,18 +147,14 @@ class Supervisor:
 
     # -- public, awaitable transitions --------------------------------------------------------
 
-    async def start(
-        self, wait: float = 0.0, address: str | None = None, public_origin: str | None = None
-    ) -> Status:
+    async def start(self, wait: float = 0.0, address: str | None = None) -> Status:
         """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended.
 
-        `address` (host:port) replaces the configured one for this and later starts;
-        `public_origin` (where the browser sees Jupyter) is trusted by the preview's settings.
+        `address` (host:port) replaces the configured one for this and later starts.
         """
         async with self._lock:
             if self.state not in ACTIVE:
                 self._set_address(address)
-                self._trust(public_origin)
                 await self._spawn()
             elif address is not None and address != self.project.address:
                 raise Conflict(
@@ -173,13 +171,10 @@ class Supervisor:
             await self._stop()
         return self.status()
 
-    async def restart(
-        self, wait: float = 0.0, address: str | None = None, public_origin: str | None = None
-    ) -> Status:
+    async def restart(self, wait: float = 0.0, address: str | None = None) -> Status:
         async with self._lock:
             await self._stop()
             self._set_address(address)
-            self._trust(public_origin)
             self.restarts += 1
             await self._spawn()
         if wait > 0:
@@ -252,10 +247,6 @@ class Supervisor:
             "label": "Start on the next free port",
         }
 
-    def _trust(self, origin: str | None) -> None:
-        if origin and origin not in self.project.public_origins:
-            self.project.public_origins.append(origin)
-
     def _set_address(self, address: str | None) -> None:
         if address is None:
             return
@@ -299,8 +290,16 @@ class Supervisor:
             error=self.error,
             hints=list(self.hints.values()),
             debugger=self.debugger if self.state == "paused" else None,
-            preview_url=self.project.preview_prefix if self.state in ACTIVE else None,
+            preview_url=self._preview_url(),
+            preview=self.project.preview_mode,
         )
+
+    def _preview_url(self) -> str | None:
+        """Where the site is previewed through Jupyter, while it is up and previewing is on or
+        offered (the faces link it first only when `preview` is "on")."""
+        if self.state not in ACTIVE or self.project.preview_mode == "off":
+            return None
+        return self.project.preview_prefix
 
     @property
     def alive(self) -> bool:
@@ -324,6 +323,7 @@ class Supervisor:
         self.debugger = None
         self.hints.pop("port", None)
         self.started = _utc_now()
+        self.project.pick_port()
         host, port = self.project.host_port
         if not oskit.port_is_free(host, port):
             self._say(f"Not starting: {host}:{port} is already in use by another program.")

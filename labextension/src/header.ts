@@ -9,6 +9,7 @@ import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
 import { displayMessage, displayState } from './model';
 import { ModelView } from './modelview';
+import { Reachability } from './reach';
 import { Action, CommandIDs, DEFAULT_PROCESS, ICheck, IFujitaModel, IProcessError } from './tokens';
 
 interface IActionButton {
@@ -87,8 +88,26 @@ export class StatusHeader extends ModelView {
     // no link to a site that does not answer (broken, reloading)
     const serving = state !== 'broken' && state !== 'reloading';
     const url = model.connection === 'connected' && serving ? model.status?.url : null;
-    this._renderMessage(displayMessage(model), url && /^https?:\/\//i.test(url) ? url : null);
+    const direct = url && /^https?:\/\//i.test(url) ? url : null;
     const preview = model.connection === 'connected' ? model.status?.preview_url : null;
+    const mode = model.status?.preview;
+    // Through Jupyter when that is the only way this browser reaches the site.
+    const throughJupyter =
+      !!preview &&
+      !!direct &&
+      (mode === 'on' || (mode === 'offered' && this._reach.check(direct) === 'unreachable'));
+    if (throughJupyter) {
+      this._renderMessage(displayMessage(model), null);
+      this._url.href = preview;
+      this._url.textContent = 'Open the site through Jupyter';
+      this._url.title = `${direct} is not reachable from this browser: the site is served through the Jupyter server`;
+      this._url.dataset.fujitaLink = 'preview';
+      this._message.append(' ', this._url);
+    } else {
+      this._url.title = '';
+      this._url.dataset.fujitaLink = 'direct';
+      this._renderMessage(displayMessage(model), direct);
+    }
     if (preview) {
       this._message.append(' ', this._preview);
     }
@@ -177,6 +196,7 @@ export class StatusHeader extends ModelView {
   private readonly _message = element('div', 'jp-fujita-message');
   private readonly _url = element('a', 'jp-fujita-url');
   private readonly _preview: HTMLButtonElement;
+  private readonly _reach = new Reachability(() => this.render());
   private readonly _error = element('div', 'jp-fujita-error');
   private readonly _buttons = new Map<Action, HTMLButtonElement>();
   private _errorKey = '';

@@ -97,6 +97,11 @@ export interface IStatus {
    * without the preview route.
    */
   preview_url?: string | null;
+  /**
+   * "on": the preview is the site's main link (JupyterHub, a Jupyter reached over the network);
+   * "offered": the direct address is, unless this browser cannot reach it; "off": no preview.
+   */
+  preview?: 'on' | 'offered' | 'off';
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
