@@ -308,6 +308,7 @@ class Supervisor:
     # -- spawning and reading -----------------------------------------------------------------
 
     async def _spawn(self) -> None:
+        self.project.pick_port()  # port 0: a free one for this run
         command = self.project.command()  # raises NotConfigured before anything changes
         cwd = self.project.cwd()
         self.command, self.cwd = command, str(cwd)
@@ -323,7 +324,6 @@ class Supervisor:
         self.debugger = None
         self.hints.pop("port", None)
         self.started = _utc_now()
-        self.project.pick_port()
         host, port = self.project.host_port
         if not oskit.port_is_free(host, port):
             self._say(f"Not starting: {host}:{port} is already in use by another program.")
