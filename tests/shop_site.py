@@ -123,7 +123,9 @@ FILES = {
         from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
         from django.shortcuts import redirect, render
         from django.urls import reverse
+        from django.views.decorators.csrf import ensure_csrf_cookie
 
+        @ensure_csrf_cookie
         def home(request):
             photos = sorted(default_storage.listdir("photos")[1])
             return render(request, "gallery/home.html", {"photos": photos})
