@@ -29,7 +29,11 @@ from .replay import Line
 # Folders never searched for manage.py: they hold installed code, not the user's project.
 _SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "env"}
 
-START_LINE = re.compile(r"^Starting (?:[A-Z]+ )?development server at (?P<url>https?://\S+)")
+# Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
+# Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
+START_LINE = re.compile(
+    r"^Starting (?:[A-Z]+ |ASGI/Daphne version \S+ )?development server at (?P<url>https?://\S+)"
+)
 RELOADING = re.compile(r"^(?P<path>.+) changed, reloading\.$")
 CHECKS_START = "Performing system checks..."
 THREAD_EXCEPTION = "Exception in thread django-main-thread:"

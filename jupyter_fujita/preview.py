@@ -9,6 +9,7 @@ to the browser, so a 300 MB download does not sit in Jupyter's memory.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -90,10 +91,15 @@ class SitePreviewHandler(JupyterHandler):
             query = without_token(self.request.query)
             self.redirect(self.request.path + (f"?{query}" if query else ""))
             return
-        await self._forward(name, supervisor)
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            await self._tunnel(supervisor)
+        else:
+            await self._forward(name, supervisor)
 
     def _refuse_cross_site(self, method: str) -> None:
-        if method in SAFE_METHODS:
+        # A WebSocket handshake is a GET that browsers send with cookies from any site.
+        upgrade = "Upgrade" in self.request.headers
+        if method in SAFE_METHODS and not upgrade:
             return
         origin = self.request.headers.get("Origin")
         cross = origin is not None and not same_origin(origin, self.request.host)
@@ -107,17 +113,53 @@ class SitePreviewHandler(JupyterHandler):
     def _wants_html(self) -> bool:
         return "text/html" in self.request.headers.get("Accept", "")
 
-    async def _forward(self, name: str, supervisor: Supervisor) -> None:
+    def _gate(self, supervisor: Supervisor) -> tuple[Gate, str, int]:
+        """The rules for this site, and where to connect to it."""
         host, port = supervisor.project.host_port
         connect_to = LOOPBACK_FOR.get(host, host)
         url_host = f"[{connect_to}]" if ":" in connect_to else connect_to
-        prefix = preview_path(self.base_url, name).rstrip("/")
-        gate = Gate(prefix, f"http://{url_host}:{port}")
+        prefix = preview_path(self.base_url, supervisor.name).rstrip("/")
+        return Gate(prefix, f"http://{url_host}:{port}"), connect_to, port
+
+    async def _connect(self, supervisor: Supervisor) -> tuple[Gate, IOStream] | None:
+        gate, host, port = self._gate(supervisor)
         try:
-            stream = await TCPClient().connect(connect_to, port, timeout=CONNECT_TIMEOUT)
+            stream = await TCPClient().connect(host, port, timeout=CONNECT_TIMEOUT)
         except (OSError, StreamClosedError, TimeoutError):
             self._not_up(supervisor)  # starting, reloading, broken or stopped: nothing listens
+            return None
+        return gate, stream
+
+    def _target(self, gate: Gate) -> str:
+        """The request's path and query as Django gets them: prefix and token off."""
+        path = self.request.path[len(gate.prefix) :] or "/"
+        query = without_token(self.request.query)
+        return path + (f"?{query}" if query else "")
+
+    async def _tunnel(self, supervisor: Supervisor) -> None:
+        """A WebSocket (Channels, say): the handshake rewritten like any request, then the two
+        connections joined byte for byte until either side closes."""
+        connected = await self._connect(supervisor)
+        if connected is None:
             return
+        gate, upstream = connected
+        head = [f"GET {self._target(gate)} HTTP/1.1"]
+        for key, value in request_headers(self.request.headers.get_all(), gate, self.request.host):
+            head.append(f"{key}: {value}")
+        head += ["Connection: Upgrade", "Upgrade: websocket", "", ""]
+        browser = self.detach()
+        try:
+            await upstream.write("\r\n".join(head).encode("latin-1"))
+        except StreamClosedError:
+            browser.close()
+            return
+        await asyncio.gather(_pipe(upstream, browser), _pipe(browser, upstream))
+
+    async def _forward(self, name: str, supervisor: Supervisor) -> None:
+        connected = await self._connect(supervisor)
+        if connected is None:
+            return
+        gate, stream = connected
         connection = HTTP1Connection(
             stream,
             True,
@@ -135,10 +177,8 @@ class SitePreviewHandler(JupyterHandler):
         body = self.request.body
         if body or self.request.method in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(body))
-        path = self.request.path[len(prefix) :] or "/"
-        query = without_token(self.request.query)
         start_line = httputil.RequestStartLine(
-            self.request.method or "GET", path + (f"?{query}" if query else ""), "HTTP/1.1"
+            self.request.method or "GET", self._target(gate), "HTTP/1.1"
         )
         answer = _Answer(self, gate, stream)
         try:
@@ -200,6 +240,17 @@ class SitePreviewHandler(JupyterHandler):
         message = getattr(error, "log_message", None) or self._reason
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message}))
+
+
+async def _pipe(source: IOStream, sink: IOStream) -> None:
+    try:
+        while True:
+            await sink.write(await source.read_bytes(64 * 1024, partial=True))
+    except StreamClosedError:
+        pass
+    finally:
+        source.close()
+        sink.close()
 
 
 class _Answer(httputil.HTTPMessageDelegate):
