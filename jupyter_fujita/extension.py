@@ -17,6 +17,7 @@ from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import preview_handlers, preview_path
+from .preview_origin import PreviewOrigin
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
@@ -72,6 +73,12 @@ class Fujita(ExtensionApp):
         "loopback, else offered when the browser cannot reach Django's own address. "
         "True: always linked first. False: no preview route.",
     ).tag(config=True)
+    preview_origin = Unicode(
+        "",
+        help="Serve the preview on an origin of its own, so that a previewed page's scripts "
+        "cannot use the Jupyter session: a port (on the host the browser uses for Jupyter) or "
+        "scheme://host:port. The Jupyter server listens there too, for the preview alone.",
+    ).tag(config=True)
     start_wait = Float(
         30.0, help="How long POST start waits for Django to be up before it answers."
     ).tag(config=True)
@@ -105,7 +112,13 @@ class Fujita(ExtensionApp):
             max_line_bytes=self.max_line_bytes,
             stop_timeout=self.stop_timeout,
         )
+        self.preview_origin_server = None
+        if self.preview_origin and project.preview_mode != "off":
+            self.preview_origin_server = PreviewOrigin(
+                self.preview_origin, DEFAULT_PROCESS, self.manager, lambda: self.serverapp.port
+            )
         self.settings.update(
+            fujita_preview_origin=self.preview_origin_server,
             fujita_manager=self.manager,
             fujita_start_wait=self.start_wait,
             fujita_encodings=SharedEncodings(),
@@ -118,6 +131,8 @@ class Fujita(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
         self._export_environment()
+        if self.preview_origin_server is not None:
+            self.preview_origin_server.listen(self.serverapp.ip)
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
         if self.autostart:
@@ -171,4 +186,6 @@ class Fujita(ExtensionApp):
         activity = getattr(self, "_activity", None)
         if activity is not None:
             activity.stop()
+        if self.preview_origin_server is not None:
+            self.preview_origin_server.stop()
         await self.manager.shutdown()
