@@ -14,6 +14,7 @@ Django 5.2 and 6.x through pipes:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -34,7 +35,10 @@ _SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "env"}
 START_LINE = re.compile(
     r"^Starting (?:[A-Z]+ |ASGI/Daphne version \S+ )?development server at (?P<url>https?://\S+)"
 )
-RELOADING = re.compile(r"^(?P<path>.+) changed, reloading\.$")
+# Found anywhere in a line: the project's LOGGING may put a prefix of its own ("[time][INFO]
+# [django.utils.autoreload] ...") before what Django says. A path starts after a space or "]"
+# (a slash inside a date such as [02/Dec/2026 ...] does not).
+RELOADING = re.compile(r"(?:^|[\s\]])(?P<path>(?:/|[A-Za-z]:\\).*?) changed, reloading\.$")
 CHECKS_START = "Performing system checks..."
 THREAD_EXCEPTION = "Exception in thread django-main-thread:"
 TRACEBACK_START = "Traceback (most recent call last):"
@@ -42,10 +46,20 @@ FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<f
 EXCEPTION_LINE = re.compile(r"^(?P<exception>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 CHECK_LINE = re.compile(r"^(?P<object>.+?): \((?P<id>[\w.]+)\) (?P<message>.*)$")
 CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$")
+# runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around it.
 REQUEST_LINE = re.compile(
-    r'^\[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S*) [^"]*" (?P<status>\d{3}) (?P<size>\d+|-)$'
+    r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
-SERVER_ERROR = re.compile(r"^Internal Server Error: (?P<path>.*)$")
+# Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
+DAPHNE_REQUEST_LINE = re.compile(
+    r"^HTTP (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \[(?P<duration>[\d.]+), "
+)
+SERVER_ERROR = re.compile(r"Internal Server Error: (?P<path>\S*)")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Keys of a JSON-lines log record (python-json-logger and structlog style) holding the message
+# and a traceback.
+JSON_MESSAGE_KEYS = ("message", "msg", "event")
+JSON_TRACEBACK_KEYS = ("exc_info", "exc_text", "exception", "stack_info")
 MIGRATIONS = re.compile(
     r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
 )
@@ -310,6 +324,7 @@ class RunserverWatcher:
             str, int
         ] = {}  # path -> seq of its traceback, until its request line
         self._pdb_where: tuple[str, int, str] | None = None
+        self._serving = False  # the start line seen, no reload since
         self.last_error: DjangoError | None = None
 
     def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
@@ -341,6 +356,7 @@ class RunserverWatcher:
             match = START_LINE.match(text)
             if match:
                 self.last_error = None
+                self._serving = True
                 return Ready(match["url"])
         elif text == CHECKS_START:
             return Checking()
@@ -363,14 +379,17 @@ class RunserverWatcher:
 
     def _feed_stderr(self, line: Line) -> Event | None:
         text = line.text
+        if "\x1b" in text:
+            text = ANSI_ESCAPE.sub("", text)  # a colourising formatter's escapes
         if self._traceback is not None:
-            return self._feed_traceback(self._traceback, line)
+            return self._feed_traceback(self._traceback, line, text)
         if self._checks_of is not None:
             event = self._feed_checks(text)
             if event is not _NOT_MINE:
                 return event
-        if text.startswith("["):
-            self._annotate_request(line)
+        if text.startswith("{") and self._feed_json(line, text):
+            return None
+        if ('" ' in text or text.startswith("HTTP ")) and self._annotate_request(line, text):
             return None
         if text.startswith(("During handling", "The above exception")) and self._ended:
             self._traceback = self._ended  # the chain goes on: same start, same thread
@@ -391,29 +410,57 @@ class RunserverWatcher:
         self._thread_exception_seq = None
         if text:
             self._ended = None
-        match = SERVER_ERROR.match(text)
-        if match:
-            self._server_error_path = match["path"]
-            return None
+        if "Internal Server Error" in text:
+            match = SERVER_ERROR.search(text)
+            if match:
+                self._server_error_path = match["path"]
+                return None
         if text in PORT_ERRORS:
             kind, message = PORT_ERRORS[text]
             self.last_error = DjangoError(kind, message, seq=line.seq)
             return Failed(self.last_error)
-        match = RELOADING.match(text)
-        if match:
-            return Reloading(match["path"])
+        if text.endswith(" changed, reloading."):
+            match = RELOADING.search(text)
+            if match:
+                self._serving = False
+                return Reloading(match["path"])
         return None
 
-    def _annotate_request(self, line: Line) -> None:
-        match = REQUEST_LINE.match(line.text)
+    def _feed_json(self, line: Line, text: str) -> bool:
+        """A JSON-lines log record (python-json-logger, structlog): its message read as a line
+        of its own, a traceback it holds tied to its request. False when it is not JSON."""
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(record, dict):
+            return False
+        message = next((v for k in JSON_MESSAGE_KEYS if isinstance(v := record.get(k), str)), "")
+        if self._annotate_request(line, message):
+            return True
+        match = SERVER_ERROR.search(message)
+        if match:
+            held = any(
+                isinstance(v := record.get(k), str) and TRACEBACK_START in v
+                for k in JSON_TRACEBACK_KEYS
+            )
+            if held:  # the traceback is in this very record
+                self._server_errors[match["path"]] = line.seq
+            else:  # it follows on lines of its own
+                self._server_error_path = match["path"]
+        return True
+
+    def _annotate_request(self, line: Line, text: str) -> bool:
+        match = REQUEST_LINE.search(text) or DAPHNE_REQUEST_LINE.match(text)
         if match is None:
-            return
+            return False
         status = int(match["status"])
+        size = match.groupdict().get("size")
         request: dict[str, Any] = {
             "method": match["method"],
             "path": match["path"],
             "status": status,
-            "size": int(match["size"]) if match["size"] != "-" else None,
+            "size": int(size) if size and size != "-" else None,
         }
         if status >= 500:
             path = match["path"].partition("?")[0]
@@ -421,9 +468,9 @@ class RunserverWatcher:
             if seq is not None:
                 request["traceback_seq"] = seq
         line.meta = {"request": request}
+        return True
 
-    def _feed_traceback(self, tb: _Traceback, line: Line) -> Event | None:
-        text = line.text
+    def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:
         frame = FRAME.match(text)
         if frame:
             tb.frames.append((frame["file"], int(frame["line"]), frame["func"]))
@@ -446,6 +493,10 @@ class RunserverWatcher:
         error = self._error_from(tb, match["exception"], (match["message"] or "").strip())
         if tb.request:
             return None  # the request line will point at it
+        if self._serving and not tb.in_main_thread:
+            # Raised in a request's thread while Django serves, logged in words we do not
+            # know: handled by Django, never the reason a crash is given.
+            return None
         self.last_error = error
         event = Broken(error) if tb.in_main_thread else Failed(error)
         if error.kind == "system-check":

@@ -249,3 +249,96 @@ async def test_stdin_refuses_too_much_text_and_a_stopped_process(manager, site):
     await supervisor.start(wait=60)
     with pytest.raises(BadRequest):
         await supervisor.send("x" * 5000)
+
+
+# LOGGING formats people use, for Django's own loggers (requests, errors, reloads).
+LOGGING_FORMATS = {
+    "bracketed": "{'format': '[{asctime}][{levelname}][{name}] {message}', 'style': '{'}",
+    "verbose": "{'format': '{levelname} {asctime} {module} {process:d} {message}', 'style': '{'}",
+    "json-lines": "{'()': 'mysite.logformat.JsonLines'}",
+    "colourised": "{'()': 'mysite.logformat.Colours'}",
+}
+LOG_FORMATTERS = '''
+import json
+import logging
+
+
+class JsonLines(logging.Formatter):
+    """python-json-logger style: one JSON object a record, the traceback in exc_info."""
+
+    def format(self, record):
+        data = {"asctime": self.formatTime(record), "levelname": record.levelname,
+                "name": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            data["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+class Colours(logging.Formatter):
+    """A colourising formatter: the level in colour, then the message."""
+
+    def format(self, record):
+        colour = "\\x1b[31m" if record.levelno >= logging.ERROR else "\\x1b[32m"
+        text = f"{colour}{record.levelname}\\x1b[0m {record.name}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\\n" + self.formatException(record.exc_info)
+        return text
+'''
+
+
+def use_logging_format(site: Path, formatter: str) -> None:
+    (site / "mysite" / "logformat.py").write_text(LOG_FORMATTERS)
+    with (site / "mysite" / "settings.py").open("a") as settings:
+        settings.write(
+            f"""
+LOGGING = {{
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {{"custom": {formatter}}},
+    "handlers": {{"console": {{"class": "logging.StreamHandler", "formatter": "custom"}}}},
+    "loggers": {{
+        "django": {{"handlers": ["console"], "level": "INFO", "propagate": False}},
+        "django.server": {{"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }},
+}}
+"""
+        )
+
+
+@pytest.mark.parametrize("fmt", sorted(LOGGING_FORMATS))
+async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manager, site, fmt):
+    use_logging_format(site, LOGGING_FORMATS[fmt])
+    supervisor = supervise(manager, site)
+    status = await supervisor.start(wait=60)
+    assert status.state == "running", status.message
+    assert await asyncio.to_thread(get, status.url + "boom/") == 500
+
+    def request_line():
+        return next(
+            (
+                line
+                for line in supervisor.cache.tail(500)
+                if line.meta and line.meta.get("request", {}).get("path") == "/boom/"
+            ),
+            None,
+        )
+
+    await wait_for(request_line, 10, "the request line of /boom/")
+    request = request_line().meta["request"]
+    assert (request["method"], request["status"]) == ("GET", 500), request
+    assert "traceback_seq" in request, [line.text for line in supervisor.cache.tail(40)]
+    start = next(
+        line for line in supervisor.cache.tail(500) if line.seq == request["traceback_seq"]
+    )
+    assert (
+        "Traceback (most recent call last):" in start.text or "Internal Server Error" in start.text
+    )
+    assert supervisor.state == "running" and supervisor.error is None
+
+    # The serving child dies: the crash is not blamed on the request's handled exception.
+    child = next(pid for pid in oskit.group_members(supervisor.pgid) if pid != supervisor.proc.pid)
+    os.kill(child, 9)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 20), supervisor.state
+    assert supervisor.error is not None and supervisor.error.exception != "ValueError", (
+        supervisor.error
+    )
