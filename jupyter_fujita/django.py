@@ -63,19 +63,27 @@ JSON_TRACEBACK_KEYS = ("exc_info", "exc_text", "exception", "stack_info")
 MIGRATIONS = re.compile(
     r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
 )
+MISSING_MODULE = re.compile(r"^No module named '(?P<module>[\w.]+)'")
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
 PDB_PROMPT = "(Pdb)"
 # How the stdout lines that mean something begin (see _feed_stdout), after a newline: a batch
 # with none of them is skipped whole. (The literal newline first lets the regex engine skip
 # ahead: much faster than ^ with re.M, or one substring search per prefix.)
 STDOUT_WORTH_READING = re.compile(r"\n(?:Starting |You have |> |Performing system checks)")
+# Django's words name no port: the messages are templates the supervisor fills in.
 PORT_ERRORS = {
-    "Error: That port is already in use.": ("port", "The port is already in use"),
+    "Error: That port is already in use.": (
+        "port",
+        "Port {port} on {host} is already in use by another program",
+    ),
     "Error: You don't have permission to access that port.": (
         "permission",
-        "No permission to use that port",
+        "No permission to use port {port} on {host}",
     ),
-    "Error: That IP address can't be assigned to.": ("port", "That IP address can't be used"),
+    "Error: That IP address can't be assigned to.": (
+        "port",
+        "{host} is not an address of this machine (port {port})",
+    ),
 }
 
 
@@ -515,16 +523,18 @@ class RunserverWatcher:
             return None
         match = CHECK_LINE.match(text)
         if match:
-            error.checks.append(
-                {
-                    "id": match["id"],
-                    "level": self._check_level,
-                    "object": match["object"],
-                    "message": match["message"],
-                }
-            )
+            check = {
+                "id": match["id"],
+                "level": self._check_level,
+                "object": match["object"],
+                "message": match["message"],
+            }
+            self._locate_check_object(check)
+            error.checks.append(check)
             if len(error.checks) == 1:
                 error.message = f"{match['id']}: {match['message']}"
+                if error.file is None or Path(error.file).name == "manage.py":
+                    error.file, error.line = check.get("file"), check.get("line")
             return None
         if not text or text.startswith(("\t", "    ")):
             return None  # blank lines and hints ("\tHINT: ...") inside the report
@@ -538,7 +548,67 @@ class RunserverWatcher:
         file = line = None
         if frame is not None:
             file, line = self._relative(frame[0]), frame[1]
+        missing = MISSING_MODULE.match(message) if kind == "import" else None
+        if missing and (file is None or Path(file).name == "manage.py"):
+            # Imported by Django on the settings' say-so (INSTALLED_APPS, MIDDLEWARE, ...):
+            # the settings line naming the module is what to fix, not manage.py.
+            found = self._settings_line_naming(missing["module"])
+            if found is not None:
+                file, line = found
         return DjangoError(kind, message or short, short, file, line, tb.seq)
+
+    def _settings_files(self) -> list[Path]:
+        """The project's settings modules: settings.py files and settings packages' modules,
+        up to three folders down."""
+        found: list[Path] = []
+        patterns = ("settings.py", "*/settings.py", "*/settings/*.py", "*/*/settings.py")
+        for pattern in (*patterns, "*/*/settings/*.py"):
+            found += sorted(self._root.glob(pattern))
+        return [path for path in found if not _SKIP_DIRS & set(path.parts)]
+
+    def _settings_line_naming(self, module: str) -> tuple[str, int] | None:
+        """Where a settings file names `module` (or a dotted path inside it), quoted."""
+        top = module.split(".")[0]
+        quoted = re.compile(rf"""["']{re.escape(top)}(?:\.[\w.]*)?["']""")
+        for path in self._settings_files():
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for number, text in enumerate(lines, 1):
+                if quoted.search(text):
+                    return str(path.relative_to(self._root)), number
+        return None
+
+    def _locate_check_object(self, check: dict[str, Any]) -> None:
+        """A system check's object ("pages.Note.title", "pages.Note"): the model's file and the
+        line of the field (or of the class) in the app's models."""
+        parts = check["object"].split(".")
+        if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+            return
+        app, model, field_name = parts[0], parts[1], parts[2] if len(parts) > 2 else None
+        candidates = [
+            self._root / app / "models.py",
+            *sorted((self._root / app).glob("models/*.py")),
+        ]
+        candidates += sorted(self._root.glob(f"*/{app}/models.py"))
+        for path in candidates:
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            start = next((n for n, t in enumerate(lines) if re.match(rf"class {model}\b", t)), None)
+            if start is None:
+                continue
+            number = start
+            if field_name:
+                assignment = re.compile(rf"\s+{field_name}\s*[:=]")
+                number = next(
+                    (n for n in range(start + 1, len(lines)) if assignment.match(lines[n])),
+                    start,
+                )
+            check["file"], check["line"] = str(path.relative_to(self._root)), number + 1
+            return
 
     def _project_frame(
         self, frames: list[tuple[str, int, str | None]], syntax: bool

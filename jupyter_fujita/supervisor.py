@@ -462,6 +462,8 @@ class Supervisor:
             }
             self._set_state("paused")
         elif isinstance(event, Failed) and event.error.kind in ("port", "permission"):
+            host, port = self.project.host_port  # Django's words do not say which port
+            event.error.message = event.error.message.format(host=host, port=port)
             self.error = event.error  # shown at once; the exit that follows makes it a crash
         # Other Failed: a fatal error that matters only if the process ends.
 
