@@ -1,7 +1,8 @@
 """What the supervisor understands of Django, scenario by scenario, on a real runserver.
 
-The scenarios where Django 5 and 6 word things differently run on both: Django 5.2 on this
-Python, Django 6 in a venv of a Python >= 3.12 made once per session.
+The scenarios where Django versions word things differently run on each LTS and the newest:
+Django 4.2 in a venv of this Python, 5.2 on this Python, 6 in a venv of a Python >= 3.12, each
+venv made once per session.
 """
 
 from __future__ import annotations
@@ -64,11 +65,25 @@ def django6_python(tmp_path_factory) -> str:
     return python
 
 
-@pytest.fixture(params=["django5", "django6"])
+@pytest.fixture(scope="session")
+def django42_python(tmp_path_factory) -> str:
+    """Django 4.2 LTS, in a venv of this Python."""
+    venv = tmp_path_factory.mktemp("django42") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "django>=4.2,<5"],
+        check=True,
+        capture_output=True,
+    )
+    return python
+
+
+@pytest.fixture(params=["django42", "django5", "django6"])
 def python(request) -> str:
     if request.param == "django5":
         return sys.executable
-    return request.getfixturevalue("django6_python")
+    return request.getfixturevalue(f"{request.param}_python")
 
 
 @pytest.fixture
