@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import sys
@@ -9,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Enum, Float, Int, Unicode, Union, validate
@@ -24,6 +26,12 @@ DEFAULT_PROCESS = "django"
 ACTIVITY_WINDOW = 60.0
 LOOPBACK_HOSTS = {"", "0.0.0.0", "::", "localhost"}
 ACTIVITY_POLL_MS = 10_000  # how often requests seen in Django's log are counted as activity
+
+
+def default_log_dir(root: Path) -> Path:
+    """A folder per server root in Jupyter's data dir: two projects never share a log."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return Path(jupyter_data_dir()) / "jupyter_fujita" / "logs" / f"{root.name or 'root'}-{digest}"
 
 
 def listens_beyond_loopback(ip: str) -> bool:
@@ -62,6 +70,14 @@ class Fujita(ExtensionApp):
     cache_lines = Int(10_000, help="Log lines kept for replay.").tag(config=True)
     cache_bytes = Int(16 * 1024 * 1024, help="Bytes of log text kept for replay.").tag(config=True)
     max_line_bytes = Int(64 * 1024, help="Longer lines are cut and marked.").tag(config=True)
+    log_dir = Unicode(
+        "",
+        help="Where every line of every run is kept (a folder per process). Default: "
+        "jupyter_fujita/logs/<a name for the server's root dir> in Jupyter's data dir.",
+    ).tag(config=True)
+    log_bytes = Int(
+        256 * 1024 * 1024, help="Bytes of log kept on disk per process; the oldest go first."
+    ).tag(config=True)
     stop_timeout = Float(5.0, help="Seconds per stop step (SIGINT, SIGTERM, SIGKILL).").tag(
         config=True
     )
@@ -88,7 +104,7 @@ class Fujita(ExtensionApp):
         parse_address(proposal["value"])  # ValueError names the bad value
         return proposal["value"]
 
-    @validate("cache_lines", "cache_bytes", "max_line_bytes")
+    @validate("cache_lines", "cache_bytes", "max_line_bytes", "log_bytes")
     def _positive(self, proposal: dict) -> int:
         if proposal["value"] < 1:
             raise ValueError(f"Fujita.{proposal['trait'].name} must be at least 1")
@@ -99,7 +115,11 @@ class Fujita(ExtensionApp):
         manage_py = Path(self.manage_py).expanduser() if self.manage_py else None
         if manage_py is not None and not manage_py.is_absolute():
             manage_py = root / manage_py
-        self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
+        self.manager = ProcessManager(
+            Path(self.serverapp.runtime_dir) / "jupyter_fujita",
+            log_dir=Path(self.log_dir).expanduser() if self.log_dir else default_log_dir(root),
+            log_bytes=self.log_bytes,
+        )
         project = DjangoProject(root, self.address, self.python, manage_py)
         project.preview_mode = preview_mode(self.preview, self.serverapp.ip, dict(os.environ))
         if project.preview_mode != "off":

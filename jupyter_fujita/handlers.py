@@ -25,7 +25,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError
 from .manager import ProcessManager
-from .replay import LineFilter, line_json, log_feed
+from .replay import LineFilter, line_json, log_feed, read_log
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
@@ -34,6 +34,8 @@ NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
 # enough that a client is never handed megabytes at once.
 MESSAGE_BYTES = 64 * 1024
+# The most lines one GET log page reads (it may read them from disk).
+PAGE_LINES = 10_000
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -199,16 +201,25 @@ class LogHandler(FujitaHandler):
             lines, gap = only.apply(cache.tail(cache.size)) if only else cache.tail(cache.size), 0
             if limit is not None:
                 lines = lines[len(lines) - limit :] if limit else []
+            next_since = cache.last_seq
         else:
-            piece = cache.read(min(since, cache.last_seq), max_lines=None if only else limit)
-            lines = only.apply(piece.lines)[:limit] if only else piece.lines
+            # One page reads at most PAGE_LINES lines (from disk too); a filter keeps those that
+            # match, and `next_since` says where the next page starts.
+            page = min(limit, PAGE_LINES) if limit is not None and not only else PAGE_LINES
+            piece = await read_log(cache, min(since, cache.last_seq), max_lines=page)
+            lines = only.apply(piece.lines) if only else piece.lines
+            if only and limit is not None and len(lines) > limit:
+                lines = lines[:limit]
+                piece.position = lines[-1].seq
             gap = piece.gap_to - piece.gap_from + 1 if piece.gap_from is not None else 0
+            next_since = piece.position
         self.answer(
             {
                 "lines": [line_json(line) for line in lines],
                 "log_id": cache.id,
-                "first_seq": cache.first_seq,
+                "first_seq": cache.oldest_seq,
                 "last_seq": cache.last_seq,
+                "next_since": next_since,
                 "gap": gap,
             }
         )

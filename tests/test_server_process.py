@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import copy_demo_site, free_port
 from servers import JupyterServer, wait_until
 
 from jupyter_fujita import oskit
+from jupyter_fujita.replay import EARLIER_RUNS
 
 
 @pytest.fixture
@@ -70,3 +72,30 @@ def test_runserver_dies_with_a_killed_server_and_the_next_server_starts_clean(se
     assert second.start_django() != pgid
     records = list((second.runtime / "jupyter_fujita").glob("*.json"))
     assert [r.name for r in records] == [f"django-{second.proc.pid}.json"]
+
+
+def test_the_log_survives_a_restart_of_the_jupyter_server(server_factory):
+    first = server_factory()
+    first.start_django()
+    urllib.request.urlopen(f"http://127.0.0.1:{first.django_port}/?before=restart").read()
+    wait_until(
+        lambda: any(
+            "before=restart" in l["text"]
+            for l in first.request("GET", "processes/django/log")["lines"]
+        ),
+        15,
+        "the request line",
+    )
+    before = first.request("GET", "processes/django/log")
+    first.end()  # SIGTERM: a clean shutdown
+
+    second = server_factory(first.django_port)
+    after = second.request("GET", "processes/django/log")
+    assert after["log_id"] == before["log_id"]
+    texts = [line["text"] for line in after["lines"]]
+    assert any("before=restart" in text for text in texts)
+    assert texts[-1] == EARLIER_RUNS  # the faces show where the earlier runs end
+    assert after["last_seq"] > before["last_seq"]
+    second.start_django()
+    newest = second.request("GET", "processes/django/log")["lines"]
+    assert newest[-1]["seq"] > after["last_seq"]  # seqs go on
