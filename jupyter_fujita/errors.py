@@ -38,6 +38,10 @@ class NoSuchAction(FujitaError):
     status = 404
 
 
+class NoSuchRun(FujitaError):
+    status = 404
+
+
 class ActionFailed(FujitaError):
     """An action ran and failed (`manage.py migrate` exited non-zero): its output is in the log."""
 

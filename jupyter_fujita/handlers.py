@@ -23,9 +23,10 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .errors import BadRequest, FujitaError
+from .errors import BadRequest, FujitaError, NoSuchRun
 from .manager import ProcessManager
 from .replay import LineFilter, line_json, log_feed, read_log
+from .runs import runs_json
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
@@ -231,6 +232,44 @@ class LogHandler(FujitaHandler):
         self.answer({"cleared": True})
 
 
+class RunsHandler(FujitaHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        supervisor = self.manager.get(name)
+        supervisor.runs.forget_before(supervisor.cache.oldest_seq)
+        self.answer({"runs": runs_json(supervisor.runs)})
+
+
+class LogTextHandler(FujitaHandler):
+    """The log as plain text, one line each, streamed: a run's (`?run=N`) or all of it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        supervisor = self.manager.get(name)
+        cache = supervisor.cache
+        after, last = cache.oldest_seq - 1, cache.last_seq
+        number = self.int_argument("run")
+        if number is not None:
+            run = supervisor.runs.get(number)
+            if run is None:
+                raise NoSuchRun(f"No run {number} of {name!r} in the log: see its runs.")
+            after, last = run.first_seq - 1, run.last_seq if run.last_seq is not None else last
+        filename = f"{name}-run-{number}.log" if number is not None else f"{name}.log"
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        while after < last:
+            piece = await read_log(cache, after, max_bytes=MESSAGE_BYTES * 4)
+            lines = [line for line in piece.lines if line.seq <= last]
+            if not lines:
+                break
+            self.write("".join(f"{line.text}\n" for line in lines))
+            await self.flush()  # one piece at a time: the download is paced by the browser
+            after = piece.position
+        self.finish()
+
+
 class HintActionHandler(FujitaHandler):
     @web.authenticated
     @authorized
@@ -333,6 +372,8 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{api}/processes/{NAME}", ProcessHandler),
         (rf"{api}/processes/{NAME}/log", LogHandler),
         (rf"{api}/processes/{NAME}/log/ws", LogSocket),
+        (rf"{api}/processes/{NAME}/log\.txt", LogTextHandler),
+        (rf"{api}/processes/{NAME}/runs", RunsHandler),
         (rf"{api}/processes/{NAME}/actions/(?P<action>[^/]+)", HintActionHandler),
         (rf"{api}/processes/{NAME}/stdin", StdinHandler),
         (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),

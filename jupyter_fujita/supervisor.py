@@ -42,6 +42,7 @@ from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction
 from .lines import LineSplitter
 from .records import GroupRecords
 from .replay import ReplayCache
+from .runs import RunHistory
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Supervisor:
         self.records = records
         self.on_change = on_change
         self.watcher = RunserverWatcher(project.root)
+        self.runs = RunHistory(cache.store.folder if cache.store is not None else None)
         # One lock around start/stop/restart: fifty concurrent starts spawn one process, and a
         # stop never interleaves with a spawn half done.
         self._lock = asyncio.Lock()
@@ -335,6 +337,7 @@ class Supervisor:
             self._set_state("crashed")
             return
         self._say(f"Starting: {shlex.join(command)}  (in {cwd})")
+        self.runs.begin(self.started, self.cache.last_seq, command)
         try:
             proc = self._popen(command, cwd, stdin=Subprocess.STREAM)  # stdin answers pdb
         except OSError as error:
@@ -540,6 +543,7 @@ class Supervisor:
             self.records.remove(self.name)
         if self._stop_requested:
             self._say(f"Stopped (exit code {returncode})")
+            self.runs.end(self.ended, returncode, None, self.cache.last_seq)
             self._set_state("stopped")
             return
         self._say(f"Exited with code {returncode}")
@@ -550,6 +554,7 @@ class Supervisor:
         )
         if self.error.kind == "port":
             self._hint_next_port()
+        self.runs.end(self.ended, returncode, self.error.to_json(), self.cache.last_seq)
         self._set_state("crashed")
 
     # -- the state and what it says -----------------------------------------------------------

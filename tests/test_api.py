@@ -586,3 +586,25 @@ async def test_log_filters_by_request_status_and_text(running, fetch_json, jp_ws
     lines = await read_lines_until(ws, lambda l: True)
     assert {l["request"]["status"] for l in lines} == {404}
     ws.close()
+
+
+async def test_runs_are_listed_and_a_runs_log_downloads_as_text(site, fetch_json, jp_fetch):
+    first = await fetch_json("processes", "django", "start", method="POST")
+    assert first["state"] == "running", first["message"]
+    await fetch_json("processes", "django", "stop", method="POST")
+    second = await fetch_json("processes", "django", "start", method="POST")
+    assert second["state"] == "running"
+    runs = (await fetch_json("processes", "django", "runs"))["runs"]
+    assert [run["number"] for run in runs] == [1, 2]
+    assert runs[0]["returncode"] is not None and runs[0]["last_seq"] >= runs[0]["first_seq"]
+    assert runs[0]["error"] is None and runs[1]["ended"] is None and runs[1]["last_seq"] is None
+    text = (await jp_fetch(*API, "processes", "django", "log.txt", params={"run": "1"})).body
+    lines = text.decode().splitlines()
+    assert lines[0].startswith("Starting: ") and "Stopped (exit code" in lines[-1]
+    assert not any("Stopped (exit code" in line for line in lines[:-1])
+    whole = await jp_fetch(*API, "processes", "django", "log.txt")
+    assert whole.headers["Content-Disposition"] == 'attachment; filename="django.log"'
+    assert len(whole.body.decode().splitlines()) > len(lines)
+    with pytest.raises(HTTPClientError) as missing:
+        await jp_fetch(*API, "processes", "django", "log.txt", params={"run": "9"})
+    assert missing.value.code == 404
