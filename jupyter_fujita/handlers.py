@@ -35,8 +35,10 @@ NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
 # enough that a client is never handed megabytes at once.
 MESSAGE_BYTES = 64 * 1024
-# The most lines one GET log page reads (it may read them from disk).
+# The most lines one GET log page reads (it may read them from disk); a filtered page (q=,
+# status=) scans more, in a thread, to find its matches.
 PAGE_LINES = 10_000
+SCAN_LINES = 200_000
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -206,7 +208,10 @@ class LogHandler(FujitaHandler):
         else:
             # One page reads at most PAGE_LINES lines (from disk too); a filter keeps those that
             # match, and `next_since` says where the next page starts.
-            page = min(limit, PAGE_LINES) if limit is not None and not only else PAGE_LINES
+            if only:
+                page = SCAN_LINES
+            else:
+                page = min(limit, PAGE_LINES) if limit is not None else PAGE_LINES
             piece = await read_log(cache, min(since, cache.last_seq), max_lines=page)
             lines = only.apply(piece.lines) if only else piece.lines
             if only and limit is not None and len(lines) > limit:

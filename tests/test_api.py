@@ -608,3 +608,18 @@ async def test_runs_are_listed_and_a_runs_log_downloads_as_text(site, fetch_json
     with pytest.raises(HTTPClientError) as missing:
         await jp_fetch(*API, "processes", "django", "log.txt", params={"run": "9"})
     assert missing.value.code == 404
+
+
+async def test_a_search_reads_the_disk_too(jp_serverapp, fetch_json, manager):
+    cache = manager.get("django").cache
+    cache.max_lines = 10
+    for batch in range(10):
+        texts = [f"line {batch}-{i}" for i in range(100)]
+        if batch == 2:
+            texts[50] = "the one WARNING that matters"
+        cache.append("stderr", texts, 1.0)
+        await asyncio.sleep(0)
+    assert cache.first_seq > 300  # the match left memory long ago
+    page = await fetch_json("processes", "django", "log", params={"since": 0, "q": "warning"})
+    assert [line["text"] for line in page["lines"]] == ["the one WARNING that matters"]
+    assert page["next_since"] == cache.last_seq
