@@ -7,8 +7,8 @@ replay cache keeps the hot tail in memory; a reader behind it reads here. Costs:
 - writing: the lines of one event-loop turn are encoded in one msgspec call and written in one
   `write()` at the end of that turn (after the Django module has annotated them);
 - finding a seq: a bisection over the segments, then a sparse index (the offset of every
-  INDEX_STRIDE-th line, 8 bytes each, built as lines are written, or once per segment read
-  after a restart), then at most INDEX_STRIDE lines skipped;
+  INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
+  built by readers, from where it stopped, so writing stays one encode and one write;
 - rotation: when the folder passes `max_bytes`, whole segments go, oldest first.
 
 Disk trouble (a full disk, a folder that cannot be written) is not fatal: `failed` says what
@@ -48,6 +48,8 @@ class Segment:
     size: int = 0
     count: int = 0  # lines in it; -1 while unknown (a segment of an earlier server's life)
     offsets: array = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
+    indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
+    indexed_lines: int = 0
 
     @property
     def last_seq(self) -> int:
@@ -148,27 +150,14 @@ class LogStore:
         if segment is None or segment.size >= self.segment_bytes or segment.count < 0:
             segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
             self._segments.append(segment)
-        # Encoded in pieces that end at the sparse index's lines, so their offsets are known
-        # without looking for newlines.
-        pieces: list[bytes] = []
-        offset = segment.size
-        at = 0
-        stride_first = -segment.count % INDEX_STRIDE
-        for boundary in range(stride_first, len(lines), INDEX_STRIDE):
-            if boundary > at:
-                pieces.append(_encoder.encode_lines(lines[at:boundary]))
-                offset += len(pieces[-1])
-            segment.offsets.append(offset)
-            at = boundary
-        pieces.append(_encoder.encode_lines(lines[at:]))
-        data = b"".join(pieces)
+        data = _encoder.encode_lines(lines)
         with segment.path.open("ab") as file:
             file.write(data)
         segment.size += len(data)
         segment.count += len(lines)
+        # log.json is written when the store opens and closes only (a rename costs
+        # milliseconds): after a crash, the last segment says where seqs stand.
         self.next_seq = lines[-1].seq + 1
-        if segment.count == len(lines):
-            self._save_meta()  # a new segment: a cheap moment to record where seqs stand
         self._rotate()
 
     def _rotate(self) -> None:
@@ -222,6 +211,7 @@ class LogStore:
         return out
 
     def _read_segment(self, segment: Segment, seq: int, budget: int, stop: int) -> list[Line]:
+        _extend_index(segment, segment.size)
         k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
         lines: list[Line] = []
         spent = 0
@@ -239,13 +229,26 @@ class LogStore:
         return lines
 
     def _index(self, segment: Segment) -> None:
-        """Count a segment's lines and index them (one pass over the file)."""
-        data = segment.path.read_bytes()
-        ends = _line_ends(data)
-        offsets = [0] + [end for end in ends[:-1]]
-        segment.offsets = array("q", offsets[::INDEX_STRIDE])
-        segment.count = len(ends)
-        segment.size = len(data)
+        """Count the lines of a segment of an earlier server's life, indexing them."""
+        segment.size = segment.path.stat().st_size
+        _extend_index(segment, segment.size)
+        segment.count = segment.indexed_lines
+
+
+def _extend_index(segment: Segment, size: int) -> None:
+    """Index the lines of the segment's file from where the index stopped up to `size`."""
+    if segment.indexed_bytes >= size:
+        return
+    with segment.path.open("rb") as file:
+        file.seek(segment.indexed_bytes)
+        data = file.read(size - segment.indexed_bytes)
+    start, number = segment.indexed_bytes, segment.indexed_lines
+    for end in _line_ends(data):
+        if number % INDEX_STRIDE == 0:
+            segment.offsets.append(start)
+        number += 1
+        start = segment.indexed_bytes + end
+    segment.indexed_bytes, segment.indexed_lines = start, number
 
 
 def _line_ends(data: bytes) -> list[int]:
