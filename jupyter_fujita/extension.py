@@ -20,6 +20,7 @@ from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import preview_handlers, preview_path
 from .preview_origin import PreviewOrigin
+from .recovery import Recovery
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
@@ -67,6 +68,14 @@ class Fujita(ExtensionApp):
     address = Unicode("127.0.0.1:8000", help="host:port that runserver binds.").tag(config=True)
     python = Unicode(sys.executable, help="The Python that runs manage.py.").tag(config=True)
     autostart = Bool(False, help="Start runserver when the Jupyter server starts.").tag(config=True)
+    autorestart = Bool(
+        False,
+        help="Start runserver again after a crash, waiting 1, 2, 4 ... 60 s, and giving up "
+        "after autorestart_limit crashes in a row.",
+    ).tag(config=True)
+    autorestart_limit = Int(5, help="Crashes in a row after which autorestart gives up.").tag(
+        config=True
+    )
     cache_lines = Int(10_000, help="Log lines kept for replay.").tag(config=True)
     cache_bytes = Int(16 * 1024 * 1024, help="Bytes of log text kept for replay.").tag(config=True)
     max_line_bytes = Int(64 * 1024, help="Longer lines are cut and marked.").tag(config=True)
@@ -155,6 +164,8 @@ class Fujita(ExtensionApp):
             self.preview_origin_server.listen(self.serverapp.ip)
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
+        self.recovery = Recovery(self.manager, self.autorestart, self.autorestart_limit)
+        self.recovery.start()
         if self.autostart:
             supervisor = self.manager.get(DEFAULT_PROCESS)
             try:
@@ -206,6 +217,9 @@ class Fujita(ExtensionApp):
         activity = getattr(self, "_activity", None)
         if activity is not None:
             activity.stop()
+        recovery = getattr(self, "recovery", None)
+        if recovery is not None:
+            await recovery.stop()  # first: nothing is started again while everything stops
         if self.preview_origin_server is not None:
             self.preview_origin_server.stop()
         await self.manager.shutdown()
