@@ -63,6 +63,8 @@ JSON_TRACEBACK_KEYS = ("exc_info", "exc_text", "exception", "stack_info")
 MIGRATIONS = re.compile(
     r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
 )
+# "Invalid block tag on line 3: 'endfo', expected 'endblock'. ..." (and the like)
+TEMPLATE_ERROR = re.compile(r"on line (?P<line>\d+): '(?P<tag>[^']+)'")
 MISSING_MODULE = re.compile(r"^No module named '(?P<module>[\w.]+)'")
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
 PDB_PROMPT = "(Pdb)"
@@ -499,6 +501,11 @@ class RunserverWatcher:
         if match is None:
             return None
         error = self._error_from(tb, match["exception"], (match["message"] or "").strip())
+        if error.exception == "TemplateSyntaxError":
+            found = self._template_line(error.message)
+            if found is not None:  # the template's frames are Django's: point at the template
+                error.file, error.line = found
+                line.meta = {"frame": {"file": found[0], "line": found[1]}}
         if tb.request:
             return None  # the request line will point at it
         if self._serving and not tb.in_main_thread:
@@ -578,6 +585,25 @@ class RunserverWatcher:
             for number, text in enumerate(lines, 1):
                 if quoted.search(text):
                     return str(path.relative_to(self._root)), number
+        return None
+
+    def _template_line(self, message: str) -> tuple[str, int] | None:
+        """The template a TemplateSyntaxError is about: Django names the line and the tag, not
+        the file, so the project's templates are searched for that tag on that line."""
+        match = TEMPLATE_ERROR.search(message)
+        if match is None:
+            return None
+        number, tag = int(match["line"]), match["tag"]
+        used = re.compile(r"\{%-?\s*" + re.escape(tag) + r"\b")
+        for path in sorted(self._root.glob("**/templates/**/*")):
+            if _SKIP_DIRS & set(path.parts) or not path.is_file():
+                continue
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            if number <= len(lines) and used.search(lines[number - 1]):
+                return str(path.relative_to(self._root)), number
         return None
 
     def _locate_check_object(self, check: dict[str, Any]) -> None:

@@ -395,3 +395,28 @@ async def test_a_port_taken_while_django_starts_is_named_and_the_next_one_offere
             status.error.message == f"Port {port} on 127.0.0.1 is already in use by another program"
         )
         assert "next-port" in [hint["action"] for hint in status.hints]
+
+
+async def test_a_template_syntax_error_points_at_the_template_and_its_line(manager, site):
+    template = site / "pages" / "templates" / "pages" / "home.html"
+    edit(template, "{% endblock %}", "{% endblok %}")
+    supervisor = supervise(manager, site)
+    status = await supervisor.start(wait=60)
+    assert status.state == "running", status.message
+    assert await asyncio.to_thread(get, status.url) == 500
+
+    def exception_line():
+        return next(
+            (
+                line
+                for line in supervisor.cache.tail(300)
+                if "TemplateSyntaxError" in line.text and line.meta and "frame" in line.meta
+            ),
+            None,
+        )
+
+    await wait_for(exception_line, 10, "the TemplateSyntaxError line")
+    frame = exception_line().meta["frame"]
+    lines = template.read_text().splitlines()
+    assert frame["file"] == "site/pages/templates/pages/home.html"
+    assert "{% endblok %}" in lines[frame["line"] - 1]
