@@ -420,3 +420,27 @@ async def test_a_template_syntax_error_points_at_the_template_and_its_line(manag
     lines = template.read_text().splitlines()
     assert frame["file"] == "site/pages/templates/pages/home.html"
     assert "{% endblok %}" in lines[frame["line"] - 1]
+
+
+async def test_daphnes_runserver_reads_as_running_with_its_request_lines(manager, tmp_path):
+    """Channels: with `daphne` in INSTALLED_APPS, runserver is Daphne's."""
+    from chat_site import make_chat_site
+
+    site = make_chat_site(tmp_path)
+    supervisor = manager.add("django", DjangoProject(site.parent, f"127.0.0.1:{free_port()}"))
+    status = await supervisor.start(wait=60)
+    assert status.state == "running", status.message
+    assert await asyncio.to_thread(get, status.url + "nope/") == 404
+
+    def request():
+        return next(
+            (
+                l.meta["request"]
+                for l in supervisor.cache.tail(100)
+                if l.meta and "request" in l.meta
+            ),
+            None,
+        )
+
+    await wait_for(request, 10, "Daphne's request line")
+    assert (request()["method"], request()["path"], request()["status"]) == ("GET", "/nope/", 404)
