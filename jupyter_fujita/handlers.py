@@ -29,6 +29,11 @@ from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
 
 AUTH_RESOURCE = "fujita"
+# The actions are named, never derived from the HTTP method: jupyter_server's bare
+# `@authorized` maps POST and DELETE to `write`, but every change here runs the user's code
+# (runserver, migrate, pdb's stdin), which is `execute`, as docs/api.md says.
+READ = "read"
+EXECUTE = "execute"
 _json = msgspec.json.Encoder()  # ~4x the stdlib's speed on many small records
 NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
@@ -164,21 +169,21 @@ class FujitaHandler(FujitaMixin, APIHandler):
 
 class ProcessesHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self) -> None:
         self.answer({"processes": [status_json(s) for s in self.manager.statuses()]})
 
 
 class ProcessHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self, name: str) -> None:
         self.answer(status_json(self.manager.get(name).status()))
 
 
 class ActionHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
         supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
@@ -199,7 +204,7 @@ class ActionHandler(FujitaHandler):
 
 class LogHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self, name: str) -> None:
         cache = self.manager.get(name).cache
         since = self.int_argument("since")
@@ -224,7 +229,7 @@ class LogHandler(FujitaHandler):
         )
 
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def delete(self, name: str) -> None:
         self.manager.get(name).cache.clear()
         self.answer({"cleared": True})
@@ -232,14 +237,14 @@ class LogHandler(FujitaHandler):
 
 class HintActionHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
         self.answer(status_json(await self.manager.get(name).run_action(action)))
 
 
 class StdinHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str) -> None:
         supervisor = self.manager.get(name)
         text = self.json_body(allowed=frozenset({"text"})).get("text")
@@ -270,7 +275,7 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
 
     async def authorize(self) -> None:
         allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+            self.authorizer.is_authorized(self, self.current_user, READ, AUTH_RESOURCE)
         )
         if not allowed:
             raise web.HTTPError(403, "Not authorized to read fujita.")
