@@ -23,7 +23,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .errors import BadRequest, FujitaError
+from .errors import BadRequest, FujitaError, NoSuchAction, TooLarge, shown
 from .manager import ProcessManager
 from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
@@ -39,6 +39,35 @@ NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
 # enough that a client is never handed megabytes at once.
 MESSAGE_BYTES = 64 * 1024
+# Request bodies are small objects ({"address": ...}, {"text": ...}): anything beyond these is
+# refused before it is parsed, so no body costs more than a glance.
+BODY_MAX_BYTES = 64 * 1024
+BODY_MAX_DEPTH = 8
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep brackets nest in a JSON text, strings skipped: checked before parsing, since a
+    parser recurses once per level and a 64 KiB body can nest 32,000 deep."""
+    if raw.count(b"[") + raw.count(b"{") <= BODY_MAX_DEPTH:
+        return 0  # cannot nest too deep: skip the byte-by-byte walk
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -94,7 +123,7 @@ class FujitaMixin:
         try:
             value = int(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a whole number, not {raw!r}.") from None
+            raise BadRequest(f"{name} must be a whole number, not {shown(raw)}.") from None
         if value < 0:
             raise BadRequest(f"{name} must not be negative, not {value}.")
         return value
@@ -115,7 +144,7 @@ class FujitaMixin:
         try:
             value = float(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a number of seconds, not {raw!r}.") from None
+            raise BadRequest(f"{name} must be a number of seconds, not {shown(raw)}.") from None
         if not 0 <= value <= 3600:
             raise BadRequest(f"{name} must be between 0 and 3600 seconds, not {value}.")
         return value
@@ -148,13 +177,18 @@ class FujitaHandler(FujitaMixin, APIHandler):
         return f"{scheme.split(',')[0].strip()}://{host}" if host else None
 
     def json_body(self, allowed: frozenset[str] = frozenset({"address"})) -> dict[str, Any]:
-        """The request's JSON object (empty when there is no body)."""
-        if not self.request.body:
+        """The request's JSON object (empty when there is no body), within the limits."""
+        raw = self.request.body
+        if not raw:
             return {}
+        if len(raw) > BODY_MAX_BYTES:
+            raise TooLarge(f"The body is {len(raw)} bytes; at most {BODY_MAX_BYTES} are taken.")
+        if json_depth(raw) > BODY_MAX_DEPTH:
+            raise BadRequest(f"The body nests deeper than {BODY_MAX_DEPTH} levels.")
         try:
-            body = json.loads(self.request.body)
-        except ValueError:
-            raise BadRequest("The body must be JSON.") from None
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadRequest("The body must be JSON (UTF-8).") from None
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
         unknown = sorted(set(body) - allowed)
@@ -185,6 +219,9 @@ class ActionHandler(FujitaHandler):
     @web.authenticated
     @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
+        # What is asked is checked before how: an unknown action is 404 whatever its body.
+        if action not in ("start", "stop", "restart"):
+            raise NoSuchAction(f"No action {shown(action)}: use start, stop or restart.")
         supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
         address = self.json_body().get("address")
@@ -195,10 +232,8 @@ class ActionHandler(FujitaHandler):
             status = await supervisor.start(wait=wait, address=address, public_origin=origin)
         elif action == "stop":
             status = await supervisor.stop()
-        elif action == "restart":
-            status = await supervisor.restart(wait=wait, address=address, public_origin=origin)
         else:
-            raise web.HTTPError(404, f"No action {action!r}: use start, stop or restart.")
+            status = await supervisor.restart(wait=wait, address=address, public_origin=origin)
         self.answer(status_json(status))
 
 
@@ -273,6 +308,35 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
     def set_default_headers(self) -> None:
         """JupyterHandler's defaults make no sense on a WebSocket upgrade."""
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused handshake answers JSON like the REST API, not Jupyter's HTML page."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, FujitaError):
+            message = error.message
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message % error.args if error.args else error.log_message
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+    def check_handshake(self) -> None:
+        """What tornado checks before the upgrade, checked first so a refusal is JSON too
+        (tornado answers these in plain text of its own)."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPError(400, 'Can "Upgrade" only to "WebSocket".')
+        if "upgrade" not in [
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        ]:
+            raise web.HTTPError(400, '"Connection" must be "Upgrade".')
+        origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+        if origin is not None and not self.check_origin(origin):
+            raise web.HTTPError(403, "Cross origin websockets not allowed")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            self.set_header("Sec-WebSocket-Version", "7, 8, 13")
+            raise web.HTTPError(426, "Sec-WebSocket-Version must be 13.")
+
     async def authorize(self) -> None:
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, READ, AUTH_RESOURCE)
@@ -287,7 +351,14 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         encodings: SharedEncodings = self.settings["fujita_encodings"]
         try:
             async for message in feed:
-                await self.write_message(encodings.encode(message))  # bytes, sent as text
+                try:
+                    data = encodings.encode(message)
+                except Exception:  # one record that cannot be encoded must not end the feed
+                    self.log.exception(
+                        "jupyter_fujita: cannot encode a %s message", message["type"]
+                    )
+                    continue
+                await self.write_message(data)  # bytes, sent as text
         except WebSocketClosedError:
             pass
 
@@ -304,6 +375,7 @@ class LogSocket(FujitaSocket):
     @ws_authenticated
     async def get(self, name: str) -> None:
         await self.authorize()
+        self.check_handshake()
         try:
             self.supervisor = self.manager.get(name)
             self.since = self.int_argument("since", 0)
@@ -323,6 +395,7 @@ class StatusSocket(FujitaSocket):
     @ws_authenticated
     async def get(self) -> None:
         await self.authorize()
+        self.check_handshake()
         await super().get()
 
     def open(self) -> None:  # type: ignore[override]

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from .django import (
     UnappliedMigrations,
     parse_address,
 )
-from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction
+from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction, shown
 from .lines import LineSplitter
 from .records import GroupRecords
 from .replay import ReplayCache
@@ -75,6 +76,16 @@ class Status:
     preview_url: str | None
 
 
+def _utf8(text: str) -> str:
+    """Text from the OS (a path, a command) as valid Unicode: a file name that is not UTF-8
+    arrives with lone surrogates, which no JSON encoder takes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def status_json(status: Status) -> dict[str, Any]:
     return {
         "name": status.name,
@@ -82,9 +93,9 @@ def status_json(status: Status) -> dict[str, Any]:
         "pid": status.pid,
         "returncode": status.returncode,
         "url": status.url,
-        "message": status.message,
-        "command": status.command,
-        "cwd": status.cwd,
+        "message": _utf8(status.message),
+        "command": [_utf8(part) for part in status.command],
+        "cwd": _utf8(status.cwd) if status.cwd else status.cwd,
         "started": status.started,
         "ended": status.ended,
         "restarts": status.restarts,
@@ -155,7 +166,7 @@ class Supervisor:
         """
         async with self._lock:
             if self.state not in ACTIVE:
-                self._set_address(address)
+                await self._set_address(address)
                 self._trust(public_origin)
                 await self._spawn()
             elif address is not None and address != self.project.address:
@@ -177,8 +188,9 @@ class Supervisor:
         self, wait: float = 0.0, address: str | None = None, public_origin: str | None = None
     ) -> Status:
         async with self._lock:
+            checked = await self._check_address(address)  # a bad one leaves Django as it is
             await self._stop()
-            self._set_address(address)
+            await self._set_address(checked)
             self._trust(public_origin)
             self.restarts += 1
             await self._spawn()
@@ -188,7 +200,10 @@ class Supervisor:
 
     async def send(self, text: str) -> Status:
         """Write to runserver's stdin: what a paused debugger reads."""
-        data = text.encode()
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+            raise BadRequest("text must be valid Unicode (it holds a lone surrogate).") from None
         if len(data) > STDIN_MAX_BYTES:
             raise BadRequest(f"text is {len(data)} bytes; at most {STDIN_MAX_BYTES} go to stdin.")
         proc = self.proc
@@ -217,7 +232,7 @@ class Supervisor:
                 raise Conflict(f"No free port on {host} between {port + 1} and {port + 100}.")
             self._say(f"Port {port} is taken: moving to {host}:{free}")
             return await self.restart(wait=30, address=f"{host}:{free}")
-        raise NoSuchAction(f"No action {action!r}: use {' or '.join(ACTIONS)}.")
+        raise NoSuchAction(f"No action {shown(action)}: use {' or '.join(ACTIONS)}.")
 
     async def _migrate(self) -> None:
         """`manage.py migrate`, supervised, its output in the log; the hint goes on success."""
@@ -256,14 +271,35 @@ class Supervisor:
         if origin and origin not in self.project.public_origins:
             self.project.public_origins.append(origin)
 
-    def _set_address(self, address: str | None) -> None:
+    async def _check_address(self, address: str | None) -> str | None:
+        """The address if runserver could bind it (free or not); BadRequest otherwise.
+
+        Checked in full before anything changes: an address that cannot work never becomes the
+        configured one, where it would spoil every later start and status.
+        """
         if address is None:
-            return
+            return None
         try:
-            parse_address(address)
+            host, port = parse_address(address)
         except ValueError as error:
-            raise BadRequest(f"address must be host:port, not {address!r}.") from error
-        self.project.address = address
+            raise BadRequest(f"address must be host:port, not {shown(address)}: {error}.") from None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise BadRequest(f"address {shown(address)}: cannot resolve {host}: {error}") from None
+        try:
+            oskit.port_is_free(host, port)  # in use is fine here: start says so as a crash
+        except OSError as error:
+            raise BadRequest(
+                f"address {shown(address)}: cannot listen there: {error.strerror}"
+            ) from None
+        return address
+
+    async def _set_address(self, address: str | None) -> None:
+        checked = await self._check_address(address)
+        if checked is not None:
+            self.project.address = checked
 
     def _settled(self) -> bool:
         return self.state not in ("starting", "stopping")
@@ -325,11 +361,13 @@ class Supervisor:
         self.hints.pop("port", None)
         self.started = _utc_now()
         host, port = self.project.host_port
-        if not oskit.port_is_free(host, port):
-            self._say(f"Not starting: {host}:{port} is already in use by another program.")
-            self.error = DjangoError(
-                "port", f"Port {port} on {host} is already in use by another program"
-            )
+        try:
+            free, why = oskit.port_is_free(host, port), "is already in use by another program"
+        except OSError as error:  # configured, so checked once, but interfaces come and go
+            free, why = False, f"cannot be listened on: {error.strerror}"
+        if not free:
+            self._say(f"Not starting: {host}:{port} {why}.")
+            self.error = DjangoError("port", f"Port {port} on {host} {why}")
             self.ended = self.started
             self._hint_next_port()
             self._set_state("crashed")

@@ -308,6 +308,7 @@ async def test_websocket_from_a_foreign_origin_is_refused(
         with pytest.raises(HTTPClientError) as caught:
             await jp_ws_fetch(*API, *parts, headers=browser | {"Origin": "http://evil.example"})
         assert caught.value.code == 403
+        assert "message" in json.loads(caught.value.response.body)  # JSON, not tornado's text
 
 
 async def login_cookies(jp_fetch, token: str) -> dict[str, str]:

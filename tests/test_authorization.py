@@ -91,6 +91,7 @@ async def answer(jp_fetch, jp_ws_fetch, method: str, path: str, headers: dict) -
         try:
             ws = await jp_ws_fetch(*API, *parts, headers=headers)
         except HTTPClientError as error:
+            assert json.loads(error.response.body)["message"]
             return error.code
         ws.close()
         return 101
@@ -98,6 +99,7 @@ async def answer(jp_fetch, jp_ws_fetch, method: str, path: str, headers: dict) -
     response = await jp_fetch(
         *API, *parts, method=method, body=body, headers=headers, raise_error=False
     )
+    assert isinstance(json.loads(response.body), dict), response.body  # refusals too
     return response.code
 
 
