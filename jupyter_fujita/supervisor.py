@@ -151,6 +151,9 @@ class Supervisor:
         self.hints: dict[str, dict[str, str]] = {}  # kind -> {kind, message, action, label}
         self.debugger: dict[str, Any] | None = None
         self._stop_requested = False
+        # Lines sent to stdin that no prompt has shown up for yet: pdb reads one per prompt,
+        # and a prompt printed after its answer was sent must not pause a request that goes on.
+        self._answers_ahead = 0
         self._run_task: asyncio.Task[None] | None = None
         self._ready_task: asyncio.Task[None] | None = None
 
@@ -210,10 +213,14 @@ class Supervisor:
         if not self.alive or proc is None or proc.stdin is None or self.state not in ACTIVE:
             raise Conflict("Django is not running: there is nothing to send text to.")
         await proc.stdin.write(data)
-        self._say(f"Sent to stdin: {text!r}")
+        self._say(f"Sent to stdin: {shown(text)}")
+        answers = text.count("\n")
         if self.state == "paused":
+            self._answers_ahead += max(answers - 1, 0)  # the first answers the prompt shown
             self.debugger = None  # the request goes on; a new prompt pauses it again
             self._set_state("running")
+        else:
+            self._answers_ahead += answers
         return self.status()
 
     async def run_action(self, action: str) -> Status:
@@ -352,6 +359,7 @@ class Supervisor:
             self._say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
             await self._end_group(pgid)
         self.watcher.reset()
+        self._answers_ahead = 0
         self._stop_requested = False
         self.error = None
         self.returncode = None
@@ -472,6 +480,7 @@ class Supervisor:
             self._cancel_readiness()
             self._ready_task = asyncio.create_task(self._await_port(event.url))
         elif isinstance(event, Reloading):
+            self._answers_ahead = 0  # a new child: nothing reads what was sent to the old one
             self._cancel_readiness()
             self._set_state("reloading")
         elif isinstance(event, Broken):
@@ -492,6 +501,9 @@ class Supervisor:
             }
             self._set_state(self.state)
         elif isinstance(event, Paused):
+            if self._answers_ahead > 0:  # its answer is already on the way
+                self._answers_ahead -= 1
+                return
             self.debugger = {
                 "file": event.file,
                 "line": event.line,
