@@ -383,18 +383,40 @@ class Supervisor:
         self._say(f"Starting: {shlex.join(command)}  (in {cwd})")
         try:
             proc = self._popen(command, cwd, stdin=Subprocess.STREAM)  # stdin answers pdb
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: what argv or env cannot encode
             self._say(f"Could not start: {error}")
-            self.error = DjangoError("spawn", f"Could not start {command[0]}: {error.strerror}")
+            why = getattr(error, "strerror", None) or str(error)
+            self.error = DjangoError("spawn", f"Could not start {command[0]}: {why}")
             self.ended = _utc_now()
             self._set_state("crashed")
             return
         self.proc = proc
         self.pgid = proc.pid  # the session leader's pid is its group's id
         if self.records:
-            self.records.write(self.name, proc.pid, command)
+            try:
+                self.records.write(self.name, proc.pid, command)
+            except OSError as error:
+                await self._unspawn(proc, error)
+                return
         self._set_state("starting")
         self._run_task = asyncio.create_task(self._run(proc))
+
+    async def _unspawn(self, proc: Subprocess, error: OSError) -> None:
+        """The group could not be recorded (a full disk, say): end it at once. Unrecorded, it
+        would outlive a killed Jupyter server unseen; and nothing runs that we do not own."""
+        folder = self.records.folder if self.records else ""
+        why = error.strerror or str(error)
+        self._say(f"Could not record the process group in {folder}: {why}. Ending it.")
+        await self._end_group(proc.pid)
+        self.returncode = await oskit.wait_exit(proc.proc)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        self.error = DjangoError(
+            "record", f"Not started: could not record the process in {folder} ({why})"
+        )
+        self.ended = _utc_now()
+        self._set_state("crashed")
 
     def _popen(self, command: list[str], cwd: Any, stdin: Any = subprocess.DEVNULL) -> Subprocess:
         return Subprocess(
@@ -625,7 +647,7 @@ class Supervisor:
         if state == "stopping":
             return "Django is stopping"
         if state == "crashed":
-            if self.error and self.error.kind in ("port", "spawn"):
+            if self.error and self.error.kind in ("port", "spawn", "record"):
                 return self.error.message
             why = f": {self.error.summary()}" if self.error else ""
             return f"Django exited with code {self.returncode}{why}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
+from conftest import wait_for
 from tornado.httpclient import HTTPClientError
 
 API = ("fujita", "api")
@@ -136,3 +138,35 @@ async def test_a_refused_websocket_handshake_is_json(
 async def test_a_plain_get_of_a_websocket_path_is_400_json(jp_serverapp, call):
     code, answer = await call("status", "ws", method="GET")
     assert code == 400 and "WebSocket" in answer["message"]
+
+
+async def test_a_status_that_cannot_be_encoded_is_logged_and_the_feed_goes_on(
+    jp_serverapp, jp_ws_fetch, call, manager
+):
+    """Fault injection: one status no encoder takes must not silence the status socket."""
+    logged: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    jp_serverapp.log.addHandler(handler)
+    try:
+        ws = await jp_ws_fetch(*API, "status", "ws")
+        assert json.loads(await asyncio.wait_for(ws.read_message(), 10))["type"] == "snapshot"
+        supervisor = manager.get("django")
+        supervisor.hints["bad"] = {"kind": object()}  # what no JSON encoder takes
+        supervisor._set_state("stopped")
+        await wait_for(lambda: any("cannot encode" in m for m in logged), 10, "the error logged")
+        del supervisor.hints["bad"]
+        supervisor._set_state("stopped")
+        message = json.loads(await asyncio.wait_for(ws.read_message(), 10))
+        assert message["type"] == "status" and message["process"]["hints"] == []
+        ws.close()
+    finally:
+        jp_serverapp.log.removeHandler(handler)
+
+
+async def test_text_from_the_os_that_is_not_utf8_is_shown_replaced(jp_serverapp, call, manager):
+    """A folder named in bytes that are not UTF-8 reaches Python as lone surrogates."""
+    supervisor = manager.get("django")
+    supervisor.command, supervisor.cwd = ["python", "manage.py"], "/srv/caf\udce9"
+    code, status = await call("processes", "django", method="GET")
+    assert code == 200 and status["cwd"] == "/srv/caf\ufffd"

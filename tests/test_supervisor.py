@@ -363,3 +363,29 @@ async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, 
     await supervisor.stop()
     assert not any("sending SIGTERM" in t for t in texts(supervisor))
     assert supervisor.returncode == 0
+
+
+async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
+    tmp_path, site, port, jp_asyncio_loop
+):
+    """A full disk, or here a file where the records folder should be (which fails for root
+    too): runserver must not run unrecorded, where a killed server would leave it behind."""
+    records = tmp_path / "records"
+    records.write_text("not a folder")
+    manager = ProcessManager(records)
+    supervisor = supervise(manager, site.parent, port)
+    try:
+        status = await supervisor.start(wait=30)
+        assert status.state == "crashed" and status.pid is None
+        assert status.error.kind == "record"
+        assert status.message.startswith("Not started: could not record the process in")
+        assert_group_gone(supervisor.pgid)
+        assert oskit.port_is_free("127.0.0.1", port)
+        assert (await supervisor.stop()).state == "crashed"  # nothing left to stop
+        records.unlink()  # space again: the next start runs, recorded
+        assert (await supervisor.start(wait=30)).state == "running"
+        assert [p.name for p in records.glob("*.json")] == [f"django-{os.getpid()}.json"]
+    finally:
+        pgid = supervisor.pgid
+        await manager.shutdown()
+        assert_group_gone(pgid)
