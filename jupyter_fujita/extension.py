@@ -63,7 +63,9 @@ class Fujita(ExtensionApp):
         "they send (learned otherwise from the start request and JupyterHub's environment).",
     ).tag(config=True)
     start_wait = Float(
-        30.0, help="How long POST start waits for Django to be up before it answers."
+        30.0,
+        help="How long POST start waits for Django to be up before it answers; still starting "
+        "after that long, the status says so and hints at a restart.",
     ).tag(config=True)
 
     @validate("address")
@@ -94,6 +96,7 @@ class Fujita(ExtensionApp):
             cache_bytes=self.cache_bytes,
             max_line_bytes=self.max_line_bytes,
             stop_timeout=self.stop_timeout,
+            start_wait=self.start_wait,
         )
         self.settings.update(
             fujita_manager=self.manager,

@@ -51,7 +51,7 @@ READ_CHUNK = 64 * 1024
 READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
 PARTIAL_IDLE = 0.25  # an unterminated tail idle this long is published (a prompt, say)
 STDIN_MAX_BYTES = 4096
-ACTIONS = ("migrate", "next-port")
+ACTIONS = ("migrate", "next-port", "restart")
 ONE_SHOT_TIMEOUT = 600.0  # seconds a one-shot command (migrate) may take
 DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
 
@@ -107,6 +107,30 @@ def status_json(status: Status) -> dict[str, Any]:
     }
 
 
+# Django's autoreloader exits with its serving child's return code: a child killed by signal N
+# returns -N, and sys.exit(-N) leaves the parent with 256 - N. Only the signals that end a
+# process from outside or by a fault are read that way; other codes in 192..255 are an exit's.
+_RELAYED_SIGNALS = frozenset(
+    {signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGHUP}
+)
+
+
+def describe_exit(returncode: int) -> str:
+    """How a runserver ended, for people: "exited with code 1", "killed by SIGKILL"."""
+    if returncode < 0:
+        return f"killed by {_signal_name(-returncode)}"
+    if 0 < 256 - returncode < 65 and (256 - returncode) in _RELAYED_SIGNALS:
+        return f"killed by {_signal_name(256 - returncode)} (its server process; code {returncode})"
+    return f"exited with code {returncode}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -121,6 +145,7 @@ class Supervisor:
         cache: ReplayCache,
         *,
         stop_timeout: float = 5.0,
+        start_wait: float = 30.0,
         max_line_bytes: int = 64 * 1024,
         records: GroupRecords | None = None,
         on_change: Callable[[Supervisor], None] | None = None,
@@ -129,6 +154,7 @@ class Supervisor:
         self.project = project
         self.cache = cache
         self.stop_timeout = stop_timeout
+        self.start_wait = start_wait
         self.max_line_bytes = max_line_bytes
         self.records = records
         self.on_change = on_change
@@ -156,6 +182,10 @@ class Supervisor:
         self._answers_ahead = 0
         self._run_task: asyncio.Task[None] | None = None
         self._ready_task: asyncio.Task[None] | None = None
+        # Starting for longer than start_wait is said, with a hint, rather than left silent.
+        self._slow_timer: asyncio.TimerHandle | None = None
+        self._slow = False
+        self._start_line_seen = False
 
     # -- public, awaitable transitions --------------------------------------------------------
 
@@ -239,6 +269,8 @@ class Supervisor:
                 raise Conflict(f"No free port on {host} between {port + 1} and {port + 100}.")
             self._say(f"Port {port} is taken: moving to {host}:{free}")
             return await self.restart(wait=30, address=f"{host}:{free}")
+        if action == "restart":
+            return await self.restart(wait=self.start_wait)
         raise NoSuchAction(f"No action {shown(action)}: use {' or '.join(ACTIONS)}.")
 
     async def _migrate(self) -> None:
@@ -399,7 +431,30 @@ class Supervisor:
                 await self._unspawn(proc, error)
                 return
         self._set_state("starting")
+        self._slow, self._start_line_seen = False, False
+        self._slow_timer = asyncio.get_running_loop().call_later(
+            self.start_wait, self._start_is_slow
+        )
         self._run_task = asyncio.create_task(self._run(proc))
+
+    def _start_is_slow(self) -> None:
+        self._slow_timer = None
+        if self.state != "starting":
+            return
+        self._slow = True
+        self._say(f"Still starting after {self.start_wait:g} s: {self._slow_reason()}")
+        self.hints["slow-start"] = {
+            "kind": "slow-start",
+            "message": f"{self._slow_reason()}: look at the log, or restart",
+            "action": "restart",
+            "label": "Restart",
+        }
+        self._set_state("starting")
+
+    def _slow_reason(self) -> str:
+        if self._start_line_seen:
+            return "Django printed its start line but its port does not accept connections"
+        return f"no start line from Django after {self.start_wait:g} s"
 
     async def _unspawn(self, proc: Subprocess, error: OSError) -> None:
         """The group could not be recorded (a full disk, say): end it at once. Unrecorded, it
@@ -499,6 +554,7 @@ class Supervisor:
         if self.state not in ACTIVE:
             return  # stopping: what the group says on its way out changes nothing
         if isinstance(event, Ready):
+            self._start_line_seen = True
             self._cancel_readiness()
             self._ready_task = asyncio.create_task(self._await_port(event.url))
         elif isinstance(event, Reloading):
@@ -612,11 +668,10 @@ class Supervisor:
             self._say(f"Stopped (exit code {returncode})")
             self._set_state("stopped")
             return
-        self._say(f"Exited with code {returncode}")
+        ended = describe_exit(returncode)
+        self._say(ended[0].upper() + ended[1:])
         self.error = (
-            self.watcher.last_error
-            or self.error
-            or DjangoError("exit", f"runserver exited with code {returncode}")
+            self.watcher.last_error or self.error or DjangoError("exit", f"runserver {ended}")
         )
         if self.error.kind == "port":
             self._hint_next_port()
@@ -625,6 +680,12 @@ class Supervisor:
     # -- the state and what it says -----------------------------------------------------------
 
     def _set_state(self, state: str) -> None:
+        if state != "starting":
+            if self._slow_timer is not None:
+                self._slow_timer.cancel()
+                self._slow_timer = None
+            self._slow = False
+            self.hints.pop("slow-start", None)
         self.state = state
         self._changed.set()
         self._changed = asyncio.Event()
@@ -636,6 +697,8 @@ class Supervisor:
         if state == "running":
             return f"Django is running at {self.url}"
         if state == "starting":
+            if self._slow:
+                return f"Still starting: {self._slow_reason()}. Look at the log, or restart."
             return "Django is starting"
         if state == "reloading":
             return "Django is reloading after a code change"
@@ -649,6 +712,8 @@ class Supervisor:
         if state == "crashed":
             if self.error and self.error.kind in ("port", "spawn", "record"):
                 return self.error.message
-            why = f": {self.error.summary()}" if self.error else ""
-            return f"Django exited with code {self.returncode}{why}"
+            # an `exit` error says only how it ended, which the sentence says already
+            why = f": {self.error.summary()}" if self.error and self.error.kind != "exit" else ""
+            ended = describe_exit(self.returncode) if self.returncode is not None else "ended"
+            return f"Django {ended}{why}"
         return "Django is stopped"

@@ -389,3 +389,50 @@ async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
         pgid = supervisor.pgid
         await manager.shutdown()
         assert_group_gone(pgid)
+
+
+async def test_no_start_line_after_start_wait_says_so_and_hints_at_a_restart(
+    manager, tmp_path, port
+):
+    fake_manage_py(tmp_path, 'import time\nprint("thinking", flush=True)\ntime.sleep(600)\n')
+    supervisor = supervise(manager, tmp_path, port, start_wait=0.5)
+    status = await supervisor.start(wait=0)
+    assert status.message == "Django is starting" and status.hints == []
+    assert await supervisor.wait_for(lambda: "slow-start" in supervisor.hints, 10)
+    status = supervisor.status()
+    assert status.state == "starting"
+    assert status.message == (
+        "Still starting: no start line from Django after 0.5 s. Look at the log, or restart."
+    )
+    assert [(h["kind"], h["action"]) for h in status.hints] == [("slow-start", "restart")]
+    assert any(t.startswith("Still starting after 0.5 s") for t in texts(supervisor))
+    first = supervisor.pgid
+    status = await supervisor.run_action("restart")  # what the hint's button does
+    assert status.restarts == 1 and supervisor.pgid != first
+    assert_group_gone(first)
+    stopped = await supervisor.stop()
+    assert stopped.state == "stopped" and stopped.hints == []
+
+
+async def test_a_child_killed_by_a_signal_reads_killed_by_it(manager, tmp_path, port):
+    fake_manage_py(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    status = supervisor.status()
+    assert status.returncode == -signal.SIGKILL
+    assert status.message == "Django killed by SIGKILL"
+    assert "Killed by SIGKILL" in texts(supervisor)
+
+
+async def test_django_whose_serving_child_is_killed_reads_killed_by_sigkill(manager, site, port):
+    """The autoreloader passes its child's -9 to sys.exit: the parent ends with code 247."""
+    supervisor = supervise(manager, site.parent, port)
+    await supervisor.start(wait=30)
+    members = oskit.group_members(supervisor.pgid)
+    child = next(pid for pid in members if pid != supervisor.pgid)
+    os.kill(child, signal.SIGKILL)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    status = supervisor.status()
+    assert status.returncode == 247
+    assert status.message.startswith("Django killed by SIGKILL (its server process; code 247)")
