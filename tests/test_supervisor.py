@@ -104,7 +104,7 @@ async def test_fifty_concurrent_starts_give_one_process(manager, site, port):
     supervisor = supervise(manager, site.parent, port)
     statuses = await asyncio.gather(*(supervisor.start() for _ in range(50)))
     assert len({s.pid for s in statuses}) == 1
-    await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
     assert len(oskit.group_members(supervisor.pgid)) == 2
     assert sum(t.startswith("Starting: ") for t in texts(supervisor)) == 1
 
@@ -218,7 +218,7 @@ async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
     fake_manage_py(tmp_path, 'import sys\nsys.stdout.write("no newline at the end")\nsys.exit(4)\n')
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
     status = supervisor.status()
     assert status.returncode == 4 and "exited with code 4" in status.message
     assert "no newline at the end" in texts(supervisor)
@@ -236,7 +236,7 @@ async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, 
     )
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
     assert_group_gone(supervisor.pgid)
 
 
@@ -254,7 +254,7 @@ async def test_ten_megabyte_line_and_binary_garbage_stay_bounded(manager, tmp_pa
     )
     supervisor = supervise(manager, tmp_path, port, max_line_bytes=64 * 1024)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
     lines = texts(supervisor)
     assert "done" in lines
     assert all(len(text) < 70 * 1024 for text in lines)
@@ -276,7 +276,7 @@ async def test_two_hundred_thousand_lines_a_second_keep_the_cache_bounded(manage
     )
     supervisor = supervise(manager, tmp_path, port, cache_lines=5_000, cache_bytes=1 << 20)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
     cache = supervisor.cache
     assert cache.last_seq == 300_000 + 3  # "Starting", the lines, "end", "Exited"
     assert cache.size <= 5_000 and cache.nbytes <= 1 << 20
