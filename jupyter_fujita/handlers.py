@@ -12,6 +12,7 @@ import json
 import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -28,6 +29,7 @@ from .manager import ProcessManager
 from .replay import LineFilter, line_json, log_feed
 from .supervisor import status_json
 
+OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
 # The actions are named, never derived from the HTTP method: jupyter_server's bare
 # `@authorized` maps POST and DELETE to `write`, but every change here runs the user's code
@@ -288,6 +290,16 @@ class StdinHandler(FujitaHandler):
         self.answer(status_json(await supervisor.send(text)))
 
 
+class OpenAPIHandler(FujitaHandler):
+    """The REST API's OpenAPI 3.1 description (openapi.json beside this module)."""
+
+    @web.authenticated
+    @authorized(READ)
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(OPENAPI.read_bytes())
+
+
 class NotFoundHandler(FujitaHandler):
     """Anything else under fujita/api/ gets a JSON 404, not Jupyter's HTML page."""
 
@@ -414,5 +426,6 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{api}/processes/{NAME}/stdin", StdinHandler),
         (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),
         (rf"{api}/status/ws", StatusSocket),
+        (rf"{api}/openapi\.json", OpenAPIHandler),
         (rf"{api}(?:/.*)?", NotFoundHandler),
     ]
