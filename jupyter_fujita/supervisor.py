@@ -51,6 +51,7 @@ READ_CHUNK = 64 * 1024
 READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
 PARTIAL_IDLE = 0.25  # an unterminated tail idle this long is published (a prompt, say)
 STDIN_MAX_BYTES = 4096
+STDIN_WRITE_TIMEOUT = 5.0  # seconds a write to a full stdin pipe may wait for a reader
 ACTIONS = ("migrate", "next-port", "restart")
 ONE_SHOT_TIMEOUT = 600.0  # seconds a one-shot command (migrate) may take
 DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
@@ -242,7 +243,12 @@ class Supervisor:
         proc = self.proc
         if not self.alive or proc is None or proc.stdin is None or self.state not in ACTIVE:
             raise Conflict("Django is not running: there is nothing to send text to.")
-        await proc.stdin.write(data)
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.stdin.write(data)), STDIN_WRITE_TIMEOUT)
+        except asyncio.TimeoutError:
+            # Nothing reads stdin (no debugger waits) and the pipe is full: say so, rather than
+            # hold the request until a reader comes. What was sent is still delivered then.
+            raise Conflict("Django is not reading its stdin: no debugger is waiting.") from None
         self._say(f"Sent to stdin: {shown(text)}")
         answers = text.count("\n")
         if self.state == "paused":

@@ -28,6 +28,7 @@ ROUTES = [
     ("POST", "processes/django/stdin"),
     (WS, "processes/django/log/ws"),
     (WS, "status/ws"),
+    ("GET", "openapi.json"),
 ]
 BODIES = {"processes/django/stdin": json.dumps({"text": "c\n"})}
 

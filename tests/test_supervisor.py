@@ -436,3 +436,18 @@ async def test_django_whose_serving_child_is_killed_reads_killed_by_sigkill(mana
     status = supervisor.status()
     assert status.returncode == 247
     assert status.message.startswith("Django killed by SIGKILL (its server process; code 247)")
+
+
+async def test_stdin_that_nobody_reads_is_refused_once_the_pipe_is_full(manager, tmp_path, port):
+    fake_manage_py(
+        tmp_path, 'import time\nprint("not reading stdin", flush=True)\ntime.sleep(600)\n'
+    )
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    await wait_for(lambda: "not reading stdin" in texts(supervisor), 10)
+    from jupyter_fujita.errors import Conflict
+
+    with pytest.raises(Conflict, match="not reading its stdin"):
+        for _ in range(64):  # 256 KiB, well beyond a pipe's buffer
+            await supervisor.send("x" * 4095 + "\n")
+    assert (await supervisor.stop()).state == "stopped"
