@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,6 +119,22 @@ class Fujita(ExtensionApp):
                 await supervisor.start()
             except Exception as error:  # a broken project must not stop the server
                 self.log.error("jupyter_fujita: autostart failed: %s", error)
+        self._stop_on_sigint()
+
+    def _stop_on_sigint(self) -> None:
+        """SIGINT stops the server the way SIGTERM does, extensions' stop included.
+
+        jupyter_server handles SIGINT only when stdin is a terminal (to ask for confirmation);
+        otherwise SIGINT raises KeyboardInterrupt out of the event loop and the server exits
+        without stopping its extensions, leaving runserver to the parent-death signal alone.
+        JupyterHub stops single-user servers exactly that way. Only Python's own default is
+        replaced, so a handler someone else installed stays."""
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        signal.signal(signal.SIGINT, self.serverapp._signal_stop)
+        self._sigint_installed = True
 
     def _export_environment(self) -> None:
         """Kernels started by this server inherit where to find the API, and its token."""
@@ -139,3 +157,8 @@ class Fujita(ExtensionApp):
     async def stop_extension(self) -> None:
         """The Jupyter server is shutting down: stop every child, free every port."""
         await self.manager.shutdown()
+        if getattr(self, "_sigint_installed", False):
+            # a process that outlives this server (a test runner, say) gets Python's default back
+            if signal.getsignal(signal.SIGINT) == self.serverapp._signal_stop:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._sigint_installed = False
