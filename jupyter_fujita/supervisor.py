@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 
@@ -187,6 +188,7 @@ class Supervisor:
         self._slow_timer: asyncio.TimerHandle | None = None
         self._slow = False
         self._start_line_seen = False
+        self._escaped: list[psutil.Process] = []  # processes that left the group (setsid)
 
     # -- public, awaitable transitions --------------------------------------------------------
 
@@ -565,6 +567,8 @@ class Supervisor:
             self._ready_task = asyncio.create_task(self._await_port(event.url))
         elif isinstance(event, Reloading):
             self._answers_ahead = 0  # a new child: nothing reads what was sent to the old one
+            if self.pgid is not None:
+                self._note_escapees(self.pgid)  # the old child's, before it goes
             self._cancel_readiness()
             self._set_state("reloading")
         elif isinstance(event, Broken):
@@ -641,16 +645,37 @@ class Supervisor:
         await self._wait(lambda: oskit.port_is_free(host, port), self.stop_timeout)
 
     async def _end_group(self, pgid: int) -> None:
-        """Signal the group, escalating until none of it is left (zombies aside)."""
+        """Signal the group, and every process that left it, escalating until none of them is
+        left (zombies aside)."""
+        self._note_escapees(pgid)
+        escaped = self._escaped
+
+        def left() -> bool:
+            return bool(oskit.group_members(pgid)) or any(map(oskit.alive, escaped))
+
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if not oskit.group_members(pgid):
-                return
+            if not left():
+                break
             if sig != signal.SIGINT:
                 self._say(f"Still running after {self.stop_timeout:g} s: sending {sig.name}")
             oskit.signal_group(pgid, sig)
-            if await self._wait(lambda: not oskit.group_members(pgid), self.stop_timeout):
-                return
-        log.error("process group %s survived SIGKILL", pgid)
+            for process in escaped:
+                oskit.signal_process(process, sig)
+            if await self._wait(lambda: not left(), self.stop_timeout):
+                break
+            self._note_escapees(pgid)  # one may have left while the others were signalled
+        else:
+            log.error("process group %s (or what left it) survived SIGKILL", pgid)
+        self._escaped = [process for process in escaped if oskit.alive(process)]
+
+    def _note_escapees(self, pgid: int) -> None:
+        """Remember processes that left the group while their parents can still tell of them:
+        once the parents are gone, nothing links them to this group any more."""
+        known = {process.pid for process in self._escaped}
+        for process in oskit.escaped_descendants(pgid):
+            if process.pid not in known:
+                self._say(f"Process {process.pid} left the process group: it is ended with it")
+                self._escaped.append(process)
 
     @staticmethod
     async def _wait(condition: Callable[[], bool], timeout: float) -> bool:

@@ -12,6 +12,7 @@ import textwrap
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import (
     assert_group_gone,
@@ -451,3 +452,45 @@ async def test_stdin_that_nobody_reads_is_refused_once_the_pipe_is_full(manager,
         for _ in range(64):  # 256 KiB, well beyond a pipe's buffer
             await supervisor.send("x" * 4095 + "\n")
     assert (await supervisor.stop()).state == "stopped"
+
+
+async def test_a_process_that_left_the_group_is_found_through_the_tree_and_ended(
+    manager, tmp_path, port
+):
+    """What `setsid` in a view does: a grandchild in a session of its own, holding the port,
+    out of reach of a signal to the group."""
+    fake_manage_py(
+        tmp_path,
+        f"""
+        import subprocess, sys, time
+        escapee = subprocess.Popen(
+            [sys.executable, "-c", "import socket, time; s = socket.socket(); "
+             "s.bind(('127.0.0.1', {port})); s.listen(); print('escaped', flush=True); "
+             "time.sleep(600)"],
+            start_new_session=True,
+        )
+        print("escapee", escapee.pid, flush=True)
+        time.sleep(600)
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port, stop_timeout=2)
+    await supervisor.start()
+    await wait_for(lambda: "escaped" in texts(supervisor), 10, "the escapee to listen")
+    escapee = int(next(t for t in texts(supervisor) if t.startswith("escapee ")).split()[1])
+    assert oskit.process_group(escapee) != supervisor.pgid
+    status = await supervisor.stop()
+    assert status.state == "stopped"
+    assert not psutil.pid_exists(escapee) or psutil.Process(escapee).status() == "zombie"
+    assert oskit.port_is_free("127.0.0.1", port)
+    assert any("left the process group" in t for t in texts(supervisor))
+
+
+async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    for cycle in range(50):
+        status = await supervisor.start(wait=30)
+        assert status.state == "running", (cycle, status.message)
+        pgid = supervisor.pgid
+        assert (await supervisor.stop()).state == "stopped"
+        assert_group_gone(pgid)
+        assert oskit.port_is_free("127.0.0.1", port), cycle
