@@ -107,14 +107,25 @@ def find_manage_py(root: Path) -> Path | None:
     return None
 
 
+ADDRESS_MAX_CHARS = 256
+# A host name or an IP literal (an IPv6 one with its scope): ASCII only, since the address ends
+# up in a command line, a URL and JSON, and runserver takes nothing else.
+_HOST = re.compile(r"[A-Za-z0-9._%:-]+", re.ASCII)
+_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
+
+
 def parse_address(address: str) -> tuple[str, int]:
-    """'127.0.0.1:8000', '8000' or '[::1]:8000' -> (host, port)."""
+    """'127.0.0.1:8000', '8000' or '[::1]:8000' -> (host, port); ValueError names what is wrong."""
+    if len(address) > ADDRESS_MAX_CHARS:
+        raise ValueError(f"an address has at most {ADDRESS_MAX_CHARS} characters")
     host, sep, port = address.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", address
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) < 65536:
+    if not _PORT.fullmatch(port) or not 0 <= int(port) < 65536:
         raise ValueError(f"not a host:port address: {address!r}")
+    if not _HOST.fullmatch(host):
+        raise ValueError(f"not a host name or IP address: {host!r}")
     return host, int(port)
 
 

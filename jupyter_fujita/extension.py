@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,7 +107,9 @@ class Fujita(ExtensionApp):
         "scheme://host:port. The Jupyter server listens there too, for the preview alone.",
     ).tag(config=True)
     start_wait = Float(
-        30.0, help="How long POST start waits for Django to be up before it answers."
+        30.0,
+        help="How long POST start waits for Django to be up before it answers; still starting "
+        "after that long, the status says so and hints at a restart.",
     ).tag(config=True)
 
     @validate("address")
@@ -140,6 +144,7 @@ class Fujita(ExtensionApp):
             cache_bytes=self.cache_bytes,
             max_line_bytes=self.max_line_bytes,
             stop_timeout=self.stop_timeout,
+            start_wait=self.start_wait,
         )
         self.preview_origin_server = None
         if self.preview_origin and project.preview_mode != "off":
@@ -172,6 +177,22 @@ class Fujita(ExtensionApp):
                 await supervisor.start()
             except Exception as error:  # a broken project must not stop the server
                 self.log.error("jupyter_fujita: autostart failed: %s", error)
+        self._stop_on_sigint()
+
+    def _stop_on_sigint(self) -> None:
+        """SIGINT stops the server the way SIGTERM does, extensions' stop included.
+
+        jupyter_server handles SIGINT only when stdin is a terminal (to ask for confirmation);
+        otherwise SIGINT raises KeyboardInterrupt out of the event loop and the server exits
+        without stopping its extensions, leaving runserver to the parent-death signal alone.
+        JupyterHub stops single-user servers exactly that way. Only Python's own default is
+        replaced, so a handler someone else installed stays."""
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        signal.signal(signal.SIGINT, self.serverapp._signal_stop)
+        self._sigint_installed = True
 
     def _export_environment(self) -> None:
         """Kernels started by this server inherit where to find the API, and its token."""
@@ -223,3 +244,8 @@ class Fujita(ExtensionApp):
         if self.preview_origin_server is not None:
             self.preview_origin_server.stop()
         await self.manager.shutdown()
+        if getattr(self, "_sigint_installed", False):
+            # a process that outlives this server (a test runner, say) gets Python's default back
+            if signal.getsignal(signal.SIGINT) == self.serverapp._signal_stop:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._sigint_installed = False

@@ -46,6 +46,7 @@ class ProcessManager:
         cache_bytes: int = 16 * 1024 * 1024,
         max_line_bytes: int = 64 * 1024,
         stop_timeout: float = 5.0,
+        start_wait: float = 30.0,
     ) -> Supervisor:
         store = LogStore(self.log_dir / name, self.log_bytes) if self.log_dir else None
         supervisor = Supervisor(
@@ -53,6 +54,7 @@ class ProcessManager:
             project,
             ReplayCache(cache_lines, cache_bytes, store),
             stop_timeout=stop_timeout,
+            start_wait=start_wait,
             max_line_bytes=max_line_bytes,
             records=self.records,
             on_change=self._on_change,

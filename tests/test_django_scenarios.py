@@ -170,7 +170,7 @@ async def test_a_system_check_error_carries_its_check_ids(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "broken", status.message
-    await supervisor.wait_for(lambda: supervisor.error.checks, 10)
+    assert await supervisor.wait_for(lambda: supervisor.error.checks, 10)
     error = supervisor.status().error
     assert error.kind == "system-check"
     assert "admin.E406" in [check["id"] for check in error.checks]
@@ -253,6 +253,25 @@ async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, sit
     await supervisor.send("c\n")
     assert await asyncio.wait_for(request, 30) == 200
     assert supervisor.state == "running" and supervisor.status().debugger is None
+
+
+async def test_two_answers_in_quick_succession_leave_the_request_running(manager, site):
+    """`n` then `c` 50 ms apart: the prompt that `n` brings shows after `c` was sent."""
+    supervisor = supervise(manager, site)
+    status = await supervisor.start(wait=60)
+    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    await supervisor.send("n\n")
+    await asyncio.sleep(0.05)  # the pace under test, not a wait for something
+    await supervisor.send("c\n")
+    assert await asyncio.wait_for(request, 30) == 200
+    # The second prompt is published once idle; it must not pause a finished request.
+    await wait_for(lambda: sum(t.startswith("(Pdb)") for t in texts(supervisor)) >= 2, 10)
+    assert supervisor.state == "running" and supervisor.status().debugger is None
+    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30)  # pauses again
+    await supervisor.send("c\n")
+    assert await asyncio.wait_for(request, 30) == 200
 
 
 async def test_stdin_refuses_too_much_text_and_a_stopped_process(manager, site):

@@ -37,13 +37,17 @@ def assert_nothing_left(pgid: int, port: int) -> None:
     wait_until(lambda: oskit.port_is_free("127.0.0.1", port), 15, f"port {port} to be freed")
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT twice", "jupyter server stop"])
+@pytest.mark.parametrize(
+    "how", ["SIGTERM", "SIGINT without a terminal", "SIGINT twice", "jupyter server stop"]
+)
 def test_server_shutdown_stops_runserver(server_factory, how):
     server = server_factory()
     pgid = server.start_django()
     assert len(oskit.group_members(pgid)) == 2
     if how == "SIGTERM":
         server.proc.send_signal(signal.SIGTERM)
+    elif how == "SIGINT without a terminal":  # JupyterHub's way: the extension's stop must run
+        server.proc.send_signal(signal.SIGINT)
     elif how == "SIGINT twice":  # Ctrl-C, then Ctrl-C again to skip the confirmation
         server.proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
@@ -60,6 +64,8 @@ def test_server_shutdown_stops_runserver(server_factory, how):
     assert_nothing_left(pgid, server.django_port)
     log = Path(server.log.name).read_text()
     assert "Traceback" not in log, log
+    # Stopped by the extension (not by the parent-death signal): the supervisor said so.
+    assert "Shutting down" in log, log
 
 
 def test_runserver_dies_with_a_killed_server_and_the_next_server_starts_clean(server_factory):
