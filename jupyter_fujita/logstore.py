@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import secrets
+import threading
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable
@@ -73,6 +74,8 @@ class LogStore:
         self._segments: list[Segment] = []
         self._queue: list[Line] = []
         self._flush_scheduled = False
+        # Readers run in threads, several at once: one at a time extends a segment's index.
+        self._index_lock = threading.Lock()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -211,8 +214,11 @@ class LogStore:
         return out
 
     def _read_segment(self, segment: Segment, seq: int, budget: int, stop: int) -> list[Line]:
-        _extend_index(segment, segment.size)
+        with self._index_lock:
+            _extend_index(segment, segment.size)
         k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
+        if k >= len(segment.offsets):
+            return []
         lines: list[Line] = []
         spent = 0
         for record in _records(segment.path, segment.offsets[k], segment.size):
@@ -220,6 +226,8 @@ class LogStore:
                 skip -= 1
                 continue
             line = _decoder.decode(record)
+            if line.seq < seq:
+                continue  # never hand back what the reader has: it would go round for ever
             if line.seq >= stop:
                 break
             lines.append(line)
@@ -230,9 +238,10 @@ class LogStore:
 
     def _index(self, segment: Segment) -> None:
         """Count the lines of a segment of an earlier server's life, indexing them."""
-        segment.size = segment.path.stat().st_size
-        _extend_index(segment, segment.size)
-        segment.count = segment.indexed_lines
+        with self._index_lock:
+            segment.size = segment.path.stat().st_size
+            _extend_index(segment, segment.size)
+            segment.count = segment.indexed_lines
 
 
 def _extend_index(segment: Segment, size: int) -> None:

@@ -362,4 +362,9 @@ async def log_feed(
         if lines:
             yield {"type": "lines", "log_id": cache.id, "lines": lines}
         elif not piece.lines:
-            await cache.wait_beyond(position, clears)
+            if position < cache.last_seq:
+                # Lines exist but none could be read (a segment rotated away under the read):
+                # try again shortly, never in a loop that does not yield.
+                await asyncio.sleep(0.01)
+            else:
+                await cache.wait_beyond(position, clears)

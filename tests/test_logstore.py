@@ -109,3 +109,24 @@ async def test_a_disk_that_fails_later_is_said_once_and_the_log_goes_on(tmp_path
     said = [line.text for line in cache.tail(100) if line.stream == "fujita"]
     assert len(said) == 1 and "memory only" in said[0]
     assert cache.tail(1)[0].text.startswith("b2 l9")
+
+
+async def test_readers_in_several_threads_each_get_every_line_in_order(tmp_path):
+    store = LogStore(tmp_path / "log", segment_bytes=50_000)
+    cache = ReplayCache(50, 1 << 20, store)
+
+    async def reader() -> list[int]:
+        seen, after = [], 0
+        while after < 6_000:
+            piece = await read_log(cache, after, max_bytes=3_000)
+            assert piece.gap_from is None
+            seen += [line.seq for line in piece.lines]
+            after = piece.position
+            if not piece.lines:
+                await asyncio.sleep(0.001)
+        return seen
+
+    readers = [asyncio.create_task(reader()) for _ in range(6)]
+    await fill(cache, 60)  # written while they read
+    for seen in await asyncio.gather(*readers):
+        assert seen == list(range(1, 6_001))
