@@ -161,6 +161,7 @@ class DjangoProject:
     preview_prefix: str | None = None
     preview_mode: str = "off"
     bound_address: str | None = None  # this run's address when `address` has port 0
+    reach_probe: str | None = None  # a URL beside Django's that says whether a browser is local
 
     def locate(self) -> Path:
         manage_py = self.manage_py or find_manage_py(self.root)

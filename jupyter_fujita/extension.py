@@ -20,7 +20,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode, Union, validate
 from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
-from .preview import preview_handlers, preview_path
+from .preview import ReachProbe, preview_handlers, preview_path
 from .preview_origin import PreviewOrigin
 from .recovery import Recovery
 
@@ -167,6 +167,11 @@ class Fujita(ExtensionApp):
         self._export_environment()
         if self.preview_origin_server is not None:
             self.preview_origin_server.listen(self.serverapp.ip)
+        self.reach_probe = None
+        project = self.manager.get(DEFAULT_PROCESS).project
+        if project.preview_mode == "offered":
+            self.reach_probe = ReachProbe()
+            project.reach_probe = self.reach_probe.start()
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
         self.recovery = Recovery(self.manager, self.autorestart, self.autorestart_limit)
@@ -243,6 +248,8 @@ class Fujita(ExtensionApp):
             await recovery.stop()  # first: nothing is started again while everything stops
         if self.preview_origin_server is not None:
             self.preview_origin_server.stop()
+        if getattr(self, "reach_probe", None) is not None:
+            self.reach_probe.stop()
         await self.manager.shutdown()
         if getattr(self, "_sigint_installed", False):
             # a process that outlives this server (a test runner, say) gets Python's default back

@@ -18,6 +18,8 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from .errors import FujitaError
 from .forwarding import SAFE_METHODS, SiteForwarding
@@ -89,6 +91,39 @@ class PreviewShimHandler(JupyterHandler):
         self.set_header("Content-Type", "text/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.finish(SHIM.read_bytes())
+
+
+class _Reached(web.RequestHandler):
+    def get(self) -> None:
+        self.set_status(204)
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Cache-Control", "no-store")
+
+
+class ReachProbe:
+    """Tells a page whether its browser runs on this machine, without touching the site.
+
+    A page that would ask Django's own address whether it answers would send the site a
+    request (a GET / with whatever side effects the view has). Instead this listens on a free
+    port of the loopback interface, beside Django, and answers 204: a browser on this machine
+    reaches it; one that reaches Jupyter through an SSH tunnel does not (the tunnel forwards
+    Jupyter's port, not a port picked at random).
+    """
+
+    def __init__(self) -> None:
+        self._server: HTTPServer | None = None
+        self.url: str | None = None
+
+    def start(self) -> str:
+        sockets = bind_sockets(0, "127.0.0.1")
+        self._server = HTTPServer(web.Application([(r"/", _Reached)]))
+        self._server.add_sockets(sockets)
+        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
 
 
 class AddSlashHandler(JupyterHandler):

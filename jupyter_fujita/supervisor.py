@@ -78,6 +78,7 @@ class Status:
     debugger: dict[str, Any] | None
     preview_url: str | None
     preview: str
+    reach_probe: str | None
 
 
 def _utf8(text: str) -> str:
@@ -109,6 +110,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "debugger": status.debugger,
         "preview_url": status.preview_url,
         "preview": status.preview,
+        "reach_probe": status.reach_probe,
     }
 
 
@@ -377,6 +379,9 @@ class Supervisor:
             debugger=self.debugger if self.state == "paused" else None,
             preview_url=self._preview_url(),
             preview=self.project.preview_mode,
+            reach_probe=self.project.reach_probe
+            if self.project.preview_mode == "offered"
+            else None,
         )
 
     def _preview_url(self) -> str | None:

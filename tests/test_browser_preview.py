@@ -90,11 +90,19 @@ async def test_an_upload_form_works_through_the_preview(lab, tmp_path):
 
 
 async def test_the_sidebar_links_the_direct_address_when_the_browser_reaches_it(lab):
+    requests_before = request_lines(lab)
     async with lab_page(lab, "preview-direct-link") as ui:
         await ui.expect_state("running")
         link = ui.page.locator("#jupyter-fujita-sidebar a.jp-fujita-url")
         await expect(link).to_have_attribute("data-fujita-link", "direct")
         await expect(link).to_have_attribute("href", f"http://127.0.0.1:{lab.django_port}/")
+    # found out without asking the site: Django saw no request
+    assert request_lines(lab) == requests_before
+
+
+def request_lines(lab) -> list[str]:
+    lines = lab.request("GET", "processes/django/log")["lines"]
+    return [line["text"] for line in lines if "request" in line]
 
 
 async def test_the_sidebar_links_the_preview_when_the_browser_cannot_reach_django(lab):
@@ -103,7 +111,9 @@ async def test_the_sidebar_links_the_preview_when_the_browser_cannot_reach_djang
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             page = await browser.new_page()
-            await page.route(f"http://127.0.0.1:{lab.django_port}/**", lambda r: r.abort())
+            probe = lab.request("GET", "processes/django")["reach_probe"]
+            assert probe and probe.startswith("http://127.0.0.1:")
+            await page.route(f"{probe}**", lambda r: r.abort())
             await page.goto(f"{lab.url}lab?token={TOKEN}")
             link = page.locator("#jupyter-fujita-sidebar a.jp-fujita-url")
             if not await page.locator("#jupyter-fujita-sidebar").is_visible():

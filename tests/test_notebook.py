@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 from servers import TOKEN, JupyterServer, wait_until
 
 from jupyter_fujita import oskit
+from jupyter_fujita.replay import EARLIER_RUNS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def test_the_magic_acts_and_prints_one_line_each(server, kernel):
         ("%fujita --colour red", "fujita: unknown option --colour (see %fujita --help)\n"),
         ("%fujita status --address 1:2", "fujita: --address goes with start or restart"),
         ("%fujita log many", "fujita: log takes a number of lines, not 'many'\n"),
-        ("%fujita start --address nowhere", "fujita: address must be host:port, not 'nowhere'."),
+        ("%fujita start --address nowhere", "fujita: address must be host:port, not 'nowhere'"),
     ],
 )
 def test_bad_words_get_one_clear_line_and_no_traceback(server, kernel, line, expected):
@@ -132,8 +133,9 @@ def test_the_panel_reconnects_after_a_jupyter_server_restart(server, kernel, iso
         kernel.wait_for("panel.connection == 'connected' and panel.state == 'stopped'", 60)
         kernel.run("panel.start_button.click()")
         kernel.wait_for("panel.state == 'running'")
-        # the new server's log starts over: the panel shows it, not the old one
-        kernel.wait_for("panel.log_text().count('Starting: ') == 1")
+        # the log survives the restart: the earlier run, the marker, then the new run, once each
+        kernel.wait_for("panel.log_text().count('Starting: ') == 2")
+        kernel.wait_for(f"panel.log_text().count({EARLIER_RUNS!r}) == 1")
     finally:
         again.end()
 

@@ -92,10 +92,12 @@ export class StatusHeader extends ModelView {
     const preview = model.connection === 'connected' ? model.status?.preview_url : null;
     const mode = model.status?.preview;
     // Through Jupyter when that is the only way this browser reaches the site.
+    const probe = model.status?.reach_probe;
     const throughJupyter =
       !!preview &&
       !!direct &&
-      (mode === 'on' || (mode === 'offered' && this._reach.check(direct) === 'unreachable'));
+      (mode === 'on' ||
+        (mode === 'offered' && !!probe && this._reach.check(probe) === 'unreachable'));
     if (throughJupyter) {
       this._renderMessage(displayMessage(model), null);
       this._url.href = preview;

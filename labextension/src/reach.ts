@@ -1,7 +1,8 @@
-// Whether this browser reaches an address, Django's own for instance: it does not when Jupyter
-// is reached through an SSH tunnel or a hub, where 127.0.0.1 is the user's machine, not the
-// server's. A no-cors request resolves when something answers and rejects when nothing does
-// (refused, unresolvable, blocked); the answer itself stays opaque and unread.
+// Whether this browser reaches an address on the server's loopback (the server's reach probe,
+// never Django itself, whose views a request would run): it does not when Jupyter is reached
+// through an SSH tunnel or a hub, where 127.0.0.1 is the user's machine, not the server's. A
+// no-cors request resolves when something answers and rejects when nothing does (refused,
+// unresolvable, blocked); the answer itself stays opaque and unread.
 export type Reach = 'unknown' | 'reachable' | 'unreachable';
 
 export class Reachability {

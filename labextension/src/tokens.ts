@@ -102,6 +102,11 @@ export interface IStatus {
    * "offered": the direct address is, unless this browser cannot reach it; "off": no preview.
    */
   preview?: 'on' | 'offered' | 'off';
+  /**
+   * With `preview` "offered": a URL beside Django's on the server's loopback that answers 204.
+   * This browser reaching it means it runs on that machine; Django itself is never asked.
+   */
+  reach_probe?: string | null;
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
