@@ -206,6 +206,7 @@ class Supervisor:
                 self._trust(public_origin)
                 await self._spawn()
             elif address is not None and address != self.project.address:
+                await self._check_address(address)  # a bad one is 400 whatever the state
                 raise Conflict(
                     f"Django is already running on {self.project.address}: "
                     f"restart it to move it to {address}."
