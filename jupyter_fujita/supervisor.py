@@ -330,7 +330,9 @@ class Supervisor:
         try:
             host, port = parse_address(address)
         except ValueError as error:
-            raise BadRequest(f"address must be host:port, not {shown(address)}: {error}.") from None
+            detail = str(error)
+            why = "" if detail.startswith("not a host:port") else f" ({detail})"
+            raise BadRequest(f"address must be host:port, not {shown(address)}{why}.") from None
         loop = asyncio.get_running_loop()
         try:
             await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
