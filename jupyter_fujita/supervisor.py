@@ -208,6 +208,7 @@ class Supervisor:
                 await self._set_address(address)
                 await self._spawn()
             elif address is not None and address != self.project.address:
+                await self._check_address(address)  # a bad one is 400 whatever the state
                 raise Conflict(
                     f"Django is already running on {self.project.address}: "
                     f"restart it to move it to {address}."
@@ -324,7 +325,9 @@ class Supervisor:
         try:
             host, port = parse_address(address)
         except ValueError as error:
-            raise BadRequest(f"address must be host:port, not {shown(address)}: {error}.") from None
+            detail = str(error)
+            why = "" if detail.startswith("not a host:port") else f" ({detail})"
+            raise BadRequest(f"address must be host:port, not {shown(address)}{why}.") from None
         loop = asyncio.get_running_loop()
         try:
             await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -57,6 +57,7 @@ BAD_ADDRESSES = [
     ("127.0.0.1:\uff18\uff10\uff10\uff10", "host:port"),  # full-width digits pass str.isdigit
     ("x" * 257 + ":8000", "at most 256"),
     ("192.0.2.1:8000", "cannot listen"),  # TEST-NET: no interface of this machine has it
+    ("a" * 64 + ".invalid:8000", "cannot resolve"),  # a label too long: fails with no lookup
     ("bad host!:8000", "host"),
 ]
 
@@ -170,3 +171,18 @@ async def test_text_from_the_os_that_is_not_utf8_is_shown_replaced(jp_serverapp,
     supervisor.command, supervisor.cwd = ["python", "manage.py"], "/srv/caf\udce9"
     code, status = await call("processes", "django", method="GET")
     assert code == 200 and status["cwd"] == "/srv/caf\ufffd"
+
+
+async def test_a_restart_to_a_bad_address_leaves_django_running_where_it_was(
+    site, call, manager, django_port
+):
+    code, running = await call(*START)
+    assert code == 200 and running["state"] == "running", running
+    for action in ("restart", "start"):
+        code, answer = await call("processes", "django", action, body='{"address": "\\ud800:1"}')
+        assert code == 400, answer
+    code, status = await call("processes", "django", method="GET")
+    assert (status["state"], status["pid"]) == ("running", running["pid"])
+    assert status["url"] == f"http://127.0.0.1:{django_port}/"
+    code, stopped = await call("processes", "django", "stop")
+    assert stopped["state"] == "stopped"

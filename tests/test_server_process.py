@@ -105,3 +105,26 @@ def test_the_log_survives_a_restart_of_the_jupyter_server(server_factory):
     second.start_django()
     newest = second.request("GET", "processes/django/log")["lines"]
     assert newest[-1]["seq"] > after["last_seq"]  # seqs go on
+
+
+KILL_PATHS = {
+    "SIGINT without a terminal": signal.SIGINT,  # JupyterHub's way
+    "SIGTERM": signal.SIGTERM,
+    "SIGKILL": signal.SIGKILL,  # no shutdown code runs: the parent-death signal does it
+}
+
+
+@pytest.mark.timeout(900)  # about 6 s a cycle: a Jupyter server and Django started each time
+def test_fifty_kill_path_cycles_in_a_row_leave_no_process_and_no_port(server_factory):
+    django_port = free_port()
+    ways = list(KILL_PATHS)
+    for cycle in range(50):
+        how = ways[cycle % len(ways)]
+        server = server_factory(django_port)
+        pgid = server.start_django()
+        members = oskit.group_members(pgid)
+        assert len(members) == 2, (cycle, how)
+        server.proc.send_signal(KILL_PATHS[how])
+        server.proc.wait(60)
+        assert_nothing_left(pgid, django_port)
+        server.end()
