@@ -11,12 +11,13 @@ from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Enum, Float, Int, Unicode, Union, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
 
 from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import preview_handlers, preview_path
+from .serverlog import StateLogger
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
@@ -76,6 +77,29 @@ class Fujita(ExtensionApp):
         30.0, help="How long POST start waits for Django to be up before it answers."
     ).tag(config=True)
 
+    runserver_args = List(
+        Unicode(),
+        help="More arguments for runserver, after the address (e.g. --nothreading, --nostatic). "
+        "On the command line, one per flag: --Fujita.runserver_args=--nothreading "
+        "--Fujita.runserver_args=--nostatic.",
+    ).tag(config=True)
+    env = Dict(
+        value_trait=Unicode(),
+        help="Environment variables for runserver (over the server's and the .env file's). "
+        "On the command line, one per flag: --Fujita.env=DEBUG=1 --Fujita.env=KEY=VALUE.",
+    ).tag(config=True)
+    env_file = Unicode(
+        ".env",
+        help="A .env file whose variables runserver gets, read at each start when it exists; "
+        "relative to manage.py's folder. '' reads none.",
+    ).tag(config=True)
+    # Not `settings`: ExtensionApp.settings is the web app's settings dict.
+    settings_module = Unicode(
+        "",
+        help="DJANGO_SETTINGS_MODULE for runserver (e.g. mysite.settings_dev). "
+        "Default: what the environment, the .env file or manage.py says.",
+    ).tag(config=True)
+
     @validate("address")
     def _valid_address(self, proposal: dict) -> str:
         parse_address(proposal["value"])  # ValueError names the bad value
@@ -93,7 +117,12 @@ class Fujita(ExtensionApp):
         if manage_py is not None and not manage_py.is_absolute():
             manage_py = root / manage_py
         self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
+        self.manager.listeners.append(StateLogger(self.log))
         project = DjangoProject(root, self.address, self.python, manage_py)
+        project.runserver_args = list(self.runserver_args)
+        project.extra_env = {str(key): str(value) for key, value in self.env.items()}
+        project.env_file = self.env_file
+        project.settings = self.settings_module
         project.preview_mode = preview_mode(self.preview, self.serverapp.ip, dict(os.environ))
         if project.preview_mode != "off":
             project.preview_prefix = preview_path(self.serverapp.base_url, DEFAULT_PROCESS)

@@ -74,6 +74,8 @@ class Status:
     debugger: dict[str, Any] | None
     preview_url: str | None
     preview: str
+    manage_py: str | None = None
+    settings: str | None = None
 
 
 def status_json(status: Status) -> dict[str, Any]:
@@ -95,6 +97,8 @@ def status_json(status: Status) -> dict[str, Any]:
         "debugger": status.debugger,
         "preview_url": status.preview_url,
         "preview": status.preview,
+        "manage_py": status.manage_py,
+        "settings": status.settings,
     }
 
 
@@ -292,6 +296,8 @@ class Supervisor:
             debugger=self.debugger if self.state == "paused" else None,
             preview_url=self._preview_url(),
             preview=self.project.preview_mode,
+            manage_py=self.project.identity()[0],
+            settings=self.project.identity()[1],
         )
 
     def _preview_url(self) -> str | None:
