@@ -54,6 +54,19 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     })
   );
   disposables.add(
+    commands.addCommand(CommandIDs.launch, {
+      label: args => (args.isLauncher ? 'Django' : 'Open Django and Start It'),
+      caption: "Show the Django panel and start Django's development server",
+      icon: djangoIcon,
+      execute: async () => {
+        openSidebar();
+        if (model.canRun('start')) {
+          await reportFailure('Could not start Django', model.run('start'));
+        }
+      }
+    })
+  );
+  disposables.add(
     commands.addCommand(CommandIDs.openPreview, {
       label: 'Preview Django Site',
       caption: 'Show the Django site in a tab, through the Jupyter server',

@@ -8,9 +8,9 @@ import { FujitaAPI, processPath } from './api';
 import { ReconnectingSocket } from './socket';
 import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
 
-/** The most entries kept; older ones are dropped (in chunks, to keep appends cheap). */
+/** The most entries kept by default (the maxLines setting); older ones are dropped in chunks
+ * (a tenth more at most), to keep appends cheap. */
 export const MAX_ENTRIES = 20000;
-const TRIM_SLACK = 1000;
 
 export class LogModel implements ILogModel, IDisposable {
   constructor(private readonly _api: FujitaAPI) {
@@ -55,6 +55,17 @@ export class LogModel implements ILogModel, IDisposable {
   setVisible(visible: boolean): void {
     this._visible = visible;
     this._update();
+  }
+
+  /** Keep at most `count` entries from now on (the oldest go at once). */
+  setMaxEntries(count: number): void {
+    if (count !== this._maxEntries) {
+      this._maxEntries = count;
+      if (this._entries.length > count) {
+        this._entries.splice(0, this._entries.length - count);
+        this._changed.emit('reset');
+      }
+    }
   }
 
   /** Forget every line and the last seq (the next connection replays the cache); say why. */
@@ -140,14 +151,16 @@ export class LogModel implements ILogModel, IDisposable {
   }
 
   private _trim(): void {
-    if (this._entries.length > MAX_ENTRIES + TRIM_SLACK) {
-      this._entries.splice(0, this._entries.length - MAX_ENTRIES);
+    const max = this._maxEntries;
+    if (this._entries.length > max + Math.ceil(max / 10)) {
+      this._entries.splice(0, this._entries.length - max);
     }
   }
 
   private readonly _socket: ReconnectingSocket;
   private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
   private _entries: LogEntry[] = [];
+  private _maxEntries = MAX_ENTRIES;
   private _lastSeq: number | null = null;
   private _logId: string | null = null;
   private _nextKey = 0;

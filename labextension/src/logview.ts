@@ -74,6 +74,17 @@ export class LogView extends Widget {
     }
   }
 
+  /**
+   * The user's settings, honoured at once: follow the tail or stay put as lines arrive (then
+   * "Jump to latest" brings the new lines), wrap lines or scroll sideways, show time stamps.
+   */
+  configure(options: LogView.IDisplayOptions): void {
+    this._followTail = options.followTail;
+    this._list.classList.toggle('jp-mod-nowrap', !options.wrapLines);
+    this._list.classList.toggle('jp-mod-timestamps', options.timestamps);
+    this._schedule();
+  }
+
   /** Scroll to the line with `seq` (or the first after it), now or once it has arrived. */
   reveal(seq: number): void {
     this._pendingReveal = seq;
@@ -119,9 +130,11 @@ export class LogView extends Widget {
     }
     if (this._stale) {
       this._renderTail();
-    } else if (this._following) {
+    } else if (this._following && this._followTail) {
       this._extendDown(Infinity);
       this._scrollToBottom();
+    } else if (this._following && !this._atEnd()) {
+      this._following = false; // not following the tail: new lines wait below, as when scrolled up
     }
     this._updateButtons();
   }
@@ -363,6 +376,7 @@ export class LogView extends Widget {
         node.dataset.seq = String(line.seq);
         node.dataset.stream = line.stream;
         node.title = this._timeFormat.format(line.time * 1000);
+        node.dataset.time = node.title; // shown before the line when time stamps are on
         if (line.partial) {
           node.classList.add('jp-fujita-partial');
         }
@@ -412,6 +426,7 @@ export class LogView extends Widget {
   private _query = '';
   private _statuses: ReadonlySet<StatusClass> = new Set();
   private _following = true;
+  private _followTail = true;
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;
@@ -421,6 +436,12 @@ export class LogView extends Widget {
 }
 
 export namespace LogView {
+  export interface IDisplayOptions {
+    followTail: boolean;
+    wrapLines: boolean;
+    timestamps: boolean;
+  }
+
   export interface IOptions {
     model: ILogModel;
     sanitizer: IRenderMime.ISanitizer;

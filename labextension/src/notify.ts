@@ -1,15 +1,17 @@
 // Notifications: when Django crashes or breaks (alive, waiting for a fix) or an error is detected,
 // one line saying why, with "Show" opening the sidebar at the error. What was already so when the
-// page opened is not announced.
+// page opened is not announced; the settings (notifyOnCrash, notifyOnBroken) can silence either.
 import { Notification } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
 
+import { DEFAULT_SETTINGS, IFujitaSettings } from './settings';
 import { IFujitaModel, IProcessError, IStatus } from './tokens';
 
 export class CrashNotifier implements IDisposable {
   constructor(
     private readonly _model: IFujitaModel,
-    private readonly _show: (seq?: number) => void
+    private readonly _show: (seq?: number) => void,
+    private readonly _settings: () => Readonly<IFujitaSettings> = () => DEFAULT_SETTINGS
   ) {
     _model.statusChanged.connect(this._onStatus, this);
   }
@@ -34,7 +36,8 @@ export class CrashNotifier implements IDisposable {
     const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
     const broken = status.state === 'broken' && previous?.state !== 'broken';
     const newError = status.error !== null && !sameError(status.error, previous?.error ?? null);
-    if (crashed || broken || newError) {
+    const { notifyOnCrash, notifyOnBroken } = this._settings();
+    if ((crashed && notifyOnCrash) || (!crashed && (broken || newError) && notifyOnBroken)) {
       this._notify(status);
     } else if (status.state === 'running' && this._id) {
       Notification.dismiss(this._id);

@@ -1,6 +1,6 @@
-// The sidebar panel: the status header, Django's hints, the debugger box (while paused), the log
-// toolbar (filter box, status chips, Clear) and the log view. The log is streamed only while
-// this panel is visible.
+// The sidebar panel: the status header, which project, Django's hints, the debugger box (while
+// paused), the log toolbar (filter box, status chips, Clear) and the log view, which follows the
+// user's settings. The log is streamed only while this panel is visible.
 import { IRenderMime } from '@jupyterlab/rendermime';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
@@ -13,6 +13,8 @@ import { StatusHeader } from './header';
 import { HintsView } from './hints';
 import { djangoIcon } from './icon';
 import { LogView } from './logview';
+import { ProjectLine } from './project';
+import { IFujitaSettings, SettingsModel } from './settings';
 import { CommandIDs, IFujitaModel, SIDEBAR_ID } from './tokens';
 
 /** Typing pauses this long before the view is filtered. */
@@ -41,10 +43,15 @@ export class FujitaSidebar extends Panel {
       onClear: () => void commands.execute(CommandIDs.clearLog)
     });
     this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq) }));
+    this.addWidget(new ProjectLine(model));
     this.addWidget(new HintsView({ model, commands }));
     this.addWidget(new DebuggerBox({ model, commands }));
     this.addWidget(this._toolbar);
     this.addWidget(this._log);
+
+    this._settings = options.settings;
+    this._settings.changed.connect(this._applySettings, this);
+    this._applySettings(this._settings, this._settings.values);
   }
 
   /** Show the log at `seq` (unfiltered), now or once the line has arrived. */
@@ -53,6 +60,16 @@ export class FujitaSidebar extends Panel {
     this._log.setFilter('');
     this._log.setStatusFilter(new Set());
     this._log.reveal(seq);
+  }
+
+  dispose(): void {
+    this._settings.changed.disconnect(this._applySettings, this);
+    super.dispose();
+  }
+
+  private _applySettings(_: SettingsModel, values: Readonly<IFujitaSettings>): void {
+    this._model.log.setMaxEntries(values.maxLines);
+    this._log.configure(values);
   }
 
   protected onAfterAttach(msg: Message): void {
@@ -76,6 +93,7 @@ export class FujitaSidebar extends Panel {
   }
 
   private readonly _model: IFujitaModel;
+  private readonly _settings: SettingsModel;
   private readonly _log: LogView;
   private readonly _toolbar: LogToolbar;
 }
@@ -86,6 +104,8 @@ export namespace FujitaSidebar {
     commands: CommandRegistry;
     /** Cleans the HTML made from lines with ANSI colours. */
     sanitizer: IRenderMime.ISanitizer;
+    /** The user's settings (defaults until the registry answers). */
+    settings: SettingsModel;
   }
 }
 

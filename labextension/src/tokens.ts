@@ -21,6 +21,8 @@ export namespace CommandIDs {
   export const stop = 'fujita:stop';
   export const restart = 'fujita:restart';
   export const openSidebar = 'fujita:open-sidebar';
+  /** The launcher card: show the sidebar and start Django when it is not up. */
+  export const launch = 'fujita:launch';
   export const clearLog = 'fujita:clear-log';
   /** Open (or show) the site in a main-area tab; args `{path?}`, a path inside the site. */
   export const openPreview = 'fujita:open-preview';
@@ -102,6 +104,10 @@ export interface IStatus {
    * "offered": the direct address is, unless this browser cannot reach it; "off": no preview.
    */
   preview?: 'on' | 'offered' | 'off';
+  /** The project's manage.py, relative to the Jupyter root (absolute outside it); null: none. */
+  manage_py?: string | null;
+  /** The settings module runserver gets (DJANGO_SETTINGS_MODULE); null when unknown. */
+  settings?: string | null;
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
@@ -165,10 +171,12 @@ export interface ILogModel {
   readonly entries: readonly LogEntry[];
   /** The highest seq received (or skipped over by a gap), null before any. */
   readonly lastSeq: number | null;
-  /** Emitted after entries were appended ('append') or all removed ('reset'). */
+  /** Emitted after entries were appended ('append'), or removed ('reset': all, or the oldest). */
   readonly changed: ISignal<ILogModel, 'append' | 'reset'>;
   /** Stream while visible; close the socket while nobody looks. */
   setVisible(visible: boolean): void;
+  /** Keep at most `count` entries (the maxLines setting). */
+  setMaxEntries(count: number): void;
 }
 
 /** The supervised process as the page knows it. */
