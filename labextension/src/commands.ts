@@ -55,7 +55,7 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   );
   disposables.add(
     commands.addCommand(CommandIDs.launch, {
-      label: args => (args.isLauncher ? 'Django' : 'Open Django and Start It'),
+      label: args => (args.launcher ? 'Django' : 'Open Django and Start It'),
       caption: "Show the Django panel and start Django's development server",
       icon: djangoIcon,
       execute: async () => {

@@ -92,7 +92,14 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     owned.add(addCommands({ commands: app.commands, model, palette, openSidebar, openPreview }));
     owned.add(new CrashNotifier(model, openSidebar, () => settings.values));
     if (launcher) {
-      owned.add(launcher.add({ command: CommandIDs.launch, category: 'Other', rank: 1 }));
+      owned.add(
+        launcher.add({
+          command: CommandIDs.launch,
+          args: { launcher: true },
+          category: 'Other',
+          rank: 1
+        })
+      );
     }
     if (running) {
       const manager = new DjangoRunningManager({

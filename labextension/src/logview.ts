@@ -130,11 +130,13 @@ export class LogView extends Widget {
     }
     if (this._stale) {
       this._renderTail();
-    } else if (this._following && this._followTail) {
+    } else if (this._following) {
       this._extendDown(Infinity);
-      this._scrollToBottom();
-    } else if (this._following && !this._atEnd()) {
-      this._following = false; // not following the tail: new lines wait below, as when scrolled up
+      if (this._followTail) {
+        this._scrollToBottom();
+      } else if (!this._atBottom()) {
+        this._following = false; // the new lines wait below the view: "Jump to latest"
+      }
     }
     this._updateButtons();
   }
@@ -145,9 +147,14 @@ export class LogView extends Widget {
     this._schedule();
   }
 
+  private _atBottom(): boolean {
+    const list = this._list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
+  }
+
   private _onScroll(): void {
     const list = this._list;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
+    const atBottom = this._atBottom();
     if (!atBottom && this._following && list.scrollTop >= this._pinnedTop - SLACK_PX) {
       // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
       this._scrollToBottom();

@@ -1,0 +1,232 @@
+"""Django in JupyterLab's own places, in a real `jupyter lab` and Debian's Chromium: the Running
+panel, the Launcher, the main menu, the shortcuts, the Settings Editor (each setting honoured
+live), and the project shown in the sidebar."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import urllib.parse
+import urllib.request
+
+import pytest
+from browser import LOG_LINES, add_echo_view, lab_page
+from conftest import copy_demo_site, free_port, wait_for
+from playwright.async_api import expect
+from servers import JupyterServer
+
+from jupyter_fujita import oskit
+
+SIDEBAR = "#jupyter-fujita-sidebar"
+RUNNING_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-running-sessions"]'
+RUNNING_ITEM = ".jp-fujita-running-item"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("native")
+    site = copy_demo_site(tmp / "root")
+    add_echo_view(site)
+    server = JupyterServer(tmp, free_port(), app="jupyterlab")
+    yield server
+    server.end()
+    assert oskit.port_is_free("127.0.0.1", server.django_port)
+
+
+@pytest.fixture
+def fresh(lab):
+    """Each test starts with Django stopped, the log cleared and the settings at their defaults."""
+    lab.request("POST", "processes/django/stop")
+    lab.request("DELETE", "processes/django/log")
+    settings = lab.root.parent / "lab-settings" / "jupyter-fujita" / "plugin.jupyterlab-settings"
+    settings.unlink(missing_ok=True)
+    yield lab
+    lab.request("POST", "processes/django/stop")
+    settings.unlink(missing_ok=True)
+
+
+def saved_settings(lab) -> str:
+    path = lab.root.parent / "lab-settings" / "jupyter-fujita" / "plugin.jupyterlab-settings"
+    return path.read_text() if path.exists() else ""
+
+
+def echo(lab, text: str, n: int = 1) -> None:
+    query = urllib.parse.urlencode({"text": text, "n": str(n)})
+    url = f"http://127.0.0.1:{lab.django_port}/echo/?{query}"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        response.read()
+
+
+async def state_of(lab) -> str:
+    return (await asyncio.to_thread(lab.request, "GET", "processes/django"))["state"]
+
+
+async def test_the_sidebar_shows_which_project_and_settings_module_run(fresh):
+    async with lab_page(fresh, "native-project") as ui:
+        project = ui.page.locator(f"{SIDEBAR} [data-fujita-project]")
+        await expect(project).to_have_text("site/manage.py")
+        settings = ui.page.locator(f"{SIDEBAR} [data-fujita-settings]")
+        await expect(settings).to_have_attribute("data-fujita-settings", "mysite.settings")
+        # the tab's icon is Django's, not a generic terminal
+        icon = ui.page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jupyter-fujita-sidebar"] svg')
+        assert "#0c4b33" in (await icon.inner_html())
+
+
+async def test_the_running_panel_lists_django_and_opens_restarts_and_stops_it(fresh):
+    async with lab_page(fresh, "native-running") as ui:
+        await ui.page.click(RUNNING_TAB)
+        title = ui.page.locator(".jp-AccordionPanel-title", has_text="Django")
+        await expect(title).to_be_visible(timeout=10_000)
+        item = ui.page.locator(RUNNING_ITEM)
+        await expect(item).to_have_count(0)  # stopped: nothing running
+        await asyncio.to_thread(fresh.start_django)
+        await expect(item).to_have_count(1, timeout=10_000)
+        await expect(item).to_contain_text("django")
+        await expect(item).to_contain_text(f"running · 127.0.0.1:{fresh.django_port}")
+        # restart from the item's context menu
+        before = (await asyncio.to_thread(fresh.request, "GET", "processes/django"))["restarts"]
+        await item.click(button="right")
+        await ui.page.locator(".lm-Menu-item", has_text="Restart Django").click()
+
+        def restarted() -> bool:
+            status = fresh.request("GET", "processes/django")
+            return status["restarts"] == before + 1 and status["state"] == "running"
+
+        await wait_for(restarted, timeout=30, what="the restart")
+        await expect(item.locator(".jp-RunningSessions-itemDetail")).to_have_text(
+            f"running · 127.0.0.1:{fresh.django_port}"
+        )
+        # a click on its name opens the Django panel
+        await item.locator(".jp-RunningSessions-itemLabel").click()
+        await expect(ui.page.locator(SIDEBAR)).to_be_visible()
+        await ui.page.click(RUNNING_TAB)
+        await item.hover()  # the stop button shows on hover
+        await item.locator(".jp-RunningSessions-itemShutdown").click()
+        await expect(item).to_have_count(0, timeout=30_000)
+        assert await state_of(fresh) == "stopped"
+        assert oskit.port_is_free("127.0.0.1", fresh.django_port)
+
+
+async def test_the_launcher_card_opens_the_panel_and_starts_django(fresh):
+    async with lab_page(fresh, "native-launcher") as ui:
+        await ui.run_command("New Launcher")
+        card = ui.page.locator(".jp-LauncherCard", has_text="Django")
+        await expect(card).to_have_count(1, timeout=10_000)
+        await expect(card.locator(".jp-LauncherCard-label")).to_have_text("Django")
+        await ui.page.click('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]')
+        await expect(ui.page.locator(SIDEBAR)).to_be_hidden()
+        await card.click()
+        await expect(ui.page.locator(SIDEBAR)).to_be_visible()
+        await ui.expect_state("running")
+        assert await state_of(fresh) == "running"
+
+
+async def test_the_django_menu_starts_stops_and_shows_the_panel(fresh):
+    async with lab_page(fresh, "native-menu") as ui:
+        menu = ui.page.locator(".lm-MenuBar-item", has_text="Django")
+        await expect(menu).to_have_count(1)
+
+        async def choose(label: str) -> None:
+            await menu.click()
+            await ui.page.locator(".lm-Menu-item", has_text=label).first.click()
+
+        await choose("Start Django")
+        await ui.expect_state("running")
+        await menu.click()
+        for label in ("Stop Django", "Restart Django", "Preview Django Site", "Clear Django Log"):
+            await expect(ui.page.locator(".lm-Menu-item", has_text=label)).to_have_count(1)
+        await ui.page.keyboard.press("Escape")
+        await choose("Stop Django")
+        await ui.expect_state("stopped")
+        await ui.page.click('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]')
+        await expect(ui.page.locator(SIDEBAR)).to_be_hidden()
+        await choose("Show Django Panel")
+        await expect(ui.page.locator(SIDEBAR)).to_be_visible()
+
+
+async def test_keyboard_shortcuts_show_the_panel_and_start_and_stop_django(fresh):
+    async with lab_page(fresh, "native-shortcuts") as ui:
+        await ui.page.click('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]')
+        await expect(ui.page.locator(SIDEBAR)).to_be_hidden()
+        await ui.page.keyboard.press("Control+Alt+j")
+        await expect(ui.page.locator(SIDEBAR)).to_be_visible()
+        await ui.page.keyboard.press("Control+Alt+s")
+        await ui.expect_state("running")
+        await ui.page.keyboard.press("Control+Alt+x")
+        await ui.expect_state("stopped")
+
+
+async def open_django_settings(ui):
+    await ui.page.locator(".lm-MenuBar-item", has_text="Settings").click()
+    await ui.page.locator(".lm-Menu-item", has_text="Settings Editor").first.click()
+    await ui.page.locator(".jp-PluginList-entry", has_text="Django").first.click()
+    form = ui.page.locator(".jp-SettingsPanel, .jp-SettingsEditor").first
+    await expect(form.get_by_text("Wrap lines").first).to_be_visible(timeout=15_000)
+    return form
+
+
+async def test_the_settings_editor_settings_apply_at_once(fresh):
+    await asyncio.to_thread(fresh.start_django)
+    async with lab_page(fresh, "native-settings") as ui:
+        log = ui.page.locator(f"{SIDEBAR} .jp-fujita-log")
+        await expect(log).not_to_have_class("jp-mod-nowrap")
+        form = await open_django_settings(ui)
+        await form.get_by_label("Wrap lines").uncheck()
+        await expect(log).to_have_class(has_class("jp-mod-nowrap"))
+        await form.get_by_label("Time stamps").check()
+        await expect(log).to_have_class(has_class("jp-mod-timestamps"))
+        stamp = await ui.page.locator(LOG_LINES).first.evaluate(
+            "e => getComputedStyle(e, '::before').content"
+        )
+        assert stamp.strip('"').strip() == (
+            await ui.page.locator(LOG_LINES).first.get_attribute("data-time")
+        )
+        # lines kept in the page
+        lines = form.locator('input[id$="maxLines"]')
+        await lines.fill("100")
+        await lines.blur()
+        await wait_for(lambda: '"maxLines": 100' in saved_settings(fresh), 10, "the saved setting")
+        await ui.page.wait_for_timeout(300)  # the page's registry has it before the server
+        await asyncio.to_thread(echo, fresh, "kept", 300)
+        await expect(ui.page.locator(LOG_LINES, has_text="kept 299")).to_have_count(
+            1, timeout=15_000
+        )
+        assert await ui.page.locator(LOG_LINES).count() <= 110
+        # not following the tail: new lines arrive below the view, "Jump to latest" shows them
+        await form.get_by_label("Follow the tail").uncheck()
+        await wait_for(lambda: '"followTail": false' in saved_settings(fresh), 10, "the setting")
+        await ui.page.wait_for_timeout(300)  # the page's registry has it before the server
+        await asyncio.to_thread(echo, fresh, "waiting below", 30)
+        below = ui.page.locator(LOG_LINES, has_text="waiting below 29")
+        await expect(below).to_have_count(1, timeout=10_000)
+        jump = ui.page.locator(f"{SIDEBAR} .jp-fujita-jump")
+        await expect(jump).to_be_visible()
+        await expect(below).not_to_be_in_viewport()
+        await jump.click()
+        await expect(below).to_be_in_viewport()
+
+
+def has_class(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
+
+
+async def test_notifications_follow_the_notify_settings(fresh):
+    settings = fresh.root / "site" / "mysite" / "settings.py"
+    original = settings.read_text()
+    async with lab_page(fresh, "native-notify") as ui:
+        form = await open_django_settings(ui)
+        await form.get_by_label("Notify on crash").uncheck()
+        await ui.page.wait_for_timeout(300)  # the setting reaches the page
+        settings.write_text(original.replace("DEBUG = True", "DEBUG = (True"))
+        try:
+            await ui.run_command("Start Django")
+            await ui.expect_state("crashed")
+            await ui.page.wait_for_timeout(1_000)  # a toast would be up by now
+            assert await ui.page.locator(".Toastify__toast", has_text="SyntaxError").count() == 0
+            await form.get_by_label("Notify on crash").check()
+            await ui.page.wait_for_timeout(300)
+            await ui.run_command("Restart Django")
+            toast = ui.page.locator(".Toastify__toast", has_text="SyntaxError")
+            await expect(toast).to_be_visible(timeout=15_000)
+        finally:
+            settings.write_text(original)
