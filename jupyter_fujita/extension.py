@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_path
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
@@ -34,6 +35,15 @@ def listens_beyond_loopback(ip: str) -> bool:
         return not ipaddress.ip_address(ip).is_loopback
     except ValueError:
         return True  # a host name: someone else's browser may use it
+
+
+def labextension_installed(data_dirs: list[str]) -> bool:
+    """The JupyterLab sidebar is installed in one of Jupyter's data dirs (it is not when the
+    package was installed without Node.js: see hatch_build.py)."""
+    return any(
+        (Path(folder) / "labextensions" / "jupyter-fujita" / "package.json").is_file()
+        for folder in data_dirs
+    )
 
 
 def preview_mode(setting: bool | str, ip: str, environ: dict[str, str]) -> str:
@@ -147,6 +157,12 @@ class Fujita(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
         self._export_environment()
+        if not labextension_installed(jupyter_path()):
+            self.log.warning(
+                "jupyter_fujita: the JupyterLab sidebar is not installed (the package was "
+                "installed without Node.js); the API and %%fujita work. For the sidebar, install "
+                "Node.js >= 20 and install jupyter_fujita again."
+            )
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
         if self.autostart:
