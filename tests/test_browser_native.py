@@ -230,3 +230,21 @@ async def test_notifications_follow_the_notify_settings(fresh):
             await expect(toast).to_be_visible(timeout=15_000)
         finally:
             settings.write_text(original)
+
+
+async def test_the_filter_highlights_what_it_matched(fresh):
+    await asyncio.to_thread(fresh.start_django)
+    async with lab_page(fresh, "native-highlight") as ui:
+        for word in ("Apple", "banana", "apple pie"):
+            await asyncio.to_thread(echo, fresh, f"fruit: {word}")
+        await expect(ui.page.locator(LOG_LINES, has_text="fruit: apple pie")).to_have_count(1)
+        await ui.page.fill(f"{SIDEBAR} .jp-fujita-filter", "FRUIT: apple")
+        await expect(ui.page.locator(LOG_LINES)).to_have_count(2)
+        marks = ui.page.locator(f"{LOG_LINES} mark.jp-fujita-match")
+        await expect(marks).to_have_text(["fruit: Apple", "fruit: apple"])
+        assert await ui.page.locator(LOG_LINES).all_text_contents() == [
+            "fruit: Apple",
+            "fruit: apple pie",
+        ]
+        await ui.page.fill(f"{SIDEBAR} .jp-fujita-filter", "")
+        await expect(marks).to_have_count(0)

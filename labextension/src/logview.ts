@@ -393,6 +393,8 @@ export class LogView extends Widget {
           void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
         } else if (line.frame && isOpenable(line.frame.file)) {
           renderFrame(node, line.text, line.frame);
+        } else if (this._query) {
+          appendHighlighted(node, line.text, this._query);
         } else {
           node.textContent = line.text;
         }
@@ -494,4 +496,22 @@ function renderFrame(node: HTMLElement, text: string, frame: IFrame): void {
     fileLink(frame.file, frame.line, match[0]),
     text.slice(end)
   );
+}
+
+/** The text, each case-insensitive match of `query` (lower case) in a <mark>. */
+function appendHighlighted(node: HTMLElement, text: string, query: string): void {
+  const lower = text.toLowerCase();
+  if (lower.length !== text.length) {
+    node.textContent = text; // a case mapping that changes lengths: no safe offsets
+    return;
+  }
+  let end = 0;
+  for (let at = lower.indexOf(query); at >= 0; at = lower.indexOf(query, end)) {
+    const mark = document.createElement('mark');
+    mark.className = 'jp-fujita-match';
+    mark.textContent = text.slice(at, at + query.length);
+    node.append(text.slice(end, at), mark);
+    end = at + query.length;
+  }
+  node.append(text.slice(end));
 }
