@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 from browser import LOG_LINES, add_echo_view, lab_page
-from conftest import copy_demo_site, free_port, wait_for
+from conftest import add_test_views, copy_demo_site, free_port, let_reloader_settle, wait_for
 from playwright.async_api import expect
 from servers import JupyterServer
 
@@ -27,6 +28,7 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("native")
     site = copy_demo_site(tmp / "root")
     add_echo_view(site)
+    add_test_views(site)
     server = JupyterServer(tmp, free_port(), app="jupyterlab")
     yield server
     server.end()
@@ -48,6 +50,14 @@ def fresh(lab):
 def saved_settings(lab) -> str:
     path = lab.root.parent / "lab-settings" / "jupyter-fujita" / "plugin.jupyterlab-settings"
     return path.read_text() if path.exists() else ""
+
+
+def site_get(lab, path: str) -> None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{lab.django_port}/{path}", timeout=60) as r:
+            r.read()
+    except urllib.error.HTTPError:
+        pass  # a 500 is the point
 
 
 def echo(lab, text: str, n: int = 1) -> None:
@@ -248,3 +258,76 @@ async def test_the_filter_highlights_what_it_matched(fresh):
         ]
         await ui.page.fill(f"{SIDEBAR} .jp-fujita-filter", "")
         await expect(marks).to_have_count(0)
+
+
+VISIBLE_TRACEBACK = """
+els => {
+  const start = els.findIndex(e => e.textContent === 'Traceback (most recent call last):');
+  const end = els.findIndex((e, i) => i > start && e.textContent.startsWith('%s'));
+  return els.slice(start, end + 1).filter(e => e.offsetParent !== null).map(e => e.textContent);
+}
+"""
+
+
+async def test_at_the_sidebars_width_a_traceback_folds_installed_frames_and_requests_read_short(
+    fresh,
+):
+    await asyncio.to_thread(fresh.start_django)
+    async with lab_page(fresh, "native-narrow") as ui:
+        sidebar = ui.page.locator(SIDEBAR)
+        width = (await sidebar.bounding_box())["width"]
+        assert 200 <= width <= 320, width  # JupyterLab's default sidebar width
+        await asyncio.to_thread(site_get, fresh, "boom/")
+        request = sidebar.locator('.jp-fujita-compact[data-fujita-status="500"]')
+        await expect(request).to_have_count(1, timeout=10_000)
+        # the traceback: Django's frames folded, the user's frame standing out
+        user = sidebar.locator(".jp-fujita-userframe a.jp-fujita-frame", has_text="views.py")
+        await expect(user.last).to_be_visible()
+        fold = sidebar.locator(".jp-fujita-fold")
+        await expect(fold.first).to_have_text(re.compile(r"^▸ \d+ frames? in .*django"))
+        assert await sidebar.locator(".jp-fujita-folded").count() >= 2
+        shown = await ui.page.eval_on_selector_all(LOG_LINES, VISIBLE_TRACEBACK % "ValueError")
+        assert shown[0] == "Traceback (most recent call last):"
+        assert shown[-1] == "ValueError: boom for the test"
+        assert len(shown) <= 6, shown  # header, a fold line, the user's frame and source, error
+        await fold.first.click()
+        await expect(fold.first).to_have_text(re.compile(r"^▾ "))
+        more = await ui.page.eval_on_selector_all(LOG_LINES, VISIBLE_TRACEBACK % "ValueError")
+        assert len(more) >= len(shown) + 2
+        # the request line: method, path, a status chip, the size, in one line
+        await expect(request.locator(".jp-fujita-request-method")).to_have_text("GET")
+        await expect(request.locator(".jp-fujita-request-path")).to_have_text("/boom/")
+        await expect(request.locator(".jp-fujita-status-chip")).to_have_text("500")
+        await expect(request.locator(".jp-fujita-request-size")).to_have_text(re.compile("KiB$"))
+        compact = (await request.bounding_box())["height"]
+        raw = request.locator(".jp-fujita-raw")
+        await expect(raw).to_be_hidden()
+        await request.locator(".jp-fujita-raw-toggle").click()
+        await expect(raw).to_be_visible()
+        await expect(raw).to_contain_text('"GET /boom/ HTTP/1.1" 500')
+        assert (await request.bounding_box())["height"] > 1.5 * compact  # the raw line wraps
+
+
+async def test_code_that_does_not_import_shows_a_short_traceback_with_djangos_frames_folded(fresh):
+    views = fresh.root / "site" / "pages" / "views.py"
+    original = views.read_text()
+    await asyncio.to_thread(fresh.start_django)
+    async with lab_page(fresh, "native-broken") as ui:
+        await let_reloader_settle()
+        views.write_text(original + "\nundefined_name_for_the_test\n")
+        try:
+            await ui.expect_state("broken")
+            sidebar = ui.page.locator(SIDEBAR)
+            await expect(sidebar.locator(".jp-fujita-fold").first).to_have_text(
+                re.compile(r"^▸ \d+ frames in .*(django|python)")
+            )
+            hidden = await sidebar.locator(".jp-fujita-folded").count()
+            shown = await ui.page.eval_on_selector_all(LOG_LINES, VISIBLE_TRACEBACK % "NameError")
+            assert shown[-1].startswith("NameError: name 'undefined_name_for_the_test'")
+            assert hidden >= 20 and len(shown) <= 14, (hidden, shown)
+            user = [line for line in shown if "views.py" in line]
+            assert user, shown  # the user's own frame is there, not folded
+            assert await sidebar.locator(".jp-fujita-userframe", has_text="views.py").count() >= 1
+        finally:
+            views.write_text(original)
+        await ui.expect_state("running")

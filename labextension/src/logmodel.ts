@@ -6,6 +6,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { FujitaAPI, processPath } from './api';
 import { ReconnectingSocket } from './socket';
+import { TracebackReader } from './traceback';
 import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
 
 /** The most entries kept by default (the maxLines setting); older ones are dropped in chunks
@@ -71,6 +72,7 @@ export class LogModel implements ILogModel, IDisposable {
   /** Forget every line and the last seq (the next connection replays the cache); say why. */
   reset(notice?: string): void {
     this._entries = [];
+    this._tracebacks = new TracebackReader();
     this._lastSeq = null;
     this._logId = null;
     if (notice) {
@@ -127,6 +129,7 @@ export class LogModel implements ILogModel, IDisposable {
       case 'cleared':
         // what follows is the whole log, maybe of a new server whose seqs start over
         this._entries = [];
+        this._tracebacks = new TracebackReader();
         this._lastSeq = null;
         this._logId = null;
         this._changed.emit('reset');
@@ -139,7 +142,9 @@ export class LogModel implements ILogModel, IDisposable {
     for (const line of lines) {
       // A line at or below the last seq was already received: a resumed stream overlapping.
       if (this._lastSeq === null || line.seq > this._lastSeq) {
-        this._entries.push({ kind: 'line', key: this._nextKey++, line });
+        const traceback =
+          line.stream === 'stderr' ? this._tracebacks.read(line.text, !!line.frame) : null;
+        this._entries.push({ kind: 'line', key: this._nextKey++, line, traceback });
         this._lastSeq = line.seq;
         added = true;
       }
@@ -160,6 +165,7 @@ export class LogModel implements ILogModel, IDisposable {
   private readonly _socket: ReconnectingSocket;
   private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
   private _entries: LogEntry[] = [];
+  private _tracebacks = new TracebackReader();
   private _maxEntries = MAX_ENTRIES;
   private _lastSeq: number | null = null;
   private _logId: string | null = null;

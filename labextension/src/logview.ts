@@ -9,9 +9,11 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { StatusClass, statusClass } from './chips';
-import { button } from './dom';
+import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { COMPACT_CLASS, RAW_TOGGLE_CLASS, renderCompactRequest, toggleRaw } from './requestline';
 import { IFrame, ILine, ILogModel, LogEntry } from './tokens';
+import { describeGroup, IFoldGroup, ITracebackRole } from './traceback';
 
 /** The most entries in the DOM at once. */
 export const MAX_RENDERED = 2000;
@@ -41,6 +43,7 @@ export class LogView extends Widget {
     });
     this._resizeObserver.observe(this._list);
     handleFileLinks(this._list, options.onOpenFile);
+    this._list.addEventListener('click', event => this._onFoldOrRawClick(event));
     this._list.addEventListener('click', event => this._onJumpClick(event));
     this._list.addEventListener('keydown', event => this._onJumpKey(event));
     this._earlier = button('jp-fujita-overlay jp-fujita-earlier', 'Show earlier lines', () =>
@@ -132,6 +135,7 @@ export class LogView extends Widget {
       this._renderTail();
     } else if (this._following) {
       this._extendDown(Infinity);
+      this._refreshSummaries();
       if (this._followTail) {
         this._scrollToBottom();
       } else if (!this._atBottom()) {
@@ -139,6 +143,17 @@ export class LogView extends Widget {
       }
     }
     this._updateButtons();
+  }
+
+  /** Folds that got more frames since they were drawn say so. */
+  private _refreshSummaries(): void {
+    for (const id of this._grown) {
+      const known = this._heads.get(id);
+      if (known && known.node.isConnected) {
+        this._renderSummary(known.node, known.group);
+      }
+    }
+    this._grown.clear();
   }
 
   private _jumpToLatest(): void {
@@ -192,6 +207,7 @@ export class LogView extends Widget {
   private _renderWindow(from: number, to: number): void {
     const entries = this._model.entries;
     const nodes: HTMLElement[] = [];
+    this._heads.clear();
     this._keys = [];
     for (let i = from; i < to; i++) {
       if (this._matches(entries[i])) {
@@ -366,12 +382,115 @@ export class LogView extends Widget {
   }
 
   private _jumpTarget(event: Event): number | null {
-    const node = (event.target as Element | null)?.closest?.('.jp-fujita-jump-traceback');
+    const target = event.target as Element | null;
+    if (target?.closest?.(`.${RAW_TOGGLE_CLASS}`)) {
+      return null; // the "raw" button of a 500's line shows the line, it does not jump
+    }
+    const node = target?.closest?.('.jp-fujita-jump-traceback');
     if (!(node instanceof HTMLElement) || !this._list.contains(node)) {
       return null;
     }
     const seq = Number(node.dataset.fujitaTraceback);
     return Number.isInteger(seq) ? seq : null;
+  }
+
+  /** The line's text: ANSI colours rendered, a frame's file a link, the filter's matches marked. */
+  private _renderText(node: HTMLElement, line: ILine): void {
+    if (line.text.includes('\x1b')) {
+      node.classList.add('jp-RenderedText');
+      void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
+    } else if (line.frame && isOpenable(line.frame.file)) {
+      renderFrame(node, line.text, line.frame);
+    } else if (this._query) {
+      appendHighlighted(node, line.text, this._query);
+    } else {
+      node.textContent = line.text;
+    }
+  }
+
+  /**
+   * A traceback's line: the user's frames stand out; a run of other frames folds under its first
+   * line, which says how many frames in which packages (not while filtering: a match must show).
+   */
+  private _markTraceback(node: HTMLElement, role: ITracebackRole | null | undefined): void {
+    if (!role) {
+      return;
+    }
+    if (role.user) {
+      node.classList.add('jp-fujita-userframe');
+    }
+    const group = role.group;
+    if (!group || this._query || this._statuses.size > 0) {
+      return;
+    }
+    const open = this._openGroups.has(group.id);
+    node.dataset.fujitaFold = String(group.id);
+    node.classList.add('jp-fujita-libframe');
+    if (role.head) {
+      node.classList.add('jp-fujita-fold-head');
+      node.classList.toggle('jp-mod-open', open);
+      const text = element('span', 'jp-fujita-fold-text');
+      text.append(...Array.from(node.childNodes));
+      const summary = element('span', 'jp-fujita-fold');
+      summary.tabIndex = 0;
+      summary.setAttribute('role', 'button');
+      node.replaceChildren(summary, text);
+      this._heads.set(group.id, { node, group });
+      this._renderSummary(node, group);
+    } else {
+      node.classList.toggle('jp-fujita-folded', !open);
+      this._grown.add(group.id);
+    }
+  }
+
+  private _renderSummary(node: HTMLElement, group: IFoldGroup): void {
+    const summary = node.querySelector<HTMLElement>('.jp-fujita-fold');
+    if (!summary) {
+      return;
+    }
+    const open = this._openGroups.has(group.id);
+    summary.textContent = `${open ? '▾' : '▸'} ${describeGroup(group)}`;
+    summary.title = open ? 'Fold these frames' : 'Show these frames (not your code)';
+    summary.setAttribute('aria-expanded', String(open));
+  }
+
+  /** A fold's summary opens or closes its run of frames; "raw" shows a request line as is. */
+  private _onFoldOrRawClick(event: MouseEvent): void {
+    const target = event.target as Element | null;
+    const raw = target?.closest?.(`.${RAW_TOGGLE_CLASS}`);
+    if (raw && this._list.contains(raw)) {
+      const node = raw.closest<HTMLElement>(`.${COMPACT_CLASS}`);
+      if (node) {
+        toggleRaw(node);
+        const seq = Number(node.dataset.seq);
+        if (!this._rawSeqs.delete(seq)) {
+          this._rawSeqs.add(seq);
+        }
+      }
+      return;
+    }
+    const fold = target?.closest?.('.jp-fujita-fold');
+    const head = fold?.closest<HTMLElement>('.jp-fujita-fold-head');
+    if (!head || !this._list.contains(head)) {
+      return;
+    }
+    const id = Number(head.dataset.fujitaFold);
+    const open = !this._openGroups.has(id);
+    if (open) {
+      this._openGroups.add(id);
+    } else {
+      this._openGroups.delete(id);
+    }
+    head.classList.toggle('jp-mod-open', open);
+    for (const node of this._list.querySelectorAll<HTMLElement>(
+      `[data-fujita-fold="${id}"]:not(.jp-fujita-fold-head)`
+    )) {
+      node.classList.toggle('jp-fujita-folded', !open);
+    }
+    const known = this._heads.get(id);
+    if (known) {
+      this._renderSummary(head, known.group);
+    }
   }
 
   private _createNode(entry: LogEntry): HTMLElement {
@@ -388,15 +507,17 @@ export class LogView extends Widget {
           node.classList.add('jp-fujita-partial');
         }
         markRequest(node, line);
-        if (line.text.includes('\x1b')) {
-          node.classList.add('jp-RenderedText');
-          void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
-        } else if (line.frame && isOpenable(line.frame.file)) {
-          renderFrame(node, line.text, line.frame);
-        } else if (this._query) {
-          appendHighlighted(node, line.text, this._query);
+        const plain = !line.text.includes('\x1b');
+        if (line.request && typeof line.request.status === 'number' && plain) {
+          renderCompactRequest(node, line, host => this._renderText(host, line));
+          if (this._rawSeqs.has(line.seq)) {
+            toggleRaw(node);
+          }
         } else {
-          node.textContent = line.text;
+          this._renderText(node, line);
+        }
+        if (entry.traceback) {
+          this._markTraceback(node, entry.traceback);
         }
         break;
       }
@@ -436,6 +557,12 @@ export class LogView extends Widget {
   private _statuses: ReadonlySet<StatusClass> = new Set();
   private _following = true;
   private _followTail = true;
+  /** Folded runs of frames the user opened, request lines shown raw (by seq). */
+  private readonly _openGroups = new Set<number>();
+  private readonly _rawSeqs = new Set<number>();
+  /** The first line of each drawn fold, and the folds that grew since they were drawn. */
+  private readonly _heads = new Map<number, { node: HTMLElement; group: IFoldGroup }>();
+  private readonly _grown = new Set<number>();
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;

@@ -3,6 +3,8 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import { ITracebackRole } from './traceback';
+
 /** The plugin id, also the prefix of our other ids. */
 export const PLUGIN_ID = 'jupyter-fujita:plugin';
 
@@ -161,7 +163,7 @@ export type Connection = 'connecting' | 'connected' | 'disconnected';
 
 /** One entry of the log as the page holds it: a line, or a marker the page adds. */
 export type LogEntry =
-  | { kind: 'line'; key: number; line: ILine }
+  | { kind: 'line'; key: number; line: ILine; traceback?: ITracebackRole | null }
   | { kind: 'gap'; key: number; from: number; to: number }
   | { kind: 'notice'; key: number; text: string };
 
