@@ -9,9 +9,11 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRunningSessionManagers } from '@jupyterlab/running';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { DisposableDelegate, DisposableSet } from '@lumino/disposable';
 
 import { addCommands } from './commands';
+import { DOMAIN } from './i18n';
 import { FujitaModel } from './model';
 import { CrashNotifier } from './notify';
 import { FujitaPreview } from './preview';
@@ -33,7 +35,8 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     ILayoutRestorer,
     ISettingRegistry,
     ILauncher,
-    IRunningSessionManagers
+    IRunningSessionManagers,
+    ITranslator
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -43,9 +46,11 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
     launcher: ILauncher | null,
-    running: IRunningSessionManagers | null
+    running: IRunningSessionManagers | null,
+    translator: ITranslator | null
   ): IFujitaModel => {
-    const model = new FujitaModel(app.serviceManager.serverSettings);
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const model = new FujitaModel(app.serviceManager.serverSettings, trans);
     const settings = new SettingsModel();
     if (settingRegistry) {
       settings.load(settingRegistry, PLUGIN_ID).catch(reason => {
@@ -56,7 +61,8 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
       model,
       commands: app.commands,
       sanitizer: rendermime?.sanitizer ?? new Sanitizer(),
-      settings
+      settings,
+      trans
     });
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, sidebar.id);
@@ -89,8 +95,10 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     });
 
     const owned = new DisposableSet();
-    owned.add(addCommands({ commands: app.commands, model, palette, openSidebar, openPreview }));
-    owned.add(new CrashNotifier(model, openSidebar, () => settings.values));
+    owned.add(
+      addCommands({ commands: app.commands, model, palette, openSidebar, openPreview, trans })
+    );
+    owned.add(new CrashNotifier(model, openSidebar, () => settings.values, trans));
     if (launcher) {
       owned.add(
         launcher.add({
@@ -105,7 +113,8 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
       const manager = new DjangoRunningManager({
         model,
         openSidebar: () => openSidebar(),
-        stop: () => void app.commands.execute(CommandIDs.stop)
+        stop: () => void app.commands.execute(CommandIDs.stop),
+        trans
       });
       owned.add(manager);
       owned.add(running.add(manager));
@@ -127,7 +136,8 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     if (statusBar) {
       const item = new FujitaStatusItem({
         model,
-        onClick: () => void app.commands.execute(CommandIDs.openSidebar)
+        onClick: () => void app.commands.execute(CommandIDs.openSidebar),
+        trans
       });
       owned.add(item);
       owned.add(

@@ -12,6 +12,7 @@ import { StatusClass, statusClass } from './chips';
 import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
 import { COMPACT_CLASS, RAW_TOGGLE_CLASS, renderCompactRequest, toggleRaw } from './requestline';
+import { englishTrans, Trans } from './i18n';
 import { IFrame, ILine, ILogModel, LogEntry } from './tokens';
 import { describeGroup, IFoldGroup, ITracebackRole } from './traceback';
 
@@ -28,6 +29,7 @@ export class LogView extends Widget {
     this._model = options.model;
     this._sanitizer = options.sanitizer;
     this._onJump = options.onJump;
+    this._trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-logArea');
 
     this._list.className = 'jp-fujita-log';
@@ -46,10 +48,12 @@ export class LogView extends Widget {
     this._list.addEventListener('click', event => this._onFoldOrRawClick(event));
     this._list.addEventListener('click', event => this._onJumpClick(event));
     this._list.addEventListener('keydown', event => this._onJumpKey(event));
-    this._earlier = button('jp-fujita-overlay jp-fujita-earlier', 'Show earlier lines', () =>
-      this._showEarlier()
+    this._earlier = button(
+      'jp-fujita-overlay jp-fujita-earlier',
+      this._trans.__('Show earlier lines'),
+      () => this._showEarlier()
     );
-    this._jump = button('jp-fujita-overlay jp-fujita-jump', 'Jump to latest', () =>
+    this._jump = button('jp-fujita-overlay jp-fujita-jump', this._trans.__('Jump to latest'), () =>
       this._jumpToLatest()
     );
     this._earlier.hidden = this._jump.hidden = true;
@@ -400,7 +404,7 @@ export class LogView extends Widget {
       node.classList.add('jp-RenderedText');
       void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
     } else if (line.frame && isOpenable(line.frame.file)) {
-      renderFrame(node, line.text, line.frame);
+      renderFrame(node, line.text, line.frame, this._trans);
     } else if (this._query) {
       appendHighlighted(node, line.text, this._query);
     } else {
@@ -449,8 +453,10 @@ export class LogView extends Widget {
       return;
     }
     const open = this._openGroups.has(group.id);
-    summary.textContent = `${open ? '▾' : '▸'} ${describeGroup(group)}`;
-    summary.title = open ? 'Fold these frames' : 'Show these frames (not your code)';
+    summary.textContent = `${open ? '▾' : '▸'} ${describeGroup(group, this._trans)}`;
+    summary.title = open
+      ? this._trans.__('Fold these frames')
+      : this._trans.__('Show these frames (not your code)');
     summary.setAttribute('aria-expanded', String(open));
   }
 
@@ -509,7 +515,7 @@ export class LogView extends Widget {
         markRequest(node, line);
         const plain = !line.text.includes('\x1b');
         if (line.request && typeof line.request.status === 'number' && plain) {
-          renderCompactRequest(node, line, host => this._renderText(host, line));
+          renderCompactRequest(node, line, host => this._renderText(host, line), this._trans);
           if (this._rawSeqs.has(line.seq)) {
             toggleRaw(node);
           }
@@ -526,8 +532,15 @@ export class LogView extends Widget {
         node.dataset.fujitaGap = `${entry.from}-${entry.to}`;
         node.textContent =
           entry.from === entry.to
-            ? `Line ${entry.from} is missing: it left the server's cache before this page read it.`
-            : `Lines ${entry.from}–${entry.to} are missing: they left the server's cache before this page read them.`;
+            ? this._trans.__(
+                "Line %1 is missing: it left the server's cache before this page read it.",
+                entry.from
+              )
+            : this._trans.__(
+                "Lines %1–%2 are missing: they left the server's cache before this page read them.",
+                entry.from,
+                entry.to
+              );
         break;
       case 'notice':
         node.className = 'jp-fujita-notice';
@@ -540,6 +553,7 @@ export class LogView extends Widget {
   private readonly _model: ILogModel;
   private readonly _sanitizer: IRenderMime.ISanitizer;
   private readonly _onJump: (seq: number) => void;
+  private readonly _trans: Trans;
   private readonly _list = document.createElement('div');
   private readonly _earlier: HTMLButtonElement;
   private readonly _jump: HTMLButtonElement;
@@ -585,6 +599,7 @@ export namespace LogView {
     onOpenFile: (file: string, line: number | null) => void;
     /** Show the traceback starting at `seq` (from a 500's request line). */
     onJump: (seq: number) => void;
+    trans?: Trans;
   }
 }
 
@@ -611,16 +626,16 @@ function markRequest(node: HTMLElement, line: ILine): void {
 }
 
 /** `  File "/…/pages/views.py", line 12, in home`: the `File "…", line N` part a link. */
-function renderFrame(node: HTMLElement, text: string, frame: IFrame): void {
+function renderFrame(node: HTMLElement, text: string, frame: IFrame, trans: Trans): void {
   const match = /File "[^"]*", line \d+/.exec(text);
   if (match === null) {
-    node.append(fileLink(frame.file, frame.line, text));
+    node.append(fileLink(frame.file, frame.line, text, trans));
     return;
   }
   const end = match.index + match[0].length;
   node.append(
     text.slice(0, match.index),
-    fileLink(frame.file, frame.line, match[0]),
+    fileLink(frame.file, frame.line, match[0], trans),
     text.slice(end)
   );
 }

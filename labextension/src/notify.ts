@@ -4,6 +4,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
 
+import { englishTrans, Trans } from './i18n';
 import { DEFAULT_SETTINGS, IFujitaSettings } from './settings';
 import { IFujitaModel, IProcessError, IStatus } from './tokens';
 
@@ -11,7 +12,8 @@ export class CrashNotifier implements IDisposable {
   constructor(
     private readonly _model: IFujitaModel,
     private readonly _show: (seq?: number) => void,
-    private readonly _settings: () => Readonly<IFujitaSettings> = () => DEFAULT_SETTINGS
+    private readonly _settings: () => Readonly<IFujitaSettings> = () => DEFAULT_SETTINGS,
+    private readonly _trans: Trans = englishTrans()
   ) {
     _model.statusChanged.connect(this._onStatus, this);
   }
@@ -50,10 +52,14 @@ export class CrashNotifier implements IDisposable {
       Notification.dismiss(this._id);
     }
     const seq = status.error?.seq ?? undefined;
-    this._id = Notification.error(describe(status), {
+    this._id = Notification.error(describe(status, this._trans), {
       autoClose: false,
       actions: [
-        { label: 'Show', caption: 'Show the Django panel', callback: () => this._show(seq) }
+        {
+          label: this._trans.__('Show'),
+          caption: this._trans.__('Show the Django panel'),
+          callback: () => this._show(seq)
+        }
       ]
     });
   }
@@ -64,14 +70,17 @@ export class CrashNotifier implements IDisposable {
 }
 
 /** One line: what happened and why. */
-export function describe(status: IStatus): string {
+export function describe(status: IStatus, trans: Trans = englishTrans()): string {
   if (status.state === 'broken' && status.message) {
-    return `Django: ${status.message}`; // "Waiting for a fix: SyntaxError in mysite/urls.py line 12"
+    // "Django: Waiting for a fix: SyntaxError in mysite/urls.py line 12"
+    return trans.__('Django: %1', status.message);
   }
-  const what = status.state === 'crashed' ? 'Django crashed' : 'Django reports an error';
+  const what =
+    status.state === 'crashed' ? trans.__('Django crashed') : trans.__('Django reports an error');
   const { error } = status;
   if (error === null) {
-    const code = status.returncode === null ? '' : ` (exit code ${status.returncode})`;
+    const code =
+      status.returncode === null ? '' : ' ' + trans.__('(exit code %1)', status.returncode);
     return `${what}${code}: ${status.message}`;
   }
   const where = error.file ? ` (${error.file}${error.line ? `:${error.line}` : ''})` : '';

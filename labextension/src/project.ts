@@ -2,12 +2,14 @@
 // and the settings module runserver gets, each one a line that ellipsises at the sidebar's width
 // and shows itself whole on hover.
 import { element } from './dom';
+import { englishTrans, Trans } from './i18n';
 import { ModelView } from './modelview';
 import { IFujitaModel } from './tokens';
 
 export class ProjectLine extends ModelView {
-  constructor(model: IFujitaModel) {
+  constructor(model: IFujitaModel, trans: Trans = englishTrans()) {
     super(model);
+    this._trans = trans;
     this.addClass('jp-fujita-project');
     this._path.dataset.fujitaProject = '';
     this._settings.dataset.fujitaSettings = '';
@@ -21,14 +23,19 @@ export class ProjectLine extends ModelView {
     const settings = status?.settings ?? null;
     this.node.hidden = path === null && settings === null;
     this._path.textContent = path ?? '';
-    this._path.title = path ? `The project: ${path}` : '';
+    this._path.title = path ? this._trans.__('The project: %1', path) : '';
     this._path.dataset.fujitaProject = path ?? '';
-    this._settings.textContent = settings ?? '';
+    this._settings.replaceChildren(
+      element('span', 'jp-fujita-project-label', this._trans.__('settings:')),
+      ' ',
+      settings ?? ''
+    );
     this._settings.title = settings ? `DJANGO_SETTINGS_MODULE=${settings}` : '';
     this._settings.dataset.fujitaSettings = settings ?? '';
     this._settings.hidden = settings === null;
   }
 
+  private readonly _trans: Trans;
   private readonly _path = element('div', 'jp-fujita-project-path');
   private readonly _settings = element('div', 'jp-fujita-project-settings');
 }

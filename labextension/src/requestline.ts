@@ -4,6 +4,7 @@
 // "raw" button.
 import { statusClass } from './chips';
 import { element } from './dom';
+import { englishTrans, Trans } from './i18n';
 import { ILine } from './tokens';
 
 /** The class of a compact request line; with `jp-mod-raw` it shows the raw line instead. */
@@ -14,7 +15,8 @@ export const RAW_TOGGLE_CLASS = 'jp-fujita-raw-toggle';
 export function renderCompactRequest(
   node: HTMLElement,
   line: ILine,
-  renderRaw: (host: HTMLElement) => void
+  renderRaw: (host: HTMLElement) => void,
+  trans: Trans = englishTrans()
 ): void {
   const request = line.request!;
   node.classList.add(COMPACT_CLASS);
@@ -36,9 +38,9 @@ export function renderCompactRequest(
   }
   const raw = element('span', 'jp-fujita-raw');
   renderRaw(raw);
-  const toggle = element('button', RAW_TOGGLE_CLASS, 'raw');
+  const toggle = element('button', RAW_TOGGLE_CLASS, trans.__('raw'));
   toggle.type = 'button';
-  toggle.title = 'Show the line as Django printed it';
+  toggle.title = trans.__('Show the line as Django printed it');
   toggle.setAttribute('aria-pressed', 'false');
   node.append(summary, raw, toggle);
 }

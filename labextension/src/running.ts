@@ -5,6 +5,7 @@ import { IRunningSessions } from '@jupyterlab/running';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { IFujitaModel, IStatus } from './tokens';
 
@@ -16,14 +17,19 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
     this._model = options.model;
     this._openSidebar = options.openSidebar;
     this._stop = options.stop;
+    const trans = options.trans ?? englishTrans();
+    this.name = trans.__('Django');
+    this.shutdownLabel = trans.__('Stop Django');
+    this.shutdownAllLabel = trans.__('Stop All');
+    this.shutdownAllConfirmationText = trans.__("Stop Django's development server?");
     this._model.statusChanged.connect(this._onStatus, this);
     this._model.connectionChanged.connect(this._onStatus, this);
   }
 
-  readonly name = 'Django';
-  readonly shutdownLabel = 'Stop Django';
-  readonly shutdownAllLabel = 'Stop All';
-  readonly shutdownAllConfirmationText = "Stop Django's development server?";
+  readonly name: string;
+  readonly shutdownLabel: string;
+  readonly shutdownAllLabel: string;
+  readonly shutdownAllConfirmationText: string;
   readonly supportsMultipleViews = false;
 
   get runningChanged(): ISignal<this, void> {
@@ -95,5 +101,6 @@ export namespace DjangoRunningManager {
     model: IFujitaModel;
     openSidebar: () => void;
     stop: () => void;
+    trans?: Trans;
   }
 }

@@ -11,6 +11,7 @@ import { DebuggerBox } from './debugger';
 import { button, element } from './dom';
 import { StatusHeader } from './header';
 import { HintsView } from './hints';
+import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { LogView } from './logview';
 import { ProjectLine } from './project';
@@ -24,28 +25,31 @@ export class FujitaSidebar extends Panel {
   constructor(options: FujitaSidebar.IOptions) {
     super();
     const { model, commands } = options;
+    const trans = options.trans ?? englishTrans();
     this._model = model;
     this.id = SIDEBAR_ID;
     this.addClass('jp-fujita-sidebar');
     this.title.icon = djangoIcon;
-    this.title.caption = 'Django';
+    this.title.caption = trans.__('Django');
 
     this._log = new LogView({
       model: model.log,
       sanitizer: options.sanitizer,
       onOpenFile: (path, line) => void commands.execute(CommandIDs.openFile, { path, line }),
-      onJump: seq => this.reveal(seq)
+      onJump: seq => this.reveal(seq),
+      trans
     });
     this._toolbar = new LogToolbar({
       model,
       onFilter: text => this._log.setFilter(text),
       onStatusFilter: classes => this._log.setStatusFilter(classes),
-      onClear: () => void commands.execute(CommandIDs.clearLog)
+      onClear: () => void commands.execute(CommandIDs.clearLog),
+      trans
     });
-    this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq) }));
-    this.addWidget(new ProjectLine(model));
-    this.addWidget(new HintsView({ model, commands }));
-    this.addWidget(new DebuggerBox({ model, commands }));
+    this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq), trans }));
+    this.addWidget(new ProjectLine(model, trans));
+    this.addWidget(new HintsView({ model, commands, trans }));
+    this.addWidget(new DebuggerBox({ model, commands, trans }));
     this.addWidget(this._toolbar);
     this.addWidget(this._log);
 
@@ -106,6 +110,7 @@ export namespace FujitaSidebar {
     sanitizer: IRenderMime.ISanitizer;
     /** The user's settings (defaults until the registry answers). */
     settings: SettingsModel;
+    trans?: Trans;
   }
 }
 
@@ -114,19 +119,20 @@ class LogToolbar extends Widget {
   constructor(options: LogToolbar.IOptions) {
     super();
     this._model = options.model;
+    const trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-toolbar');
 
     this._filter.type = 'search';
-    this._filter.placeholder = 'Filter lines';
-    this._filter.setAttribute('aria-label', 'Filter the log lines');
+    this._filter.placeholder = trans.__('Filter lines');
+    this._filter.setAttribute('aria-label', trans.__('Filter the log lines'));
     this._filter.addEventListener('input', () => {
       window.clearTimeout(this._timer);
       this._timer = window.setTimeout(() => options.onFilter(this._filter.value), FILTER_DELAY_MS);
     });
-    this._chips = new StatusChips(options.onStatusFilter);
-    this._clear = button('jp-fujita-clear', 'Clear', options.onClear);
+    this._chips = new StatusChips(options.onStatusFilter, trans);
+    this._clear = button('jp-fujita-clear', trans.__('Clear'), options.onClear);
     this._clear.dataset.fujitaAction = 'clear';
-    this._clear.title = 'Clear the log (on the server, for every page)';
+    this._clear.title = trans.__('Clear the log (on the server, for every page)');
     this.node.append(this._filter, this._chips.node, this._clear);
 
     this._model.connectionChanged.connect(this._render, this);
@@ -168,5 +174,6 @@ namespace LogToolbar {
     onFilter: (text: string) => void;
     onStatusFilter: (classes: ReadonlySet<StatusClass>) => void;
     onClear: () => void;
+    trans?: Trans;
   }
 }

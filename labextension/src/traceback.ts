@@ -2,6 +2,7 @@
 // Django itself, the standard library) fold into one line per run, the user's own frames (the
 // server marks them with `frame`) stand out. A TracebackReader is fed the lines in order and says
 // what each one is; the log model keeps that beside the line, the view renders it.
+import { englishTrans, Trans } from './i18n';
 
 /** A run of frames that are not the user's, folded into one line. */
 export interface IFoldGroup {
@@ -31,9 +32,9 @@ export function packageOf(path: string): string {
 }
 
 /** "14 frames in django, asgiref" */
-export function describeGroup(group: IFoldGroup): string {
-  const frames = group.frames === 1 ? '1 frame' : `${group.frames} frames`;
-  return `${frames} in ${group.packages.join(', ')}`;
+export function describeGroup(group: IFoldGroup, trans: Trans = englishTrans()): string {
+  // n is %1 by itself
+  return trans._n('%1 frame in %2', '%1 frames in %2', group.frames, group.packages.join(', '));
 }
 
 export class TracebackReader {
