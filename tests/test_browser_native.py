@@ -5,10 +5,13 @@ live), and the project shown in the sidebar."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from browser import LOG_LINES, add_echo_view, lab_page
@@ -331,3 +334,65 @@ async def test_code_that_does_not_import_shows_a_short_traceback_with_djangos_fr
         finally:
             views.write_text(original)
         await ui.expect_state("running")
+
+
+FRENCH = {
+    "": {
+        "domain": "jupyter_fujita",
+        "language": "fr-FR",  # as language packs write it (Gettext looks up fr-FR)
+        "plural_forms": "nplurals=2; plural=(n > 1);",
+        "version": "0.0.0",
+    },
+    "Filter lines": ["Filtrer les lignes"],
+    "Start": ["Démarrer"],
+    "Show Django Panel": ["Afficher le panneau Django"],
+    "Start Django": ["Démarrer Django"],
+    "settings:": ["réglages :"],
+}
+
+
+def fake_language_pack(folder: Path) -> Path:
+    """A French language pack holding only our domain, found through its entry point."""
+    package = folder / "fujita_test_langpack"
+    messages = package / "locale" / "fr_FR" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (messages / "jupyter_fujita.json").write_text(json.dumps(FRENCH, ensure_ascii=False))
+    info = folder / "fujita_test_langpack-0.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fujita-test-langpack\nVersion: 0.0.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[jupyterlab.languagepack]\nfr_FR = fujita_test_langpack\n"
+    )
+    return folder
+
+
+async def test_the_page_speaks_the_users_language_through_jupyterlabs_translator(
+    tmp_path, monkeypatch
+):
+    pythonpath = fake_language_pack(tmp_path / "langpack")
+    monkeypatch.setenv("PYTHONPATH", f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    chosen = tmp_path / "lab-settings" / "@jupyterlab" / "translation-extension"
+    chosen.mkdir(parents=True)
+    (chosen / "plugin.jupyterlab-settings").write_text(json.dumps({"locale": "fr_FR"}))
+    copy_demo_site(tmp_path / "root")
+    server = JupyterServer(tmp_path, free_port(), app="jupyterlab")
+    try:
+        async with lab_page(server, "native-french") as ui:
+            sidebar = ui.page.locator(SIDEBAR)
+            await expect(sidebar.locator(".jp-fujita-filter")).to_have_attribute(
+                "placeholder", "Filtrer les lignes", timeout=20_000
+            )
+            await expect(sidebar.locator('[data-fujita-action="start"]')).to_have_text("Démarrer")
+            await expect(sidebar.locator(".jp-fujita-project-label")).to_have_text("réglages :")
+            await ui.page.locator(".lm-MenuBar-item", has_text="Django").click()
+            await expect(
+                ui.page.locator('.lm-Menu-item[data-command="fujita:open-sidebar"]')
+            ).to_contain_text("Afficher le panneau Django")
+            # what is not translated stays English
+            await expect(sidebar.locator(".jp-fujita-clear")).to_have_text("Clear")
+    finally:
+        server.end()
+    assert oskit.port_is_free("127.0.0.1", server.django_port)
