@@ -85,6 +85,9 @@ def parse(line: str) -> tuple[str, list[str], dict[str, str]]:
 def describe(status: dict[str, Any]) -> list[str]:
     """The one-line status, then the error's place and the hints, one line each."""
     lines = [one_line(status)]
+    if status.get("manage_py"):
+        settings = f" (settings: {status['settings']})" if status.get("settings") else ""
+        lines.append(f"  project: {status['manage_py']}{settings}")
     error = status.get("error")
     if error and error.get("file"):
         lines.append(f"  {error['exception'] or error['kind']} at {error['file']}:{error['line']}")

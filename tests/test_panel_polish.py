@@ -145,3 +145,9 @@ def test_log_errors_prints_each_failed_request_with_its_traceback(server, kernel
     assert any(line.startswith('      File "') and "views.py" in line for line in traceback)
     assert traceback[-1] == "    ValueError: boom for the test"
     kernel.run("%fujita stop")
+
+
+def test_status_names_the_project_and_its_settings_module(server, kernel):
+    lines = kernel.run("%fujita status").splitlines()
+    assert lines[0] == "django: stopped — Django is stopped"
+    assert lines[1] == "  project: site/manage.py (settings: mysite.settings)"
