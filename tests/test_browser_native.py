@@ -396,3 +396,24 @@ async def test_the_page_speaks_the_users_language_through_jupyterlabs_translator
     finally:
         server.end()
     assert oskit.port_is_free("127.0.0.1", server.django_port)
+
+
+async def test_the_wrap_button_switches_wrapping_off_and_saves_the_setting(fresh):
+    await asyncio.to_thread(fresh.start_django)
+    async with lab_page(fresh, "native-wrap") as ui:
+        long = "x" * 400
+        await asyncio.to_thread(echo, fresh, f"long: {long}")
+        line = ui.page.locator(LOG_LINES, has_text="long: xxx")
+        await expect(line).to_have_count(1, timeout=10_000)
+        log = ui.page.locator(f"{SIDEBAR} .jp-fujita-log")
+        wrap = ui.page.locator(f'{SIDEBAR} [data-fujita-action="wrap"]')
+        await expect(wrap).to_have_attribute("aria-pressed", "true")
+        wrapped = (await line.bounding_box())["height"]
+        await wrap.click()
+        await expect(log).to_have_class(has_class("jp-mod-nowrap"))
+        await expect(wrap).to_have_attribute("aria-pressed", "false")
+        await wait_for(lambda: '"wrapLines": false' in saved_settings(fresh), 10, "the setting")
+        assert (await line.bounding_box())["height"] * 3 < wrapped  # one row instead of many
+        assert await log.evaluate("e => e.scrollWidth > e.clientWidth")  # it scrolls sideways
+        await wrap.click()
+        await expect(log).not_to_have_class(has_class("jp-mod-nowrap"))

@@ -57,6 +57,16 @@ export class SettingsModel implements IDisposable {
     this._onChanged(settings);
   }
 
+  /** Change one setting: saved as the user's (the Settings Editor shows it), else for now. */
+  async set<K extends keyof IFujitaSettings>(key: K, value: IFujitaSettings[K]): Promise<void> {
+    if (this._settings) {
+      await this._settings.set(key, value); // `changed` follows
+    } else {
+      this._values = { ...this._values, [key]: value };
+      this._changed.emit(this._values);
+    }
+  }
+
   dispose(): void {
     if (!this._isDisposed) {
       this._isDisposed = true;

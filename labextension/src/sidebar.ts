@@ -44,6 +44,12 @@ export class FujitaSidebar extends Panel {
       onFilter: text => this._log.setFilter(text),
       onStatusFilter: classes => this._log.setStatusFilter(classes),
       onClear: () => void commands.execute(CommandIDs.clearLog),
+      onToggleWrap: () => {
+        const wrap = !this._settings.values.wrapLines;
+        this._settings.set('wrapLines', wrap).catch(reason => {
+          console.warn('jupyter-fujita: the wrap setting could not be saved', reason);
+        });
+      },
       trans
     });
     this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq), trans }));
@@ -74,6 +80,7 @@ export class FujitaSidebar extends Panel {
   private _applySettings(_: SettingsModel, values: Readonly<IFujitaSettings>): void {
     this._model.log.setMaxEntries(values.maxLines);
     this._log.configure(values);
+    this._toolbar.showWrap(values.wrapLines);
   }
 
   protected onAfterAttach(msg: Message): void {
@@ -133,12 +140,22 @@ class LogToolbar extends Widget {
     this._clear = button('jp-fujita-clear', trans.__('Clear'), options.onClear);
     this._clear.dataset.fujitaAction = 'clear';
     this._clear.title = trans.__('Clear the log (on the server, for every page)');
-    this.node.append(this._filter, this._chips.node, this._clear);
+    this._wrap = button('jp-fujita-wrap', trans.__('Wrap'), options.onToggleWrap);
+    this._wrap.dataset.fujitaAction = 'wrap';
+    this._wrap.title = trans.__('Wrap long lines (off: one line each, scrolling sideways)');
+    this._wrap.setAttribute('aria-pressed', 'true');
+    this.node.append(this._filter, this._chips.node, this._wrap, this._clear);
 
     this._model.connectionChanged.connect(this._render, this);
     this._model.statusChanged.connect(this._render, this);
     this._model.busyChanged.connect(this._render, this);
     this._render();
+  }
+
+  /** Whether lines wrap now (the setting). */
+  showWrap(wrap: boolean): void {
+    this._wrap.setAttribute('aria-pressed', String(wrap));
+    this._wrap.classList.toggle('jp-mod-active', wrap);
   }
 
   /** Empty the filter box and turn the chips off (the caller resets the view). */
@@ -165,6 +182,7 @@ class LogToolbar extends Widget {
   private readonly _filter = element('input', 'jp-mod-styled jp-fujita-filter');
   private readonly _chips: StatusChips;
   private readonly _clear: HTMLButtonElement;
+  private readonly _wrap: HTMLButtonElement;
   private _timer = 0;
 }
 
@@ -174,6 +192,7 @@ namespace LogToolbar {
     onFilter: (text: string) => void;
     onStatusFilter: (classes: ReadonlySet<StatusClass>) => void;
     onClear: () => void;
+    onToggleWrap: () => void;
     trans?: Trans;
   }
 }
