@@ -144,7 +144,7 @@ class LogToolbar extends Widget {
     this._wrap.dataset.fujitaAction = 'wrap';
     this._wrap.title = trans.__('Wrap long lines (off: one line each, scrolling sideways)');
     this._wrap.setAttribute('aria-pressed', 'true');
-    this.node.append(this._filter, this._chips.node, this._wrap, this._clear);
+    this.node.append(this._filter, this._wrap, this._clear, this._chips.node);
 
     this._model.connectionChanged.connect(this._render, this);
     this._model.statusChanged.connect(this._render, this);
