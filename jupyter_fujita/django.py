@@ -132,6 +132,7 @@ class DjangoProject:
     bound_address: str | None = None  # this run's address when `address` has port 0
     runserver_args: list[str] = field(default_factory=list)
     env_file: str = ".env"
+    env_file_required: bool = False  # configured by the user: a missing file is an error
     settings: str = ""
     # (manage.py as shown, settings module), found again at each start: status() reads it often
     _identity: tuple[str | None, str | None] | None = field(
@@ -151,6 +152,7 @@ class DjangoProject:
 
     def command(self) -> list[str]:
         self._identity = None  # a start: look again at which project and settings run
+        self.env_file_path(strict=True)  # a configured .env that is not there stops the start
         address = self.bound_address or self.address
         return [self.python, self.locate().name, "runserver", address, *self.runserver_args]
 
@@ -166,8 +168,9 @@ class DjangoProject:
         env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are written, not per 8 KiB
         return env
 
-    def env_file_path(self) -> Path | None:
-        """The .env file that applies, when there is one."""
+    def env_file_path(self, strict: bool = False) -> Path | None:
+        """The .env file that applies, when there is one. `strict`: a file the user configured
+        that is not there raises NotConfigured (the default `.env` may be absent)."""
         if not self.env_file:
             return None
         path = Path(self.env_file).expanduser()
@@ -176,7 +179,11 @@ class DjangoProject:
                 path = self.cwd() / path
             except NotConfigured:
                 return None
-        return path if path.is_file() else None
+        if path.is_file():
+            return path
+        if strict and self.env_file_required:
+            raise NotConfigured(f"Fujita.env_file is {path}, which is not a file.")
+        return None
 
     def env_file_values(self) -> dict[str, str]:
         path = self.env_file_path()

@@ -132,6 +132,7 @@ class Fujita(ExtensionApp):
         project.runserver_args = list(self.runserver_args)
         project.extra_env = {str(key): str(value) for key, value in self.env.items()}
         project.env_file = self.env_file
+        project.env_file_required = self.env_file not in ("", ".env")
         project.settings = self.settings_module
         project.preview_mode = preview_mode(self.preview, self.serverapp.ip, dict(os.environ))
         if project.preview_mode != "off":

@@ -15,6 +15,7 @@ from servers import JupyterServer, wait_until
 from jupyter_fujita import oskit
 from jupyter_fujita.django import DjangoProject
 from jupyter_fujita.dotenv import parse_env
+from jupyter_fujita.errors import NotConfigured
 
 # -- the .env format ---------------------------------------------------------------------------
 
@@ -98,6 +99,24 @@ def test_without_settings_the_status_names_what_manage_py_sets_and_no_env_file_i
     project.env_file = ""
     assert project.env_file_path() is None
     assert DjangoProject(tmp_path / "nowhere").identity() == (None, None)
+
+
+def test_a_configured_env_file_is_read_from_manage_pys_folder_or_its_absence_stops_the_start(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    site = copy_demo_site(tmp_path)
+    (site / ".env.dev").write_text("FROM_DEV=1\n")
+    project = DjangoProject(tmp_path, "127.0.0.1:8123")
+    project.env_file, project.env_file_required = ".env.dev", True
+    assert project.env_file_path() == site / ".env.dev"
+    assert project.env()["FROM_DEV"] == "1"
+    project.env_file = str(tmp_path / "elsewhere.env")
+    with pytest.raises(
+        NotConfigured, match="Fujita.env_file is .*elsewhere.env, which is not a file"
+    ):
+        project.command()
+    assert project.identity() == ("site/manage.py", "mysite.settings")  # the status still works
 
 
 # -- a real server, a real runserver -----------------------------------------------------------
