@@ -14,6 +14,7 @@ Django 5.2 and 6.x through pipes:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -30,8 +31,15 @@ from .replay import Line
 # Folders never searched for manage.py: they hold installed code, not the user's project.
 _SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "env"}
 
-START_LINE = re.compile(r"^Starting (?:[A-Z]+ )?development server at (?P<url>https?://\S+)")
-RELOADING = re.compile(r"^(?P<path>.+) changed, reloading\.$")
+# Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
+# Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
+START_LINE = re.compile(
+    r"^Starting (?:[A-Z]+ |ASGI/Daphne version \S+ )?development server at (?P<url>https?://\S+)"
+)
+# Found anywhere in a line: the project's LOGGING may put a prefix of its own ("[time][INFO]
+# [django.utils.autoreload] ...") before what Django says. A path starts after a space or "]"
+# (a slash inside a date such as [02/Dec/2026 ...] does not).
+RELOADING = re.compile(r"(?:^|[\s\]])(?P<path>(?:/|[A-Za-z]:\\).*?) changed, reloading\.$")
 CHECKS_START = "Performing system checks..."
 THREAD_EXCEPTION = "Exception in thread django-main-thread:"
 TRACEBACK_START = "Traceback (most recent call last):"
@@ -39,13 +47,26 @@ FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<f
 EXCEPTION_LINE = re.compile(r"^(?P<exception>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 CHECK_LINE = re.compile(r"^(?P<object>.+?): \((?P<id>[\w.]+)\) (?P<message>.*)$")
 CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$")
+# runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around it.
 REQUEST_LINE = re.compile(
-    r'^\[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S*) [^"]*" (?P<status>\d{3}) (?P<size>\d+|-)$'
+    r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
-SERVER_ERROR = re.compile(r"^Internal Server Error: (?P<path>.*)$")
+# Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
+DAPHNE_REQUEST_LINE = re.compile(
+    r"^HTTP (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \[(?P<duration>[\d.]+), "
+)
+SERVER_ERROR = re.compile(r"Internal Server Error: (?P<path>\S*)")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Keys of a JSON-lines log record (python-json-logger and structlog style) holding the message
+# and a traceback.
+JSON_MESSAGE_KEYS = ("message", "msg", "event")
+JSON_TRACEBACK_KEYS = ("exc_info", "exc_text", "exception", "stack_info")
 MIGRATIONS = re.compile(
     r"^You have (?P<count>\d+) unapplied migration\(s\)\..*for app\(s\): (?P<apps>.+)\.$"
 )
+# "Invalid block tag on line 3: 'endfo', expected 'endblock'. ..." (and the like)
+TEMPLATE_ERROR = re.compile(r"on line (?P<line>\d+): '(?P<tag>[^']+)'")
+MISSING_MODULE = re.compile(r"^No module named '(?P<module>[\w.]+)'")
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
 PDB_PROMPT = "(Pdb)"
 # What a manage.py made by startproject says its settings are.
@@ -54,13 +75,20 @@ SETTINGS_DEFAULT = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"](?P<modul
 # with none of them is skipped whole. (The literal newline first lets the regex engine skip
 # ahead: much faster than ^ with re.M, or one substring search per prefix.)
 STDOUT_WORTH_READING = re.compile(r"\n(?:Starting |You have |> |Performing system checks)")
+# Django's words name no port: the messages are templates the supervisor fills in.
 PORT_ERRORS = {
-    "Error: That port is already in use.": ("port", "The port is already in use"),
+    "Error: That port is already in use.": (
+        "port",
+        "Port {port} on {host} is already in use by another program",
+    ),
     "Error: You don't have permission to access that port.": (
         "permission",
-        "No permission to use that port",
+        "No permission to use port {port} on {host}",
     ),
-    "Error: That IP address can't be assigned to.": ("port", "That IP address can't be used"),
+    "Error: That IP address can't be assigned to.": (
+        "port",
+        "{host} is not an address of this machine (port {port})",
+    ),
 }
 
 
@@ -82,14 +110,25 @@ def find_manage_py(root: Path) -> Path | None:
     return None
 
 
+ADDRESS_MAX_CHARS = 256
+# A host name or an IP literal (an IPv6 one with its scope): ASCII only, since the address ends
+# up in a command line, a URL and JSON, and runserver takes nothing else.
+_HOST = re.compile(r"[A-Za-z0-9._%:-]+", re.ASCII)
+_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
+
+
 def parse_address(address: str) -> tuple[str, int]:
-    """'127.0.0.1:8000', '8000' or '[::1]:8000' -> (host, port)."""
+    """'127.0.0.1:8000', '8000' or '[::1]:8000' -> (host, port); ValueError names what is wrong."""
+    if len(address) > ADDRESS_MAX_CHARS:
+        raise ValueError(f"an address has at most {ADDRESS_MAX_CHARS} characters")
     host, sep, port = address.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", address
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) < 65536:
+    if not _PORT.fullmatch(port) or not 0 <= int(port) < 65536:
         raise ValueError(f"not a host:port address: {address!r}")
+    if not _HOST.fullmatch(host):
+        raise ValueError(f"not a host name or IP address: {host!r}")
     return host, int(port)
 
 
@@ -378,6 +417,7 @@ class RunserverWatcher:
             str, int
         ] = {}  # path -> seq of its traceback, until its request line
         self._pdb_where: tuple[str, int, str] | None = None
+        self._serving = False  # the start line seen, no reload since
         self.last_error: DjangoError | None = None
 
     def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
@@ -409,6 +449,7 @@ class RunserverWatcher:
             match = START_LINE.match(text)
             if match:
                 self.last_error = None
+                self._serving = True
                 return Ready(match["url"])
         elif text == CHECKS_START:
             return Checking()
@@ -431,14 +472,17 @@ class RunserverWatcher:
 
     def _feed_stderr(self, line: Line) -> Event | None:
         text = line.text
+        if "\x1b" in text:
+            text = ANSI_ESCAPE.sub("", text)  # a colourising formatter's escapes
         if self._traceback is not None:
-            return self._feed_traceback(self._traceback, line)
+            return self._feed_traceback(self._traceback, line, text)
         if self._checks_of is not None:
             event = self._feed_checks(text)
             if event is not _NOT_MINE:
                 return event
-        if text.startswith("["):
-            self._annotate_request(line)
+        if text.startswith("{") and self._feed_json(line, text):
+            return None
+        if ('" ' in text or text.startswith("HTTP ")) and self._annotate_request(line, text):
             return None
         if text.startswith(("During handling", "The above exception")) and self._ended:
             self._traceback = self._ended  # the chain goes on: same start, same thread
@@ -459,29 +503,57 @@ class RunserverWatcher:
         self._thread_exception_seq = None
         if text:
             self._ended = None
-        match = SERVER_ERROR.match(text)
-        if match:
-            self._server_error_path = match["path"]
-            return None
+        if "Internal Server Error" in text:
+            match = SERVER_ERROR.search(text)
+            if match:
+                self._server_error_path = match["path"]
+                return None
         if text in PORT_ERRORS:
             kind, message = PORT_ERRORS[text]
             self.last_error = DjangoError(kind, message, seq=line.seq)
             return Failed(self.last_error)
-        match = RELOADING.match(text)
-        if match:
-            return Reloading(match["path"])
+        if text.endswith(" changed, reloading."):
+            match = RELOADING.search(text)
+            if match:
+                self._serving = False
+                return Reloading(match["path"])
         return None
 
-    def _annotate_request(self, line: Line) -> None:
-        match = REQUEST_LINE.match(line.text)
+    def _feed_json(self, line: Line, text: str) -> bool:
+        """A JSON-lines log record (python-json-logger, structlog): its message read as a line
+        of its own, a traceback it holds tied to its request. False when it is not JSON."""
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(record, dict):
+            return False
+        message = next((v for k in JSON_MESSAGE_KEYS if isinstance(v := record.get(k), str)), "")
+        if self._annotate_request(line, message):
+            return True
+        match = SERVER_ERROR.search(message)
+        if match:
+            held = any(
+                isinstance(v := record.get(k), str) and TRACEBACK_START in v
+                for k in JSON_TRACEBACK_KEYS
+            )
+            if held:  # the traceback is in this very record
+                self._server_errors[match["path"]] = line.seq
+            else:  # it follows on lines of its own
+                self._server_error_path = match["path"]
+        return True
+
+    def _annotate_request(self, line: Line, text: str) -> bool:
+        match = REQUEST_LINE.search(text) or DAPHNE_REQUEST_LINE.match(text)
         if match is None:
-            return
+            return False
         status = int(match["status"])
+        size = match.groupdict().get("size")
         request: dict[str, Any] = {
             "method": match["method"],
             "path": match["path"],
             "status": status,
-            "size": int(match["size"]) if match["size"] != "-" else None,
+            "size": int(size) if size and size != "-" else None,
         }
         if status >= 500:
             path = match["path"].partition("?")[0]
@@ -489,9 +561,9 @@ class RunserverWatcher:
             if seq is not None:
                 request["traceback_seq"] = seq
         line.meta = {"request": request}
+        return True
 
-    def _feed_traceback(self, tb: _Traceback, line: Line) -> Event | None:
-        text = line.text
+    def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:
         frame = FRAME.match(text)
         if frame:
             tb.frames.append((frame["file"], int(frame["line"]), frame["func"]))
@@ -512,8 +584,17 @@ class RunserverWatcher:
         if match is None:
             return None
         error = self._error_from(tb, match["exception"], (match["message"] or "").strip())
+        if error.exception == "TemplateSyntaxError":
+            found = self._template_line(error.message)
+            if found is not None:  # the template's frames are Django's: point at the template
+                error.file, error.line = found
+                line.meta = {"frame": {"file": found[0], "line": found[1]}}
         if tb.request:
             return None  # the request line will point at it
+        if self._serving and not tb.in_main_thread:
+            # Raised in a request's thread while Django serves, logged in words we do not
+            # know: handled by Django, never the reason a crash is given.
+            return None
         self.last_error = error
         event = Broken(error) if tb.in_main_thread else Failed(error)
         if error.kind == "system-check":
@@ -532,16 +613,18 @@ class RunserverWatcher:
             return None
         match = CHECK_LINE.match(text)
         if match:
-            error.checks.append(
-                {
-                    "id": match["id"],
-                    "level": self._check_level,
-                    "object": match["object"],
-                    "message": match["message"],
-                }
-            )
+            check = {
+                "id": match["id"],
+                "level": self._check_level,
+                "object": match["object"],
+                "message": match["message"],
+            }
+            self._locate_check_object(check)
+            error.checks.append(check)
             if len(error.checks) == 1:
                 error.message = f"{match['id']}: {match['message']}"
+                if error.file is None or Path(error.file).name == "manage.py":
+                    error.file, error.line = check.get("file"), check.get("line")
             return None
         if not text or text.startswith(("\t", "    ")):
             return None  # blank lines and hints ("\tHINT: ...") inside the report
@@ -555,7 +638,86 @@ class RunserverWatcher:
         file = line = None
         if frame is not None:
             file, line = self._relative(frame[0]), frame[1]
+        missing = MISSING_MODULE.match(message) if kind == "import" else None
+        if missing and (file is None or Path(file).name == "manage.py"):
+            # Imported by Django on the settings' say-so (INSTALLED_APPS, MIDDLEWARE, ...):
+            # the settings line naming the module is what to fix, not manage.py.
+            found = self._settings_line_naming(missing["module"])
+            if found is not None:
+                file, line = found
         return DjangoError(kind, message or short, short, file, line, tb.seq)
+
+    def _settings_files(self) -> list[Path]:
+        """The project's settings modules: settings.py files and settings packages' modules,
+        up to three folders down."""
+        found: list[Path] = []
+        patterns = ("settings.py", "*/settings.py", "*/settings/*.py", "*/*/settings.py")
+        for pattern in (*patterns, "*/*/settings/*.py"):
+            found += sorted(self._root.glob(pattern))
+        return [path for path in found if not _SKIP_DIRS & set(path.parts)]
+
+    def _settings_line_naming(self, module: str) -> tuple[str, int] | None:
+        """Where a settings file names `module` (or a dotted path inside it), quoted."""
+        top = module.split(".")[0]
+        quoted = re.compile(rf"""["']{re.escape(top)}(?:\.[\w.]*)?["']""")
+        for path in self._settings_files():
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for number, text in enumerate(lines, 1):
+                if quoted.search(text):
+                    return str(path.relative_to(self._root)), number
+        return None
+
+    def _template_line(self, message: str) -> tuple[str, int] | None:
+        """The template a TemplateSyntaxError is about: Django names the line and the tag, not
+        the file, so the project's templates are searched for that tag on that line."""
+        match = TEMPLATE_ERROR.search(message)
+        if match is None:
+            return None
+        number, tag = int(match["line"]), match["tag"]
+        used = re.compile(r"\{%-?\s*" + re.escape(tag) + r"\b")
+        for path in sorted(self._root.glob("**/templates/**/*")):
+            if _SKIP_DIRS & set(path.parts) or not path.is_file():
+                continue
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            if number <= len(lines) and used.search(lines[number - 1]):
+                return str(path.relative_to(self._root)), number
+        return None
+
+    def _locate_check_object(self, check: dict[str, Any]) -> None:
+        """A system check's object ("pages.Note.title", "pages.Note"): the model's file and the
+        line of the field (or of the class) in the app's models."""
+        parts = check["object"].split(".")
+        if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+            return
+        app, model, field_name = parts[0], parts[1], parts[2] if len(parts) > 2 else None
+        candidates = [
+            self._root / app / "models.py",
+            *sorted((self._root / app).glob("models/*.py")),
+        ]
+        candidates += sorted(self._root.glob(f"*/{app}/models.py"))
+        for path in candidates:
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            start = next((n for n, t in enumerate(lines) if re.match(rf"class {model}\b", t)), None)
+            if start is None:
+                continue
+            number = start
+            if field_name:
+                assignment = re.compile(rf"\s+{field_name}\s*[:=]")
+                number = next(
+                    (n for n in range(start + 1, len(lines)) if assignment.match(lines[n])),
+                    start,
+                )
+            check["file"], check["line"] = str(path.relative_to(self._root)), number + 1
+            return
 
     def _project_frame(
         self, frames: list[tuple[str, int, str | None]], syntax: bool

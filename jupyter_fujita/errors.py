@@ -1,6 +1,13 @@
 """The few named errors the core raises; the extension maps each to its HTTP status in one place."""
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """repr() of a value a caller sent, cut short: an error names the bad input without
+    echoing megabytes of it into the answer and the server's log."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
+
+
 class FujitaError(Exception):
     """Base of the errors a caller is told about (never a crash of the supervisor)."""
 
@@ -13,6 +20,12 @@ class FujitaError(Exception):
 
 class BadRequest(FujitaError):
     status = 400
+
+
+class TooLarge(FujitaError):
+    """A request body beyond its limit."""
+
+    status = 413
 
 
 class NoSuchProcess(FujitaError):
@@ -35,6 +48,10 @@ class Conflict(FujitaError):
 
 
 class NoSuchAction(FujitaError):
+    status = 404
+
+
+class NoSuchRun(FujitaError):
     status = 404
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jupyter_core.paths import jupyter_path
+from jupyter_core.paths import jupyter_data_dir, jupyter_path
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
@@ -18,6 +21,8 @@ from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import preview_handlers, preview_path
+from .preview_origin import PreviewOrigin
+from .recovery import Recovery
 from .serverlog import StateLogger
 
 DEFAULT_PROCESS = "django"
@@ -25,6 +30,12 @@ DEFAULT_PROCESS = "django"
 ACTIVITY_WINDOW = 60.0
 LOOPBACK_HOSTS = {"", "0.0.0.0", "::", "localhost"}
 ACTIVITY_POLL_MS = 10_000  # how often requests seen in Django's log are counted as activity
+
+
+def default_log_dir(root: Path) -> Path:
+    """A folder per server root in Jupyter's data dir: two projects never share a log."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return Path(jupyter_data_dir()) / "jupyter_fujita" / "logs" / f"{root.name or 'root'}-{digest}"
 
 
 def listens_beyond_loopback(ip: str) -> bool:
@@ -69,9 +80,25 @@ class Fujita(ExtensionApp):
     address = Unicode("127.0.0.1:8000", help="host:port that runserver binds.").tag(config=True)
     python = Unicode(sys.executable, help="The Python that runs manage.py.").tag(config=True)
     autostart = Bool(False, help="Start runserver when the Jupyter server starts.").tag(config=True)
+    autorestart = Bool(
+        False,
+        help="Start runserver again after a crash, waiting 1, 2, 4 ... 60 s, and giving up "
+        "after autorestart_limit crashes in a row.",
+    ).tag(config=True)
+    autorestart_limit = Int(5, help="Crashes in a row after which autorestart gives up.").tag(
+        config=True
+    )
     cache_lines = Int(10_000, help="Log lines kept for replay.").tag(config=True)
     cache_bytes = Int(16 * 1024 * 1024, help="Bytes of log text kept for replay.").tag(config=True)
     max_line_bytes = Int(64 * 1024, help="Longer lines are cut and marked.").tag(config=True)
+    log_dir = Unicode(
+        "",
+        help="Where every line of every run is kept (a folder per process). Default: "
+        "jupyter_fujita/logs/<a name for the server's root dir> in Jupyter's data dir.",
+    ).tag(config=True)
+    log_bytes = Int(
+        256 * 1024 * 1024, help="Bytes of log kept on disk per process; the oldest go first."
+    ).tag(config=True)
     stop_timeout = Float(5.0, help="Seconds per stop step (SIGINT, SIGTERM, SIGKILL).").tag(
         config=True
     )
@@ -83,8 +110,16 @@ class Fujita(ExtensionApp):
         "loopback, else offered when the browser cannot reach Django's own address. "
         "True: always linked first. False: no preview route.",
     ).tag(config=True)
+    preview_origin = Unicode(
+        "",
+        help="Serve the preview on an origin of its own, so that a previewed page's scripts "
+        "cannot use the Jupyter session: a port (on the host the browser uses for Jupyter) or "
+        "scheme://host:port. The Jupyter server listens there too, for the preview alone.",
+    ).tag(config=True)
     start_wait = Float(
-        30.0, help="How long POST start waits for Django to be up before it answers."
+        30.0,
+        help="How long POST start waits for Django to be up before it answers; still starting "
+        "after that long, the status says so and hints at a restart.",
     ).tag(config=True)
 
     runserver_args = List(
@@ -115,7 +150,7 @@ class Fujita(ExtensionApp):
         parse_address(proposal["value"])  # ValueError names the bad value
         return proposal["value"]
 
-    @validate("cache_lines", "cache_bytes", "max_line_bytes")
+    @validate("cache_lines", "cache_bytes", "max_line_bytes", "log_bytes")
     def _positive(self, proposal: dict) -> int:
         if proposal["value"] < 1:
             raise ValueError(f"Fujita.{proposal['trait'].name} must be at least 1")
@@ -126,7 +161,11 @@ class Fujita(ExtensionApp):
         manage_py = Path(self.manage_py).expanduser() if self.manage_py else None
         if manage_py is not None and not manage_py.is_absolute():
             manage_py = root / manage_py
-        self.manager = ProcessManager(Path(self.serverapp.runtime_dir) / "jupyter_fujita")
+        self.manager = ProcessManager(
+            Path(self.serverapp.runtime_dir) / "jupyter_fujita",
+            log_dir=Path(self.log_dir).expanduser() if self.log_dir else default_log_dir(root),
+            log_bytes=self.log_bytes,
+        )
         self.manager.listeners.append(StateLogger(self.log))
         project = DjangoProject(root, self.address, self.python, manage_py)
         project.runserver_args = list(self.runserver_args)
@@ -144,8 +183,15 @@ class Fujita(ExtensionApp):
             cache_bytes=self.cache_bytes,
             max_line_bytes=self.max_line_bytes,
             stop_timeout=self.stop_timeout,
+            start_wait=self.start_wait,
         )
+        self.preview_origin_server = None
+        if self.preview_origin and project.preview_mode != "off":
+            self.preview_origin_server = PreviewOrigin(
+                self.preview_origin, DEFAULT_PROCESS, self.manager, lambda: self.serverapp.port
+            )
         self.settings.update(
+            fujita_preview_origin=self.preview_origin_server,
             fujita_manager=self.manager,
             fujita_start_wait=self.start_wait,
             fujita_encodings=SharedEncodings(),
@@ -164,14 +210,34 @@ class Fujita(ExtensionApp):
                 "installed without Node.js); the API and %%fujita work. For the sidebar, install "
                 "Node.js >= 20 and install jupyter_fujita again."
             )
+        if self.preview_origin_server is not None:
+            self.preview_origin_server.listen(self.serverapp.ip)
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
+        self.recovery = Recovery(self.manager, self.autorestart, self.autorestart_limit)
+        self.recovery.start()
         if self.autostart:
             supervisor = self.manager.get(DEFAULT_PROCESS)
             try:
                 await supervisor.start()
             except Exception as error:  # a broken project must not stop the server
                 self.log.error("jupyter_fujita: autostart failed: %s", error)
+        self._stop_on_sigint()
+
+    def _stop_on_sigint(self) -> None:
+        """SIGINT stops the server the way SIGTERM does, extensions' stop included.
+
+        jupyter_server handles SIGINT only when stdin is a terminal (to ask for confirmation);
+        otherwise SIGINT raises KeyboardInterrupt out of the event loop and the server exits
+        without stopping its extensions, leaving runserver to the parent-death signal alone.
+        JupyterHub stops single-user servers exactly that way. Only Python's own default is
+        replaced, so a handler someone else installed stays."""
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        signal.signal(signal.SIGINT, self.serverapp._signal_stop)
+        self._sigint_installed = True
 
     def _export_environment(self) -> None:
         """Kernels started by this server inherit where to find the API, and its token."""
@@ -217,4 +283,14 @@ class Fujita(ExtensionApp):
         activity = getattr(self, "_activity", None)
         if activity is not None:
             activity.stop()
+        recovery = getattr(self, "recovery", None)
+        if recovery is not None:
+            await recovery.stop()  # first: nothing is started again while everything stops
+        if self.preview_origin_server is not None:
+            self.preview_origin_server.stop()
         await self.manager.shutdown()
+        if getattr(self, "_sigint_installed", False):
+            # a process that outlives this server (a test runner, say) gets Python's default back
+            if signal.getsignal(signal.SIGINT) == self.serverapp._signal_stop:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._sigint_installed = False

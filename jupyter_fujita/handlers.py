@@ -12,6 +12,7 @@ import json
 import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -23,17 +24,57 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .errors import BadRequest, FujitaError
+from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, shown
 from .manager import ProcessManager
-from .replay import LineFilter, line_json, log_feed
+from .replay import LineFilter, line_json, log_feed, read_log
+from .runs import runs_json
 from .supervisor import status_json
 
+OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
+# The actions are named, never derived from the HTTP method: jupyter_server's bare
+# `@authorized` maps POST and DELETE to `write`, but every change here runs the user's code
+# (runserver, migrate, pdb's stdin), which is `execute`, as docs/api.md says.
+READ = "read"
+EXECUTE = "execute"
 _json = msgspec.json.Encoder()  # ~4x the stdlib's speed on many small records
 NAME = r"(?P<name>[^/]+)"
 # One log message carries at most about this much text: big enough to batch a burst, small
 # enough that a client is never handed megabytes at once.
 MESSAGE_BYTES = 64 * 1024
+# The most lines one GET log page reads (it may read them from disk); a filtered page (q=,
+# status=) scans more, in a thread, to find its matches.
+PAGE_LINES = 10_000
+SCAN_LINES = 200_000
+# Request bodies are small objects ({"address": ...}, {"text": ...}): anything beyond these is
+# refused before it is parsed, so no body costs more than a glance.
+BODY_MAX_BYTES = 64 * 1024
+BODY_MAX_DEPTH = 8
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep brackets nest in a JSON text, strings skipped: checked before parsing, since a
+    parser recurses once per level and a 64 KiB body can nest 32,000 deep."""
+    if raw.count(b"[") + raw.count(b"{") <= BODY_MAX_DEPTH:
+        return 0  # cannot nest too deep: skip the byte-by-byte walk
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -89,7 +130,7 @@ class FujitaMixin:
         try:
             value = int(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a whole number, not {raw!r}.") from None
+            raise BadRequest(f"{name} must be a whole number, not {shown(raw)}.") from None
         if value < 0:
             raise BadRequest(f"{name} must not be negative, not {value}.")
         return value
@@ -110,7 +151,7 @@ class FujitaMixin:
         try:
             value = float(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a number of seconds, not {raw!r}.") from None
+            raise BadRequest(f"{name} must be a number of seconds, not {shown(raw)}.") from None
         if not 0 <= value <= 3600:
             raise BadRequest(f"{name} must be between 0 and 3600 seconds, not {value}.")
         return value
@@ -134,13 +175,18 @@ class FujitaHandler(FujitaMixin, APIHandler):
         super().write_error(status_code, **kwargs)
 
     def json_body(self, allowed: frozenset[str] = frozenset({"address"})) -> dict[str, Any]:
-        """The request's JSON object (empty when there is no body)."""
-        if not self.request.body:
+        """The request's JSON object (empty when there is no body), within the limits."""
+        raw = self.request.body
+        if not raw:
             return {}
+        if len(raw) > BODY_MAX_BYTES:
+            raise TooLarge(f"The body is {len(raw)} bytes; at most {BODY_MAX_BYTES} are taken.")
+        if json_depth(raw) > BODY_MAX_DEPTH:
+            raise BadRequest(f"The body nests deeper than {BODY_MAX_DEPTH} levels.")
         try:
-            body = json.loads(self.request.body)
-        except ValueError:
-            raise BadRequest("The body must be JSON.") from None
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadRequest("The body must be JSON (UTF-8).") from None
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
         unknown = sorted(set(body) - allowed)
@@ -155,22 +201,25 @@ class FujitaHandler(FujitaMixin, APIHandler):
 
 class ProcessesHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self) -> None:
         self.answer({"processes": [status_json(s) for s in self.manager.statuses()]})
 
 
 class ProcessHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self, name: str) -> None:
         self.answer(status_json(self.manager.get(name).status()))
 
 
 class ActionHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
+        # What is asked is checked before how: an unknown action is 404 whatever its body.
+        if action not in ("start", "stop", "restart"):
+            raise NoSuchAction(f"No action {shown(action)}: use start, stop or restart.")
         supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
         address = self.json_body().get("address")
@@ -180,16 +229,14 @@ class ActionHandler(FujitaHandler):
             status = await supervisor.start(wait=wait, address=address)
         elif action == "stop":
             status = await supervisor.stop()
-        elif action == "restart":
-            status = await supervisor.restart(wait=wait, address=address)
         else:
-            raise web.HTTPError(404, f"No action {action!r}: use start, stop or restart.")
+            status = await supervisor.restart(wait=wait, address=address)
         self.answer(status_json(status))
 
 
 class LogHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(READ)
     async def get(self, name: str) -> None:
         cache = self.manager.get(name).cache
         since = self.int_argument("since")
@@ -199,43 +246,103 @@ class LogHandler(FujitaHandler):
             lines, gap = only.apply(cache.tail(cache.size)) if only else cache.tail(cache.size), 0
             if limit is not None:
                 lines = lines[len(lines) - limit :] if limit else []
+            next_since = cache.last_seq
         else:
-            piece = cache.read(min(since, cache.last_seq), max_lines=None if only else limit)
-            lines = only.apply(piece.lines)[:limit] if only else piece.lines
+            # One page reads at most PAGE_LINES lines (from disk too); a filter keeps those that
+            # match, and `next_since` says where the next page starts.
+            if only:
+                page = SCAN_LINES
+            else:
+                page = min(limit, PAGE_LINES) if limit is not None else PAGE_LINES
+            piece = await read_log(cache, min(since, cache.last_seq), max_lines=page)
+            lines = only.apply(piece.lines) if only else piece.lines
+            if only and limit is not None and len(lines) > limit:
+                lines = lines[:limit]
+                piece.position = lines[-1].seq
             gap = piece.gap_to - piece.gap_from + 1 if piece.gap_from is not None else 0
+            next_since = piece.position
         self.answer(
             {
                 "lines": [line_json(line) for line in lines],
                 "log_id": cache.id,
-                "first_seq": cache.first_seq,
+                "first_seq": cache.oldest_seq,
                 "last_seq": cache.last_seq,
+                "next_since": next_since,
                 "gap": gap,
             }
         )
 
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def delete(self, name: str) -> None:
         self.manager.get(name).cache.clear()
         self.answer({"cleared": True})
 
 
+class RunsHandler(FujitaHandler):
+    @web.authenticated
+    @authorized(READ)
+    async def get(self, name: str) -> None:
+        supervisor = self.manager.get(name)
+        supervisor.runs.forget_before(supervisor.cache.oldest_seq)
+        self.answer({"runs": runs_json(supervisor.runs)})
+
+
+class LogTextHandler(FujitaHandler):
+    """The log as plain text, one line each, streamed: a run's (`?run=N`) or all of it."""
+
+    @web.authenticated
+    @authorized(READ)
+    async def get(self, name: str) -> None:
+        supervisor = self.manager.get(name)
+        cache = supervisor.cache
+        after, last = cache.oldest_seq - 1, cache.last_seq
+        number = self.int_argument("run")
+        if number is not None:
+            run = supervisor.runs.get(number)
+            if run is None:
+                raise NoSuchRun(f"No run {number} of {name!r} in the log: see its runs.")
+            after, last = run.first_seq - 1, run.last_seq if run.last_seq is not None else last
+        filename = f"{name}-run-{number}.log" if number is not None else f"{name}.log"
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        while after < last:
+            piece = await read_log(cache, after, max_bytes=MESSAGE_BYTES * 4)
+            lines = [line for line in piece.lines if line.seq <= last]
+            if not lines:
+                break
+            self.write("".join(f"{line.text}\n" for line in lines))
+            await self.flush()  # one piece at a time: the download is paced by the browser
+            after = piece.position
+        self.finish()
+
+
 class HintActionHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
         self.answer(status_json(await self.manager.get(name).run_action(action)))
 
 
 class StdinHandler(FujitaHandler):
     @web.authenticated
-    @authorized
+    @authorized(EXECUTE)
     async def post(self, name: str) -> None:
         supervisor = self.manager.get(name)
         text = self.json_body(allowed=frozenset({"text"})).get("text")
         if not isinstance(text, str) or not text:
             raise BadRequest('The body must be {"text": "..."} with some text, e.g. "c\\n".')
         self.answer(status_json(await supervisor.send(text)))
+
+
+class OpenAPIHandler(FujitaHandler):
+    """The REST API's OpenAPI 3.1 description (openapi.json beside this module)."""
+
+    @web.authenticated
+    @authorized(READ)
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(OPENAPI.read_bytes())
 
 
 class NotFoundHandler(FujitaHandler):
@@ -258,9 +365,38 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
     def set_default_headers(self) -> None:
         """JupyterHandler's defaults make no sense on a WebSocket upgrade."""
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused handshake answers JSON like the REST API, not Jupyter's HTML page."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, FujitaError):
+            message = error.message
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message % error.args if error.args else error.log_message
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+    def check_handshake(self) -> None:
+        """What tornado checks before the upgrade, checked first so a refusal is JSON too
+        (tornado answers these in plain text of its own)."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPError(400, 'Can "Upgrade" only to "WebSocket".')
+        if "upgrade" not in [
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        ]:
+            raise web.HTTPError(400, '"Connection" must be "Upgrade".')
+        origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+        if origin is not None and not self.check_origin(origin):
+            raise web.HTTPError(403, "Cross origin websockets not allowed")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            self.set_header("Sec-WebSocket-Version", "7, 8, 13")
+            raise web.HTTPError(426, "Sec-WebSocket-Version must be 13.")
+
     async def authorize(self) -> None:
         allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+            self.authorizer.is_authorized(self, self.current_user, READ, AUTH_RESOURCE)
         )
         if not allowed:
             raise web.HTTPError(403, "Not authorized to read fujita.")
@@ -272,7 +408,14 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         encodings: SharedEncodings = self.settings["fujita_encodings"]
         try:
             async for message in feed:
-                await self.write_message(encodings.encode(message))  # bytes, sent as text
+                try:
+                    data = encodings.encode(message)
+                except Exception:  # one record that cannot be encoded must not end the feed
+                    self.log.exception(
+                        "jupyter_fujita: cannot encode a %s message", message["type"]
+                    )
+                    continue
+                await self.write_message(data)  # bytes, sent as text
         except WebSocketClosedError:
             pass
 
@@ -289,6 +432,7 @@ class LogSocket(FujitaSocket):
     @ws_authenticated
     async def get(self, name: str) -> None:
         await self.authorize()
+        self.check_handshake()
         try:
             self.supervisor = self.manager.get(name)
             self.since = self.int_argument("since", 0)
@@ -308,6 +452,7 @@ class StatusSocket(FujitaSocket):
     @ws_authenticated
     async def get(self) -> None:
         await self.authorize()
+        self.check_handshake()
         await super().get()
 
     def open(self) -> None:  # type: ignore[override]
@@ -322,9 +467,12 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{api}/processes/{NAME}", ProcessHandler),
         (rf"{api}/processes/{NAME}/log", LogHandler),
         (rf"{api}/processes/{NAME}/log/ws", LogSocket),
+        (rf"{api}/processes/{NAME}/log\.txt", LogTextHandler),
+        (rf"{api}/processes/{NAME}/runs", RunsHandler),
         (rf"{api}/processes/{NAME}/actions/(?P<action>[^/]+)", HintActionHandler),
         (rf"{api}/processes/{NAME}/stdin", StdinHandler),
         (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),
         (rf"{api}/status/ws", StatusSocket),
+        (rf"{api}/openapi\.json", OpenAPIHandler),
         (rf"{api}(?:/.*)?", NotFoundHandler),
     ]

@@ -14,15 +14,24 @@ from typing import Any
 
 from .django import DjangoProject
 from .errors import NoSuchProcess
+from .logstore import LogStore
 from .records import GroupRecords
 from .replay import ReplayCache
 from .supervisor import Status, Supervisor
 
 
 class ProcessManager:
-    def __init__(self, record_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        record_dir: Path | None = None,
+        log_dir: Path | None = None,
+        log_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
         # where running groups are recorded, for the next server to end if this one is killed
         self.records = GroupRecords(record_dir) if record_dir else None
+        # where each process's log is kept on disk (a folder per name); None: memory only
+        self.log_dir = log_dir
+        self.log_bytes = log_bytes
         self._supervisors: dict[str, Supervisor] = {}
         self._versions: dict[str, int] = {}  # name -> manager version of its last change
         self.version = 0
@@ -40,12 +49,15 @@ class ProcessManager:
         cache_bytes: int = 16 * 1024 * 1024,
         max_line_bytes: int = 64 * 1024,
         stop_timeout: float = 5.0,
+        start_wait: float = 30.0,
     ) -> Supervisor:
+        store = LogStore(self.log_dir / name, self.log_bytes) if self.log_dir else None
         supervisor = Supervisor(
             name,
             project,
-            ReplayCache(cache_lines, cache_bytes),
+            ReplayCache(cache_lines, cache_bytes, store),
             stop_timeout=stop_timeout,
+            start_wait=start_wait,
             max_line_bytes=max_line_bytes,
             records=self.records,
             on_change=self._on_change,
@@ -102,5 +114,8 @@ class ProcessManager:
     # -- shutdown -----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """Stop every child; nothing is left running, no port held."""
+        """Stop every child; nothing is left running, no port held; every log line on disk."""
         await asyncio.gather(*(s.stop() for s in self._supervisors.values()))
+        for supervisor in self._supervisors.values():
+            if supervisor.cache.store is not None:
+                supervisor.cache.store.close()

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 _PROC = Path("/proc")
 _PR_SET_PDEATHSIG = 1
 
@@ -65,6 +67,43 @@ def group_members(pgid: int) -> list[int]:
         if fields and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
             members.append(int(entry.name))
     return members
+
+
+def escaped_descendants(pgid: int) -> list[psutil.Process]:
+    """Descendants of the group's processes that are in another process group: what a
+    `setsid` or `os.setpgrp()` in the supervised code (a view, say) left running, out of reach
+    of a signal to the group. Found through the parent links (psutil, which does the same on
+    macOS) while their parents are alive, so the caller keeps what it found."""
+    found: dict[int, psutil.Process] = {}
+    for pid in group_members(pgid):
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            continue
+        for child in children:
+            try:
+                if os.getpgid(child.pid) != pgid:
+                    found[child.pid] = child
+            except OSError:  # ended meanwhile
+                continue
+    return list(found.values())
+
+
+def alive(process: psutil.Process) -> bool:
+    """Still running and still the same process (psutil compares its start time), zombies
+    aside."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def signal_process(process: psutil.Process, sig: int) -> None:
+    """Signal one process unless its pid now names another one (psutil checks)."""
+    try:
+        process.send_signal(sig)
+    except psutil.Error:
+        pass
 
 
 def signal_group(pgid: int, sig: int) -> bool:

@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Cookies and headers of Jupyter and JupyterHub: names, or name prefixes (a trailing "-").
-JUPYTER_COOKIES = ("_xsrf", "username-", "jupyterhub-")
+# Cookies of Jupyter, JupyterHub and the preview origin's own: names, or name prefixes (a
+# trailing "-").
+JUPYTER_COOKIES = ("_xsrf", "username-", "jupyterhub-", "fujita-preview")
 # Never forwarded: hop-by-hop headers, what anyone can forge about the path to us, the headers
 # we set ourselves, and Jupyter's XSRF token header (a Jupyter credential).
 HOP_BY_HOP = frozenset(

@@ -8,10 +8,13 @@ and start time): a pid and its start time name one process for good.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 from . import oskit
+
+log = logging.getLogger(__name__)
 
 
 class GroupRecords:
@@ -34,7 +37,12 @@ class GroupRecords:
         self._path(name).write_text(json.dumps(record))
 
     def remove(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
+        """Forget the group (it has ended). A record that cannot go is only logged: the next
+        server finds its group gone and drops it then."""
+        try:
+            self._path(name).unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("cannot remove the record of %s: %s", name, error)
 
     def orphans(self) -> list[int]:
         """Process groups recorded by a server that has died and still running; their records go.

@@ -1,26 +1,33 @@
 """The replay cache: a bounded ring of numbered log lines, and the wake-ups of its readers.
 
-Every line gets a `seq` that grows by one for the life of the cache and never repeats, so a
-reader that knows the last seq it saw can ask for what came after and learn of any gap.
+Every line gets a `seq` that grows by one for the life of the log and never repeats, so a
+reader that knows the last seq it saw can ask for what came after and learn of any gap. With
+a `LogStore` (logstore.py) every line also goes to disk: the cache is then the hot tail, a
+reader behind it reads from disk (`read_log`), and seqs and the log's id go on after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from .logstore import LogStore
 
 # What a cached line costs beyond its text's characters (the str header, the record, its int,
 # its list slot, its prefix sum): used to keep the byte budget close to the memory really held.
 LINE_OVERHEAD = 140
 # About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
 LINE_JSON = 70
+EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
 
 
 class Line(msgspec.Struct, gc=False, omit_defaults=True):
@@ -61,9 +68,15 @@ class ReplayCache:
     list gives O(1) indexing and cheap slicing where a deque would walk its blocks.
     """
 
-    def __init__(self, max_lines: int = 10_000, max_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_lines: int = 10_000,
+        max_bytes: int = 16 * 1024 * 1024,
+        store: LogStore | None = None,
+    ) -> None:
         if max_lines < 1 or max_bytes < 1:
             raise ValueError("the cache needs room for at least one line")
+        self.store = store
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self._lines: list[Line | None] = []
@@ -79,6 +92,34 @@ class ReplayCache:
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = asyncio.Event()
+        if store is not None:
+            store.on_fail = self._say_disk_failed
+            if store.failed is not None:
+                self._say_disk_failed(store.failed)
+            else:
+                self._go_on_from(store)
+
+    def _say_disk_failed(self, message: str) -> None:
+        self.append("fujita", [f"The log is kept in memory only from here: {message}"], time.time())
+
+    def _go_on_from(self, store: LogStore) -> None:
+        """The log of an earlier server: its id and seqs go on, its newest lines come back,
+        with a line of the supervisor's saying where the earlier runs end."""
+        self.id = store.log_id
+        self._next_seq = store.next_seq
+        self._cleared_through = store.first_seq - 1  # what predates the disk is no gap
+        if store.next_seq == store.first_seq:
+            return
+        after = max(store.first_seq, store.next_seq - self.max_lines) - 1
+        earlier = store.read(after, self.max_bytes // 2, store.next_seq)
+        if not earlier or earlier[-1].seq + 1 != store.next_seq:
+            return  # lines lost with a killed server: no tail to show in order
+        self._lines.extend(earlier)
+        self._pre.extend(
+            islice(accumulate((len(line.text) for line in earlier), initial=0), 1, None)
+        )
+        self._trim()
+        self.append("fujita", [EARLIER_RUNS], earlier[-1].time)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -95,10 +136,14 @@ class ReplayCache:
         self._pre.extend(islice(accumulate(map(len, texts), initial=self._pre[-1]), 1, None))
         self._next_seq = first + count
         self._trim()
+        if self.store is not None:
+            self.store.append(new)
         self._wake()
         return new
 
     def clear(self) -> None:
+        if self.store is not None:
+            self.store.clear()
         self._lines = []
         self._pre = array("q", [0])
         self._head = 0
@@ -146,6 +191,17 @@ class ReplayCache:
     def first_seq(self) -> int:
         """Seq of the oldest cached line (next_seq when empty)."""
         return self._next_seq - (len(self._lines) - self._head)
+
+    @property
+    def oldest_seq(self) -> int:
+        """Seq of the oldest line a reader can still get: on disk, else in memory."""
+        if self.store is not None and self.store.failed is None:
+            return max(min(self.store.first_seq, self.first_seq), self._cleared_through + 1)
+        return self.first_seq
+
+    @property
+    def cleared_through(self) -> int:
+        return self._cleared_through
 
     @property
     def last_seq(self) -> int:
@@ -238,6 +294,41 @@ class LineFilter:
         return [line for line in lines if self.keeps(line)] if self else lines
 
 
+async def read_log(
+    cache: ReplayCache, after: int, max_lines: int | None = None, max_bytes: int | None = None
+) -> Slice:
+    """Like `cache.read`, going to disk (in a thread) for lines that have left the cache: a gap
+    is then only what left the disk budget, or was cleared."""
+    store = cache.store
+    after = max(after, cache.cleared_through)
+    if store is None or store.failed is not None or after + 1 >= cache.first_seq:
+        return cache.read(after, max_lines, max_bytes)
+    store.flush()  # lines of this turn that left the cache already are on disk now
+    gap_from = gap_to = None
+    if after + 1 < store.first_seq:
+        gap_from, gap_to = after + 1, store.first_seq - 1
+        after = store.first_seq - 1
+    budget = max_bytes if max_bytes is not None else 1 << 62
+    lines = await asyncio.to_thread(store.read, after, budget, cache.first_seq)
+    if max_lines is not None:
+        lines = lines[:max_lines]
+    if not lines:  # nothing more on disk before the cache: go on from the cache
+        piece = cache.read(max(after, cache.first_seq - 1), max_lines, max_bytes)
+        if piece.gap_from is None and after + 1 < cache.first_seq:
+            piece.gap_from, piece.gap_to = after + 1, cache.first_seq - 1
+        if gap_from is not None:
+            piece.gap_from = gap_from
+        return piece
+    if lines[-1].seq + 1 == cache.first_seq:  # reached the cache: go on there if room is left
+        room = None if max_lines is None else max_lines - len(lines)
+        if room is None or room > 0:
+            spent = sum(len(line.text) + LINE_JSON for line in lines)
+            rest = None if max_bytes is None else max_bytes - spent
+            if rest is None or rest > 0:
+                lines += cache.read(lines[-1].seq, room, rest).lines
+    return Slice(lines, lines[-1].seq, gap_from, gap_to)
+
+
 async def log_feed(
     cache: ReplayCache,
     since: int = 0,
@@ -263,7 +354,7 @@ async def log_feed(
             clears = cache.clears
             position = cache.last_seq
             yield {"type": "cleared"}
-        piece = cache.read(position, max_bytes=max_bytes)
+        piece = await read_log(cache, position, max_bytes=max_bytes)
         position = piece.position
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}

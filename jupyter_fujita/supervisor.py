@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 
@@ -38,10 +40,11 @@ from .django import (
     UnappliedMigrations,
     parse_address,
 )
-from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction
+from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction, shown
 from .lines import LineSplitter
 from .records import GroupRecords
 from .replay import ReplayCache
+from .runs import RunHistory
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ READ_CHUNK = 64 * 1024
 READINESS_POLL = 0.05  # seconds between connection attempts once the start line is seen
 PARTIAL_IDLE = 0.25  # an unterminated tail idle this long is published (a prompt, say)
 STDIN_MAX_BYTES = 4096
-ACTIONS = ("migrate", "next-port")
+STDIN_WRITE_TIMEOUT = 5.0  # seconds a write to a full stdin pipe may wait for a reader
+ACTIONS = ("migrate", "next-port", "restart")
 ONE_SHOT_TIMEOUT = 600.0  # seconds a one-shot command (migrate) may take
 DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
 
@@ -78,6 +82,16 @@ class Status:
     settings: str | None = None
 
 
+def _utf8(text: str) -> str:
+    """Text from the OS (a path, a command) as valid Unicode: a file name that is not UTF-8
+    arrives with lone surrogates, which no JSON encoder takes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def status_json(status: Status) -> dict[str, Any]:
     return {
         "name": status.name,
@@ -85,9 +99,9 @@ def status_json(status: Status) -> dict[str, Any]:
         "pid": status.pid,
         "returncode": status.returncode,
         "url": status.url,
-        "message": status.message,
-        "command": status.command,
-        "cwd": status.cwd,
+        "message": _utf8(status.message),
+        "command": [_utf8(part) for part in status.command],
+        "cwd": _utf8(status.cwd) if status.cwd else status.cwd,
         "started": status.started,
         "ended": status.ended,
         "restarts": status.restarts,
@@ -100,6 +114,30 @@ def status_json(status: Status) -> dict[str, Any]:
         "manage_py": status.manage_py,
         "settings": status.settings,
     }
+
+
+# Django's autoreloader exits with its serving child's return code: a child killed by signal N
+# returns -N, and sys.exit(-N) leaves the parent with 256 - N. Only the signals that end a
+# process from outside or by a fault are read that way; other codes in 192..255 are an exit's.
+_RELAYED_SIGNALS = frozenset(
+    {signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGHUP}
+)
+
+
+def describe_exit(returncode: int) -> str:
+    """How a runserver ended, for people: "exited with code 1", "killed by SIGKILL"."""
+    if returncode < 0:
+        return f"killed by {_signal_name(-returncode)}"
+    if 0 < 256 - returncode < 65 and (256 - returncode) in _RELAYED_SIGNALS:
+        return f"killed by {_signal_name(256 - returncode)} (its server process; code {returncode})"
+    return f"exited with code {returncode}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _utc_now() -> str:
@@ -116,6 +154,7 @@ class Supervisor:
         cache: ReplayCache,
         *,
         stop_timeout: float = 5.0,
+        start_wait: float = 30.0,
         max_line_bytes: int = 64 * 1024,
         records: GroupRecords | None = None,
         on_change: Callable[[Supervisor], None] | None = None,
@@ -124,10 +163,12 @@ class Supervisor:
         self.project = project
         self.cache = cache
         self.stop_timeout = stop_timeout
+        self.start_wait = start_wait
         self.max_line_bytes = max_line_bytes
         self.records = records
         self.on_change = on_change
         self.watcher = RunserverWatcher(project.root)
+        self.runs = RunHistory(cache.store.folder if cache.store is not None else None)
         # One lock around start/stop/restart: fifty concurrent starts spawn one process, and a
         # stop never interleaves with a spawn half done.
         self._lock = asyncio.Lock()
@@ -146,8 +187,16 @@ class Supervisor:
         self.hints: dict[str, dict[str, str]] = {}  # kind -> {kind, message, action, label}
         self.debugger: dict[str, Any] | None = None
         self._stop_requested = False
+        # Lines sent to stdin that no prompt has shown up for yet: pdb reads one per prompt,
+        # and a prompt printed after its answer was sent must not pause a request that goes on.
+        self._answers_ahead = 0
         self._run_task: asyncio.Task[None] | None = None
         self._ready_task: asyncio.Task[None] | None = None
+        # Starting for longer than start_wait is said, with a hint, rather than left silent.
+        self._slow_timer: asyncio.TimerHandle | None = None
+        self._slow = False
+        self._start_line_seen = False
+        self._escaped: list[psutil.Process] = []  # processes that left the group (setsid)
 
     # -- public, awaitable transitions --------------------------------------------------------
 
@@ -158,7 +207,7 @@ class Supervisor:
         """
         async with self._lock:
             if self.state not in ACTIVE:
-                self._set_address(address)
+                await self._set_address(address)
                 await self._spawn()
             elif address is not None and address != self.project.address:
                 raise Conflict(
@@ -177,8 +226,9 @@ class Supervisor:
 
     async def restart(self, wait: float = 0.0, address: str | None = None) -> Status:
         async with self._lock:
+            checked = await self._check_address(address)  # a bad one leaves Django as it is
             await self._stop()
-            self._set_address(address)
+            await self._set_address(checked)
             self.restarts += 1
             await self._spawn()
         if wait > 0:
@@ -187,17 +237,29 @@ class Supervisor:
 
     async def send(self, text: str) -> Status:
         """Write to runserver's stdin: what a paused debugger reads."""
-        data = text.encode()
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+            raise BadRequest("text must be valid Unicode (it holds a lone surrogate).") from None
         if len(data) > STDIN_MAX_BYTES:
             raise BadRequest(f"text is {len(data)} bytes; at most {STDIN_MAX_BYTES} go to stdin.")
         proc = self.proc
         if not self.alive or proc is None or proc.stdin is None or self.state not in ACTIVE:
             raise Conflict("Django is not running: there is nothing to send text to.")
-        await proc.stdin.write(data)
-        self._say(f"Sent to stdin: {text!r}")
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.stdin.write(data)), STDIN_WRITE_TIMEOUT)
+        except asyncio.TimeoutError:
+            # Nothing reads stdin (no debugger waits) and the pipe is full: say so, rather than
+            # hold the request until a reader comes. What was sent is still delivered then.
+            raise Conflict("Django is not reading its stdin: no debugger is waiting.") from None
+        self._say(f"Sent to stdin: {shown(text)}")
+        answers = text.count("\n")
         if self.state == "paused":
+            self._answers_ahead += max(answers - 1, 0)  # the first answers the prompt shown
             self.debugger = None  # the request goes on; a new prompt pauses it again
             self._set_state("running")
+        else:
+            self._answers_ahead += answers
         return self.status()
 
     async def run_action(self, action: str) -> Status:
@@ -216,7 +278,9 @@ class Supervisor:
                 raise Conflict(f"No free port on {host} between {port + 1} and {port + 100}.")
             self._say(f"Port {port} is taken: moving to {host}:{free}")
             return await self.restart(wait=30, address=f"{host}:{free}")
-        raise NoSuchAction(f"No action {action!r}: use {' or '.join(ACTIONS)}.")
+        if action == "restart":
+            return await self.restart(wait=self.start_wait)
+        raise NoSuchAction(f"No action {shown(action)}: use {' or '.join(ACTIONS)}.")
 
     async def _migrate(self) -> None:
         """`manage.py migrate`, supervised, its output in the log; the hint goes on success."""
@@ -251,14 +315,35 @@ class Supervisor:
             "label": "Start on the next free port",
         }
 
-    def _set_address(self, address: str | None) -> None:
+    async def _check_address(self, address: str | None) -> str | None:
+        """The address if runserver could bind it (free or not); BadRequest otherwise.
+
+        Checked in full before anything changes: an address that cannot work never becomes the
+        configured one, where it would spoil every later start and status.
+        """
         if address is None:
-            return
+            return None
         try:
-            parse_address(address)
+            host, port = parse_address(address)
         except ValueError as error:
-            raise BadRequest(f"address must be host:port, not {address!r}.") from error
-        self.project.address = address
+            raise BadRequest(f"address must be host:port, not {shown(address)}: {error}.") from None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise BadRequest(f"address {shown(address)}: cannot resolve {host}: {error}") from None
+        try:
+            oskit.port_is_free(host, port)  # in use is fine here: start says so as a crash
+        except OSError as error:
+            raise BadRequest(
+                f"address {shown(address)}: cannot listen there: {error.strerror}"
+            ) from None
+        return address
+
+    async def _set_address(self, address: str | None) -> None:
+        checked = await self._check_address(address)
+        if checked is not None:
+            self.project.address = checked
 
     def _settled(self) -> bool:
         return self.state not in ("starting", "stopping")
@@ -322,6 +407,7 @@ class Supervisor:
             self._say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
             await self._end_group(pgid)
         self.watcher.reset()
+        self._answers_ahead = 0
         self._stop_requested = False
         self.error = None
         self.returncode = None
@@ -331,30 +417,78 @@ class Supervisor:
         self.hints.pop("port", None)
         self.started = _utc_now()
         host, port = self.project.host_port
-        if not oskit.port_is_free(host, port):
-            self._say(f"Not starting: {host}:{port} is already in use by another program.")
-            self.error = DjangoError(
-                "port", f"Port {port} on {host} is already in use by another program"
-            )
+        try:
+            free, why = oskit.port_is_free(host, port), "is already in use by another program"
+        except OSError as error:  # configured, so checked once, but interfaces come and go
+            free, why = False, f"cannot be listened on: {error.strerror}"
+        if not free:
+            self._say(f"Not starting: {host}:{port} {why}.")
+            self.error = DjangoError("port", f"Port {port} on {host} {why}")
             self.ended = self.started
             self._hint_next_port()
             self._set_state("crashed")
             return
         self._say(f"Starting: {shlex.join(command)}  (in {cwd})")
+        self.runs.begin(self.started, self.cache.last_seq, command)
         try:
             proc = self._popen(command, cwd, stdin=Subprocess.STREAM)  # stdin answers pdb
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: what argv or env cannot encode
             self._say(f"Could not start: {error}")
-            self.error = DjangoError("spawn", f"Could not start {command[0]}: {error.strerror}")
+            why = getattr(error, "strerror", None) or str(error)
+            self.error = DjangoError("spawn", f"Could not start {command[0]}: {why}")
             self.ended = _utc_now()
             self._set_state("crashed")
             return
         self.proc = proc
         self.pgid = proc.pid  # the session leader's pid is its group's id
         if self.records:
-            self.records.write(self.name, proc.pid, command)
+            try:
+                self.records.write(self.name, proc.pid, command)
+            except OSError as error:
+                await self._unspawn(proc, error)
+                return
         self._set_state("starting")
+        self._slow, self._start_line_seen = False, False
+        self._slow_timer = asyncio.get_running_loop().call_later(
+            self.start_wait, self._start_is_slow
+        )
         self._run_task = asyncio.create_task(self._run(proc))
+
+    def _start_is_slow(self) -> None:
+        self._slow_timer = None
+        if self.state != "starting":
+            return
+        self._slow = True
+        self._say(f"Still starting after {self.start_wait:g} s: {self._slow_reason()}")
+        self.hints["slow-start"] = {
+            "kind": "slow-start",
+            "message": f"{self._slow_reason()}: look at the log, or restart",
+            "action": "restart",
+            "label": "Restart",
+        }
+        self._set_state("starting")
+
+    def _slow_reason(self) -> str:
+        if self._start_line_seen:
+            return "Django printed its start line but its port does not accept connections"
+        return f"no start line from Django after {self.start_wait:g} s"
+
+    async def _unspawn(self, proc: Subprocess, error: OSError) -> None:
+        """The group could not be recorded (a full disk, say): end it at once. Unrecorded, it
+        would outlive a killed Jupyter server unseen; and nothing runs that we do not own."""
+        folder = self.records.folder if self.records else ""
+        why = error.strerror or str(error)
+        self._say(f"Could not record the process group in {folder}: {why}. Ending it.")
+        await self._end_group(proc.pid)
+        self.returncode = await oskit.wait_exit(proc.proc)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        self.error = DjangoError(
+            "record", f"Not started: could not record the process in {folder} ({why})"
+        )
+        self.ended = _utc_now()
+        self._set_state("crashed")
 
     def _popen(self, command: list[str], cwd: Any, stdin: Any = subprocess.DEVNULL) -> Subprocess:
         return Subprocess(
@@ -437,9 +571,13 @@ class Supervisor:
         if self.state not in ACTIVE:
             return  # stopping: what the group says on its way out changes nothing
         if isinstance(event, Ready):
+            self._start_line_seen = True
             self._cancel_readiness()
             self._ready_task = asyncio.create_task(self._await_port(event.url))
         elif isinstance(event, Reloading):
+            self._answers_ahead = 0  # a new child: nothing reads what was sent to the old one
+            if self.pgid is not None:
+                self._note_escapees(self.pgid)  # the old child's, before it goes
             self._cancel_readiness()
             self._set_state("reloading")
         elif isinstance(event, Broken):
@@ -460,6 +598,9 @@ class Supervisor:
             }
             self._set_state(self.state)
         elif isinstance(event, Paused):
+            if self._answers_ahead > 0:  # its answer is already on the way
+                self._answers_ahead -= 1
+                return
             self.debugger = {
                 "file": event.file,
                 "line": event.line,
@@ -468,6 +609,8 @@ class Supervisor:
             }
             self._set_state("paused")
         elif isinstance(event, Failed) and event.error.kind in ("port", "permission"):
+            host, port = self.project.host_port  # Django's words do not say which port
+            event.error.message = event.error.message.format(host=host, port=port)
             self.error = event.error  # shown at once; the exit that follows makes it a crash
         # Other Failed: a fatal error that matters only if the process ends.
 
@@ -513,16 +656,37 @@ class Supervisor:
         await self._wait(lambda: oskit.port_is_free(host, port), self.stop_timeout)
 
     async def _end_group(self, pgid: int) -> None:
-        """Signal the group, escalating until none of it is left (zombies aside)."""
+        """Signal the group, and every process that left it, escalating until none of them is
+        left (zombies aside)."""
+        self._note_escapees(pgid)
+        escaped = self._escaped
+
+        def left() -> bool:
+            return bool(oskit.group_members(pgid)) or any(map(oskit.alive, escaped))
+
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if not oskit.group_members(pgid):
-                return
+            if not left():
+                break
             if sig != signal.SIGINT:
                 self._say(f"Still running after {self.stop_timeout:g} s: sending {sig.name}")
             oskit.signal_group(pgid, sig)
-            if await self._wait(lambda: not oskit.group_members(pgid), self.stop_timeout):
-                return
-        log.error("process group %s survived SIGKILL", pgid)
+            for process in escaped:
+                oskit.signal_process(process, sig)
+            if await self._wait(lambda: not left(), self.stop_timeout):
+                break
+            self._note_escapees(pgid)  # one may have left while the others were signalled
+        else:
+            log.error("process group %s (or what left it) survived SIGKILL", pgid)
+        self._escaped = [process for process in escaped if oskit.alive(process)]
+
+    def _note_escapees(self, pgid: int) -> None:
+        """Remember processes that left the group while their parents can still tell of them:
+        once the parents are gone, nothing links them to this group any more."""
+        known = {process.pid for process in self._escaped}
+        for process in oskit.escaped_descendants(pgid):
+            if process.pid not in known:
+                self._say(f"Process {process.pid} left the process group: it is ended with it")
+                self._escaped.append(process)
 
     @staticmethod
     async def _wait(condition: Callable[[], bool], timeout: float) -> bool:
@@ -544,21 +708,28 @@ class Supervisor:
             self.records.remove(self.name)
         if self._stop_requested:
             self._say(f"Stopped (exit code {returncode})")
+            self.runs.end(self.ended, returncode, None, self.cache.last_seq)
             self._set_state("stopped")
             return
-        self._say(f"Exited with code {returncode}")
+        ended = describe_exit(returncode)
+        self._say(ended[0].upper() + ended[1:])
         self.error = (
-            self.watcher.last_error
-            or self.error
-            or DjangoError("exit", f"runserver exited with code {returncode}")
+            self.watcher.last_error or self.error or DjangoError("exit", f"runserver {ended}")
         )
         if self.error.kind == "port":
             self._hint_next_port()
+        self.runs.end(self.ended, returncode, self.error.to_json(), self.cache.last_seq)
         self._set_state("crashed")
 
     # -- the state and what it says -----------------------------------------------------------
 
     def _set_state(self, state: str) -> None:
+        if state != "starting":
+            if self._slow_timer is not None:
+                self._slow_timer.cancel()
+                self._slow_timer = None
+            self._slow = False
+            self.hints.pop("slow-start", None)
         self.state = state
         self._changed.set()
         self._changed = asyncio.Event()
@@ -570,6 +741,8 @@ class Supervisor:
         if state == "running":
             return f"Django is running at {self.url}"
         if state == "starting":
+            if self._slow:
+                return f"Still starting: {self._slow_reason()}. Look at the log, or restart."
             return "Django is starting"
         if state == "reloading":
             return "Django is reloading after a code change"
@@ -581,8 +754,10 @@ class Supervisor:
         if state == "stopping":
             return "Django is stopping"
         if state == "crashed":
-            if self.error and self.error.kind in ("port", "spawn"):
+            if self.error and self.error.kind in ("port", "spawn", "record"):
                 return self.error.message
-            why = f": {self.error.summary()}" if self.error else ""
-            return f"Django exited with code {self.returncode}{why}"
+            # an `exit` error says only how it ended, which the sentence says already
+            why = f": {self.error.summary()}" if self.error and self.error.kind != "exit" else ""
+            ended = describe_exit(self.returncode) if self.returncode is not None else "ended"
+            return f"Django {ended}{why}"
         return "Django is stopped"

@@ -68,6 +68,7 @@ class JupyterServer:
                 *extra_args,
             ],
             env=env,
+            stdin=subprocess.DEVNULL,  # no terminal, as under JupyterHub and CI
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -112,6 +112,7 @@ FILES = {
             path("download/", views.download, name="download"),
             path("seen/", views.seen, name="seen"),
             path("cookies/", views.cookies, name="cookies"),
+            path("hostile/", views.hostile, name="hostile"),
             path("", views.home, name="home"),
         ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
     """,
@@ -123,7 +124,9 @@ FILES = {
         from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
         from django.shortcuts import redirect, render
         from django.urls import reverse
+        from django.views.decorators.csrf import ensure_csrf_cookie
 
+        @ensure_csrf_cookie
         def home(request):
             photos = sorted(default_storage.listdir("photos")[1])
             return render(request, "gallery/home.html", {"photos": photos})
@@ -159,6 +162,11 @@ FILES = {
                 }
             )
 
+        def hostile(request):
+            """What an XSS in the site under development could do with the Jupyter session:
+            the outcome of each attack, as JSON in #attacks (`?jupyter=` is Jupyter's URL)."""
+            return render(request, "gallery/hostile.html")
+
         def cookies(request):
             """Cookies with the paths and names that could collide with Jupyter's."""
             response = HttpResponse("cookies set")
@@ -168,6 +176,41 @@ FILES = {
             response.set_cookie("hubwide", "1", path="/user/alice/", domain="127.0.0.1")
             return response
     ''',
+    "gallery/templates/gallery/hostile.html": """
+        <!doctype html><title>hostile</title><pre id="attacks">running</pre>
+        <script>
+        (async () => {
+          const jupyter = new URLSearchParams(location.search).get("jupyter");
+          const out = {};
+          // A fetch no script of the page has touched (jupyter_fujita's shim moves the page's
+          // own root-relative URLs under the preview; an attacker would not use that one).
+          const blank = document.body.appendChild(document.createElement("iframe"));
+          const fetch = blank.contentWindow.fetch.bind(blank.contentWindow);
+          try {
+            const r = await fetch(jupyter + "api/contents", {credentials: "include"});
+            out.read_api = r.ok ? "succeeded" : "refused " + r.status;
+          } catch (e) { out.read_api = "blocked"; }
+          let xsrf = "";
+          try {
+            const c = document.cookie.split("; ").find((c) => c.startsWith("_xsrf="));
+            xsrf = c ? c.slice(6) : "";
+            out.read_xsrf = c ? "succeeded" : "not visible";
+          } catch (e) { out.read_xsrf = "blocked"; }
+          try {
+            const r = await fetch(jupyter + "api/kernels", {
+              method: "POST", credentials: "include", body: "{}",
+              headers: {"Content-Type": "application/json", "X-XSRFToken": xsrf},
+            });
+            out.start_kernel = r.status === 201 ? "succeeded" : "refused " + r.status;
+          } catch (e) { out.start_kernel = "blocked"; }
+          try {
+            out.script_parent = window.parent === window ? "not framed"
+              : (window.parent.document.title, "succeeded");
+          } catch (e) { out.script_parent = "blocked"; }
+          document.getElementById("attacks").textContent = JSON.stringify(out);
+        })();
+        </script>
+    """,
     "gallery/templates/gallery/base.html": """
         {% load static %}<!doctype html>
         <html lang="en">

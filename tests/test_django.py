@@ -188,3 +188,43 @@ def test_addresses_parse(address, expected):
 def test_bad_addresses_are_refused(address):
     with pytest.raises(ValueError):
         parse_address(address)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[02/Dec/2026 04:50:01] "GET /x/?a=1 HTTP/1.1" 500 145',  # runserver's own
+        '[2026-12-02 04:50:01][INFO][django.server] "GET /x/?a=1 HTTP/1.1" 500 145',
+        'INFO 2026-12-02 04:50:01,123 basehttp 4242 "GET /x/?a=1 HTTP/1.1" 500 145',
+        '\x1b[31mERROR\x1b[0m django.server: "GET /x/?a=1 HTTP/1.1" 500 145',
+        '127.0.0.1 - - [02/Dec/2026 04:50:01] "GET /x/?a=1 HTTP/1.1" 500 145',  # Werkzeug
+        '{"levelname": "ERROR", "message": "\\"GET /x/?a=1 HTTP/1.1\\" 500 145"}',
+        "HTTP GET /x/?a=1 500 [0.01, 127.0.0.1:46516]",  # Daphne
+    ],
+)
+def test_a_request_line_is_read_in_any_format(tmp_path, text):
+    line = Line(7, "stderr", 0.0, text)
+    assert RunserverWatcher(tmp_path).feed(line) is None
+    request = line.meta["request"]
+    assert (request["method"], request["path"], request["status"]) == ("GET", "/x/?a=1", 500)
+
+
+def test_a_json_record_holding_its_traceback_is_tied_to_the_request(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    record = Line(
+        3,
+        "stderr",
+        0.0,
+        '{"message": "Internal Server Error: /boom/", "exc_info": '
+        '"Traceback (most recent call last):\\n  File \\"x.py\\", line 1\\nValueError: boom"}',
+    )
+    request = Line(4, "stderr", 0.0, '{"message": "\\"GET /boom/ HTTP/1.1\\" 500 9"}')
+    assert watcher.feed(record) is None and watcher.feed(request) is None
+    assert request.meta["request"]["traceback_seq"] == 3
+    assert watcher.last_error is None
+
+
+def test_a_reload_is_read_behind_a_logging_prefix(tmp_path):
+    watcher = RunserverWatcher(tmp_path)
+    text = "[02/Dec/2026 04:50:01][INFO][django.utils.autoreload] /srv/app/views.py changed, reloading."
+    assert watcher.feed(Line(1, "stderr", 0.0, text)) == Reloading("/srv/app/views.py")

@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 from conftest import free_port, wait_for
+from chat_site import make_chat_site
 from shop_site import ADMIN_PASSWORD, PIXEL_PNG, make_shop_site
-from tornado.httpclient import AsyncHTTPClient
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
 
 from jupyter_fujita.django import DjangoProject
 
@@ -523,3 +525,29 @@ async def test_the_shim_script_is_served_to_the_previewed_page(shop, jp_fetch, j
     src = re.search(rb'<script src="([^"]+preview-shim\.js)"', home.body)[1].decode()
     shim = await browser.request(src)
     assert shim.code == 200 and b"XMLHttpRequest" in shim.body
+
+
+@pytest.fixture
+def chat(jp_root_dir: Path) -> Path:
+    return make_chat_site(jp_root_dir)
+
+
+async def test_a_channels_websocket_works_through_the_preview(
+    chat, jp_fetch, jp_serverapp, jp_http_port
+):
+    status = await start(jp_fetch)
+    assert "Daphne" in " ".join(
+        line.text
+        for line in jp_serverapp.web_app.settings["fujita_manager"].get("django").cache.tail(50)
+    ), status
+    url = f"ws://127.0.0.1:{jp_http_port}{PREFIX}ws/echo/"
+    token = jp_serverapp.identity_provider.token
+    headers = {"Authorization": f"token {token}", "Origin": f"http://127.0.0.1:{jp_http_port}"}
+    socket = await websocket_connect(HTTPRequest(url, headers=headers))
+    await socket.write_message("hello")
+    assert await socket.read_message() == "echo hello at /ws/echo/"
+    socket.close()
+    foreign = {**headers, "Origin": "https://evil.example"}
+    with pytest.raises(HTTPClientError) as refused:
+        await websocket_connect(HTTPRequest(url, headers=foreign))
+    assert refused.value.code == 403

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import copy_demo_site, free_port
 from servers import JupyterServer, wait_until
 
 from jupyter_fujita import oskit
+from jupyter_fujita.replay import EARLIER_RUNS
 
 
 @pytest.fixture
@@ -35,13 +37,17 @@ def assert_nothing_left(pgid: int, port: int) -> None:
     wait_until(lambda: oskit.port_is_free("127.0.0.1", port), 15, f"port {port} to be freed")
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT twice", "jupyter server stop"])
+@pytest.mark.parametrize(
+    "how", ["SIGTERM", "SIGINT without a terminal", "SIGINT twice", "jupyter server stop"]
+)
 def test_server_shutdown_stops_runserver(server_factory, how):
     server = server_factory()
     pgid = server.start_django()
     assert len(oskit.group_members(pgid)) == 2
     if how == "SIGTERM":
         server.proc.send_signal(signal.SIGTERM)
+    elif how == "SIGINT without a terminal":  # JupyterHub's way: the extension's stop must run
+        server.proc.send_signal(signal.SIGINT)
     elif how == "SIGINT twice":  # Ctrl-C, then Ctrl-C again to skip the confirmation
         server.proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
@@ -58,6 +64,8 @@ def test_server_shutdown_stops_runserver(server_factory, how):
     assert_nothing_left(pgid, server.django_port)
     log = Path(server.log.name).read_text()
     assert "Traceback" not in log, log
+    # Stopped by the extension (not by the parent-death signal): the supervisor said so.
+    assert "Shutting down" in log, log
 
 
 def test_runserver_dies_with_a_killed_server_and_the_next_server_starts_clean(server_factory):
@@ -70,3 +78,30 @@ def test_runserver_dies_with_a_killed_server_and_the_next_server_starts_clean(se
     assert second.start_django() != pgid
     records = list((second.runtime / "jupyter_fujita").glob("*.json"))
     assert [r.name for r in records] == [f"django-{second.proc.pid}.json"]
+
+
+def test_the_log_survives_a_restart_of_the_jupyter_server(server_factory):
+    first = server_factory()
+    first.start_django()
+    urllib.request.urlopen(f"http://127.0.0.1:{first.django_port}/?before=restart").read()
+    wait_until(
+        lambda: any(
+            "before=restart" in l["text"]
+            for l in first.request("GET", "processes/django/log")["lines"]
+        ),
+        15,
+        "the request line",
+    )
+    before = first.request("GET", "processes/django/log")
+    first.end()  # SIGTERM: a clean shutdown
+
+    second = server_factory(first.django_port)
+    after = second.request("GET", "processes/django/log")
+    assert after["log_id"] == before["log_id"]
+    texts = [line["text"] for line in after["lines"]]
+    assert any("before=restart" in text for text in texts)
+    assert texts[-1] == EARLIER_RUNS  # the faces show where the earlier runs end
+    assert after["last_seq"] > before["last_seq"]
+    second.start_django()
+    newest = second.request("GET", "processes/django/log")["lines"]
+    assert newest[-1]["seq"] > after["last_seq"]  # seqs go on

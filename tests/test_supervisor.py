@@ -12,6 +12,7 @@ import textwrap
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import (
     assert_group_gone,
@@ -104,7 +105,7 @@ async def test_fifty_concurrent_starts_give_one_process(manager, site, port):
     supervisor = supervise(manager, site.parent, port)
     statuses = await asyncio.gather(*(supervisor.start() for _ in range(50)))
     assert len({s.pid for s in statuses}) == 1
-    await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
     assert len(oskit.group_members(supervisor.pgid)) == 2
     assert sum(t.startswith("Starting: ") for t in texts(supervisor)) == 1
 
@@ -218,7 +219,7 @@ async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
     fake_manage_py(tmp_path, 'import sys\nsys.stdout.write("no newline at the end")\nsys.exit(4)\n')
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
     status = supervisor.status()
     assert status.returncode == 4 and "exited with code 4" in status.message
     assert "no newline at the end" in texts(supervisor)
@@ -236,7 +237,7 @@ async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, 
     )
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
     assert_group_gone(supervisor.pgid)
 
 
@@ -254,7 +255,7 @@ async def test_ten_megabyte_line_and_binary_garbage_stay_bounded(manager, tmp_pa
     )
     supervisor = supervise(manager, tmp_path, port, max_line_bytes=64 * 1024)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
     lines = texts(supervisor)
     assert "done" in lines
     assert all(len(text) < 70 * 1024 for text in lines)
@@ -276,7 +277,7 @@ async def test_two_hundred_thousand_lines_a_second_keep_the_cache_bounded(manage
     )
     supervisor = supervise(manager, tmp_path, port, cache_lines=5_000, cache_bytes=1 << 20)
     await supervisor.start()
-    await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
     cache = supervisor.cache
     assert cache.last_seq == 300_000 + 3  # "Starting", the lines, "end", "Exited"
     assert cache.size <= 5_000 and cache.nbytes <= 1 << 20
@@ -363,3 +364,133 @@ async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, 
     await supervisor.stop()
     assert not any("sending SIGTERM" in t for t in texts(supervisor))
     assert supervisor.returncode == 0
+
+
+async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
+    tmp_path, site, port, jp_asyncio_loop
+):
+    """A full disk, or here a file where the records folder should be (which fails for root
+    too): runserver must not run unrecorded, where a killed server would leave it behind."""
+    records = tmp_path / "records"
+    records.write_text("not a folder")
+    manager = ProcessManager(records)
+    supervisor = supervise(manager, site.parent, port)
+    try:
+        status = await supervisor.start(wait=30)
+        assert status.state == "crashed" and status.pid is None
+        assert status.error.kind == "record"
+        assert status.message.startswith("Not started: could not record the process in")
+        assert_group_gone(supervisor.pgid)
+        assert oskit.port_is_free("127.0.0.1", port)
+        assert (await supervisor.stop()).state == "crashed"  # nothing left to stop
+        records.unlink()  # space again: the next start runs, recorded
+        assert (await supervisor.start(wait=30)).state == "running"
+        assert [p.name for p in records.glob("*.json")] == [f"django-{os.getpid()}.json"]
+    finally:
+        pgid = supervisor.pgid
+        await manager.shutdown()
+        assert_group_gone(pgid)
+
+
+async def test_no_start_line_after_start_wait_says_so_and_hints_at_a_restart(
+    manager, tmp_path, port
+):
+    fake_manage_py(tmp_path, 'import time\nprint("thinking", flush=True)\ntime.sleep(600)\n')
+    supervisor = supervise(manager, tmp_path, port, start_wait=0.5)
+    status = await supervisor.start(wait=0)
+    assert status.message == "Django is starting" and status.hints == []
+    assert await supervisor.wait_for(lambda: "slow-start" in supervisor.hints, 10)
+    status = supervisor.status()
+    assert status.state == "starting"
+    assert status.message == (
+        "Still starting: no start line from Django after 0.5 s. Look at the log, or restart."
+    )
+    assert [(h["kind"], h["action"]) for h in status.hints] == [("slow-start", "restart")]
+    assert any(t.startswith("Still starting after 0.5 s") for t in texts(supervisor))
+    first = supervisor.pgid
+    status = await supervisor.run_action("restart")  # what the hint's button does
+    assert status.restarts == 1 and supervisor.pgid != first
+    assert_group_gone(first)
+    stopped = await supervisor.stop()
+    assert stopped.state == "stopped" and stopped.hints == []
+
+
+async def test_a_child_killed_by_a_signal_reads_killed_by_it(manager, tmp_path, port):
+    fake_manage_py(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    status = supervisor.status()
+    assert status.returncode == -signal.SIGKILL
+    assert status.message == "Django killed by SIGKILL"
+    assert "Killed by SIGKILL" in texts(supervisor)
+
+
+async def test_django_whose_serving_child_is_killed_reads_killed_by_sigkill(manager, site, port):
+    """The autoreloader passes its child's -9 to sys.exit: the parent ends with code 247."""
+    supervisor = supervise(manager, site.parent, port)
+    await supervisor.start(wait=30)
+    members = oskit.group_members(supervisor.pgid)
+    child = next(pid for pid in members if pid != supervisor.pgid)
+    os.kill(child, signal.SIGKILL)
+    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    status = supervisor.status()
+    assert status.returncode == 247
+    assert status.message.startswith("Django killed by SIGKILL (its server process; code 247)")
+
+
+async def test_stdin_that_nobody_reads_is_refused_once_the_pipe_is_full(manager, tmp_path, port):
+    fake_manage_py(
+        tmp_path, 'import time\nprint("not reading stdin", flush=True)\ntime.sleep(600)\n'
+    )
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    await wait_for(lambda: "not reading stdin" in texts(supervisor), 10)
+    from jupyter_fujita.errors import Conflict
+
+    with pytest.raises(Conflict, match="not reading its stdin"):
+        for _ in range(64):  # 256 KiB, well beyond a pipe's buffer
+            await supervisor.send("x" * 4095 + "\n")
+    assert (await supervisor.stop()).state == "stopped"
+
+
+async def test_a_process_that_left_the_group_is_found_through_the_tree_and_ended(
+    manager, tmp_path, port
+):
+    """What `setsid` in a view does: a grandchild in a session of its own, holding the port,
+    out of reach of a signal to the group."""
+    fake_manage_py(
+        tmp_path,
+        f"""
+        import subprocess, sys, time
+        escapee = subprocess.Popen(
+            [sys.executable, "-c", "import socket, time; s = socket.socket(); "
+             "s.bind(('127.0.0.1', {port})); s.listen(); print('escaped', flush=True); "
+             "time.sleep(600)"],
+            start_new_session=True,
+        )
+        print("escapee", escapee.pid, flush=True)
+        time.sleep(600)
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port, stop_timeout=2)
+    await supervisor.start()
+    await wait_for(lambda: "escaped" in texts(supervisor), 10, "the escapee to listen")
+    escapee = int(next(t for t in texts(supervisor) if t.startswith("escapee ")).split()[1])
+    assert oskit.process_group(escapee) != supervisor.pgid
+    status = await supervisor.stop()
+    assert status.state == "stopped"
+    assert not psutil.pid_exists(escapee) or psutil.Process(escapee).status() == "zombie"
+    assert oskit.port_is_free("127.0.0.1", port)
+    assert any("left the process group" in t for t in texts(supervisor))
+
+
+async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, site, port):
+    supervisor = supervise(manager, site.parent, port)
+    for cycle in range(50):
+        status = await supervisor.start(wait=30)
+        assert status.state == "running", (cycle, status.message)
+        pgid = supervisor.pgid
+        assert (await supervisor.stop()).state == "stopped"
+        assert_group_gone(pgid)
+        assert oskit.port_is_free("127.0.0.1", port), cycle

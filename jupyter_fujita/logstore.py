@@ -1,0 +1,283 @@
+"""Every line of a process's log on disk, within a byte budget, surviving the Jupyter server.
+
+One folder per process: `log.json` (the log's id and the seq to go on from) and append-only
+segment files `<first seq>.jsonl`, one JSON record a line (a `Line`, meta included). The
+replay cache keeps the hot tail in memory; a reader behind it reads here. Costs:
+
+- writing: the lines of one event-loop turn are encoded in one msgspec call and written in one
+  `write()` at the end of that turn (after the Django module has annotated them);
+- finding a seq: a bisection over the segments, then a sparse index (the offset of every
+  INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
+  built by readers, from where it stopped, so writing stays one encode and one write;
+- rotation: when the folder passes `max_bytes`, whole segments go, oldest first.
+
+Disk trouble (a full disk, a folder that cannot be written) is not fatal: `failed` says what
+happened and the store stops writing; the log goes on in memory. Reads are synchronous, meant
+for a thread (`asyncio.to_thread`): files are only appended to, and a reader reads no further
+than the size the segment had when it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from .replay import Line
+
+log = logging.getLogger(__name__)
+
+INDEX_STRIDE = 64
+SEGMENT_BYTES = 8 * 1024 * 1024
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Line)
+
+
+@dataclass(slots=True)
+class Segment:
+    first_seq: int
+    path: Path
+    size: int = 0
+    count: int = 0  # lines in it; -1 while unknown (a segment of an earlier server's life)
+    offsets: array = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
+    indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
+    indexed_lines: int = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + self.count - 1
+
+
+class LogStore:
+    def __init__(
+        self,
+        folder: Path,
+        max_bytes: int = 256 * 1024 * 1024,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.failed: str | None = None
+        self.on_fail: Callable[[str], None] | None = None  # told once, when the disk fails
+        self.log_id = secrets.token_hex(6)
+        self.next_seq = 1
+        self._segments: list[Segment] = []
+        self._queue: list[Line] = []
+        self._flush_scheduled = False
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._recover()
+        except (OSError, ValueError) as error:
+            self._fail(f"cannot use {folder}: {error}")
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq on disk (next_seq when there is none)."""
+        return self._segments[0].first_seq if self._segments else self.next_seq
+
+    @property
+    def nbytes(self) -> int:
+        return sum(segment.size for segment in self._segments)
+
+    def _recover(self) -> None:
+        """Pick up the log of an earlier server: its id, its segments, where its seqs ended."""
+        meta = self.folder / "log.json"
+        if meta.exists():
+            saved = json.loads(meta.read_text())
+            self.log_id, self.next_seq = str(saved["log_id"]), int(saved["next_seq"])
+        for path in sorted(self.folder.glob("*.jsonl"), key=lambda p: int(p.stem)):
+            self._segments.append(Segment(int(path.stem), path, path.stat().st_size, -1))
+        if self._segments:
+            last = self._segments[-1]
+            self._index(last)
+            self.next_seq = max(self.next_seq, last.last_seq + 1)
+        self._save_meta()
+
+    def _save_meta(self) -> None:
+        meta = {"log_id": self.log_id, "next_seq": self.next_seq}
+        tmp = self.folder / "log.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(self.folder / "log.json")
+
+    def _fail(self, message: str) -> None:
+        if self.failed is None:
+            self.failed = message
+            log.warning("jupyter_fujita: the log is kept in memory only: %s", message)
+            if self.on_fail is not None:
+                self.on_fail(message)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, lines: list[Line]) -> None:
+        """Queue lines for disk; they are written at the end of this event-loop turn, once the
+        Django module has annotated them."""
+        if self.failed is not None:
+            return
+        self._queue.extend(lines)
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop yet (the server is still starting): write now
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        lines, self._queue = self._queue, []
+        if not lines or self.failed is not None:
+            return
+        try:
+            self._write(lines)
+        except OSError as error:
+            self._fail(f"writing {self.folder}: {error.strerror or error}")
+
+    def _write(self, lines: list[Line]) -> None:
+        segment = self._segments[-1] if self._segments else None
+        if segment is None or segment.size >= self.segment_bytes or segment.count < 0:
+            segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
+            self._segments.append(segment)
+        data = _encoder.encode_lines(lines)
+        with segment.path.open("ab") as file:
+            file.write(data)
+        segment.size += len(data)
+        segment.count += len(lines)
+        # log.json is written when the store opens and closes only (a rename costs
+        # milliseconds): after a crash, the last segment says where seqs stand.
+        self.next_seq = lines[-1].seq + 1
+        self._rotate()
+
+    def _rotate(self) -> None:
+        while len(self._segments) > 1 and self.nbytes > self.max_bytes:
+            oldest = self._segments.pop(0)
+            oldest.path.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Remove every line on disk; seqs go on from where they were."""
+        self._queue = []
+        for segment in self._segments:
+            try:
+                segment.path.unlink(missing_ok=True)
+            except OSError as error:
+                self._fail(f"removing {segment.path}: {error.strerror or error}")
+        self._segments = []
+
+    def close(self) -> None:
+        self.flush()
+        if self.failed is None:
+            try:
+                self._save_meta()
+            except OSError as error:
+                self._fail(f"writing {self.folder}: {error.strerror or error}")
+
+    # -- reading (in a thread) ----------------------------------------------------------------
+
+    def read(self, after: int, max_bytes: int, stop: int) -> list[Line]:
+        """Lines with after < seq < stop, oldest first, about max_bytes of them (at least one
+        when any is there). Lines older than first_seq are gone: the caller reports the gap."""
+        segments = list(self._segments)
+        firsts = [segment.first_seq for segment in segments]
+        at = bisect_right(firsts, after + 1) - 1
+        out: list[Line] = []
+        budget = max_bytes
+        seq = max(after + 1, self.first_seq)
+        while 0 <= at < len(segments) and seq < stop and budget > 0:
+            segment = segments[at]
+            if segment.count < 0:
+                self._index(segment)
+            if seq > segment.last_seq:
+                at += 1
+                continue
+            lines = self._read_segment(segment, seq, budget, stop)
+            if not lines:
+                break
+            out += lines
+            budget -= sum(len(line.text) + 60 for line in lines)
+            seq = lines[-1].seq + 1
+            at += 1
+        return out
+
+    def _read_segment(self, segment: Segment, seq: int, budget: int, stop: int) -> list[Line]:
+        _extend_index(segment, segment.size)
+        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
+        lines: list[Line] = []
+        spent = 0
+        for record in _records(segment.path, segment.offsets[k], segment.size):
+            if skip:
+                skip -= 1
+                continue
+            line = _decoder.decode(record)
+            if line.seq >= stop:
+                break
+            lines.append(line)
+            spent += len(line.text) + 60
+            if spent >= budget:
+                break
+        return lines
+
+    def _index(self, segment: Segment) -> None:
+        """Count the lines of a segment of an earlier server's life, indexing them."""
+        segment.size = segment.path.stat().st_size
+        _extend_index(segment, segment.size)
+        segment.count = segment.indexed_lines
+
+
+def _extend_index(segment: Segment, size: int) -> None:
+    """Index the lines of the segment's file from where the index stopped up to `size`."""
+    if segment.indexed_bytes >= size:
+        return
+    with segment.path.open("rb") as file:
+        file.seek(segment.indexed_bytes)
+        data = file.read(size - segment.indexed_bytes)
+    start, number = segment.indexed_bytes, segment.indexed_lines
+    for end in _line_ends(data):
+        if number % INDEX_STRIDE == 0:
+            segment.offsets.append(start)
+        number += 1
+        start = segment.indexed_bytes + end
+    segment.indexed_bytes, segment.indexed_lines = start, number
+
+
+def _line_ends(data: bytes) -> list[int]:
+    """The offset just after each newline of data."""
+    ends = []
+    find = data.find
+    at = find(b"\n")
+    while at >= 0:
+        ends.append(at + 1)
+        at = find(b"\n", at + 1)
+    return ends
+
+
+def _records(path: Path, start: int, end: int, chunk: int = 256 * 1024):
+    """The records of a segment from offset start up to end (its size when asked), read a
+    chunk at a time; nothing when the segment was rotated away meanwhile."""
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return
+    with file:
+        file.seek(start)
+        position, rest = start, b""
+        while position < end:
+            data = file.read(min(chunk, end - position))
+            if not data:
+                return
+            position += len(data)
+            *complete, rest = (rest + data).split(b"\n")
+            yield from complete
+        if rest:
+            yield rest
