@@ -42,4 +42,5 @@ class ServerOnlyWithoutNode(BuildHookInterface):
         if shutil.which("npm") is None:
             os.environ["SKIP_JUPYTER_BUILDER"] = "1"  # the prebuilt extension is shipped as is
         build_data["shared_data"][LABEXTENSION] = SHARE
-        build_data["shared_data"]["install.json"] = f"{SHARE}/install.json"
+        if not (root / LABEXTENSION / "install.json").is_file():  # (a develop symlink writes one)
+            build_data["shared_data"]["install.json"] = f"{SHARE}/install.json"
