@@ -142,9 +142,7 @@ export class LogView extends Widget {
       this._refreshSummaries();
       if (this._followTail) {
         this._scrollToBottom();
-      } else if (!this._atBottom()) {
-        this._following = false; // the new lines wait below the view: "Jump to latest"
-      }
+      } // else the new lines wait below the view, "Jump to latest" shows them
     }
     this._updateButtons();
   }
@@ -174,11 +172,13 @@ export class LogView extends Widget {
   private _onScroll(): void {
     const list = this._list;
     const atBottom = this._atBottom();
-    if (!atBottom && this._following && list.scrollTop >= this._pinnedTop - SLACK_PX) {
-      // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
-      this._scrollToBottom();
-    } else if (!atBottom) {
-      this._following = false;
+    if (!atBottom) {
+      if (this._following && this._followTail && list.scrollTop >= this._pinnedTop - SLACK_PX) {
+        // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
+        this._scrollToBottom();
+      } else if (this._followTail) {
+        this._following = false;
+      } // not following the tail: the window stays at the tail, new lines arrive below
     } else if (this._atEnd()) {
       this._following = true;
     } else if (!this._following) {
@@ -349,7 +349,7 @@ export class LogView extends Widget {
     const hasEarlier =
       entries.length > 0 && this._startKey !== null && this._startKey > entries[0].key;
     this._earlier.hidden = !(hasEarlier && this._list.scrollTop <= SLACK_PX);
-    this._jump.hidden = this._following;
+    this._jump.hidden = this._following && (this._followTail || this._atBottom());
   }
 
   private _matches(entry: LogEntry): boolean {
