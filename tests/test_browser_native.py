@@ -83,6 +83,7 @@ async def test_the_sidebar_shows_which_project_and_settings_module_run(fresh):
         # the tab's icon is Django's, not a generic terminal
         icon = ui.page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jupyter-fujita-sidebar"] svg')
         assert "#0c4b33" in (await icon.inner_html())
+        assert ui.errors == []  # nothing of ours throws in the page
 
 
 async def test_the_running_panel_lists_django_and_opens_restarts_and_stops_it(fresh):
