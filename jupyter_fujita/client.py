@@ -119,9 +119,15 @@ class RemoteBackend:
     def send(self, name: str, text: str) -> dict[str, Any]:
         return self.request("POST", f"processes/{_quote(name)}/stdin", {"text": text})
 
-    def log(self, name: str, limit: int, status: str | None = None) -> list[dict[str, Any]]:
-        query = urllib.parse.urlencode({"limit": limit, **({"status": status} if status else {})})
-        return self.request("GET", f"processes/{_quote(name)}/log?{query}")["lines"]
+    def log(
+        self, name: str, limit: int, status: str | None = None, since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The last `limit` lines (of `status`), or with `since` the first `limit` after it."""
+        query = {"limit": limit, **({"status": status} if status else {})}
+        if since is not None:
+            query["since"] = since
+        path = f"processes/{_quote(name)}/log?{urllib.parse.urlencode(query)}"
+        return self.request("GET", path)["lines"]
 
     # awaitable calls and subscriptions, for the panel
 
@@ -287,8 +293,12 @@ class EmbeddedBackend:
     def send(self, name: str, text: str) -> dict[str, Any]:
         return self._run(self._act(name, "stdin", text=text))
 
-    def log(self, name: str, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+    def log(
+        self, name: str, limit: int, status: str | None = None, since: int | None = None
+    ) -> list[dict[str, Any]]:
         cache = self.manager.get(name).cache
+        if since is not None:
+            return [line_json(line) for line in cache.read(since, max_lines=limit).lines]
         lines = cache.tail(cache.size)
         if status:
             lines = LineFilter(status).apply(lines)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .dotenv import read_env_file
 from .errors import NotConfigured
 from .replay import Line
 
@@ -68,6 +69,8 @@ TEMPLATE_ERROR = re.compile(r"on line (?P<line>\d+): '(?P<tag>[^']+)'")
 MISSING_MODULE = re.compile(r"^No module named '(?P<module>[\w.]+)'")
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
 PDB_PROMPT = "(Pdb)"
+# What a manage.py made by startproject says its settings are.
+SETTINGS_DEFAULT = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"](?P<module>[\w.]+)['"]""")
 # How the stdout lines that mean something begin (see _feed_stdout), after a newline: a batch
 # with none of them is skipped whole. (The literal newline first lets the regex engine skip
 # ahead: much faster than ^ with re.M, or one substring search per prefix.)
@@ -151,6 +154,11 @@ class DjangoProject:
     where the Jupyter server previews the site (None: no preview route) and `preview_mode`
     whether the faces link it first ("on") or only offer it ("offered"); neither changes
     what runserver runs.
+
+    What the user adds: `runserver_args` go after the address; the environment is the
+    server's (less Jupyter's secrets), then `env_file` (relative to manage.py's folder, read at
+    each start when present; "" for none), then `extra_env`, then `settings` as
+    DJANGO_SETTINGS_MODULE.
     """
 
     root: Path
@@ -162,6 +170,14 @@ class DjangoProject:
     preview_mode: str = "off"
     bound_address: str | None = None  # this run's address when `address` has port 0
     reach_probe: str | None = None  # a URL beside Django's that says whether a browser is local
+    runserver_args: list[str] = field(default_factory=list)
+    env_file: str = ".env"
+    env_file_required: bool = False  # configured by the user: a missing file is an error
+    settings: str = ""
+    # (manage.py as shown, settings module), found again at each start: status() reads it often
+    _identity: tuple[str | None, str | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def locate(self) -> Path:
         manage_py = self.manage_py or find_manage_py(self.root)
@@ -175,16 +191,72 @@ class DjangoProject:
         return manage_py
 
     def command(self) -> list[str]:
-        return [self.python, self.locate().name, "runserver", self.bound_address or self.address]
+        self._identity = None  # a start: look again at which project and settings run
+        self.env_file_path(strict=True)  # a configured .env that is not there stops the start
+        address = self.bound_address or self.address
+        return [self.python, self.locate().name, "runserver", address, *self.runserver_args]
 
     def cwd(self) -> Path:
         return self.locate().parent
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(JUPYTER_SECRETS)}
+        env.update(self.env_file_values())
         env.update(self.extra_env)
+        if self.settings:
+            env["DJANGO_SETTINGS_MODULE"] = self.settings
         env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are written, not per 8 KiB
         return env
+
+    def env_file_path(self, strict: bool = False) -> Path | None:
+        """The .env file that applies, when there is one. `strict`: a file the user configured
+        that is not there raises NotConfigured (the default `.env` may be absent)."""
+        if not self.env_file:
+            return None
+        path = Path(self.env_file).expanduser()
+        if not path.is_absolute():
+            try:
+                path = self.cwd() / path
+            except NotConfigured:
+                return None
+        if path.is_file():
+            return path
+        if strict and self.env_file_required:
+            raise NotConfigured(f"Fujita.env_file is {path}, which is not a file.")
+        return None
+
+    def env_file_values(self) -> dict[str, str]:
+        path = self.env_file_path()
+        if path is None:
+            return {}
+        try:
+            values, _skipped = read_env_file(path)
+        except OSError:
+            return {}
+        return values
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """(manage.py relative to the root, or absolute outside it; the settings module runserver
+        gets, from the environment or else manage.py's default), None where unknown."""
+        if self._identity is None:
+            try:
+                manage_py = self.locate()
+            except NotConfigured:
+                self._identity = (None, None)
+                return self._identity
+            try:
+                shown = str(manage_py.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                shown = str(manage_py)
+            settings = self.env().get("DJANGO_SETTINGS_MODULE")
+            if not settings:
+                try:
+                    found = SETTINGS_DEFAULT.search(manage_py.read_text(errors="replace"))
+                except OSError:
+                    found = None
+                settings = found["module"] if found else None
+            self._identity = (shown, settings)
+        return self._identity
 
     def pick_port(self) -> None:
         """Before each start: a free port for an address with port 0, the address otherwise."""

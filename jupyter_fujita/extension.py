@@ -12,10 +12,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_path
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Enum, Float, Int, Unicode, Union, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
 
 from .django import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
@@ -23,6 +23,7 @@ from .manager import ProcessManager
 from .preview import ReachProbe, preview_handlers, preview_path
 from .preview_origin import PreviewOrigin
 from .recovery import Recovery
+from .serverlog import StateLogger
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
@@ -45,6 +46,15 @@ def listens_beyond_loopback(ip: str) -> bool:
         return not ipaddress.ip_address(ip).is_loopback
     except ValueError:
         return True  # a host name: someone else's browser may use it
+
+
+def labextension_installed(data_dirs: list[str]) -> bool:
+    """The JupyterLab sidebar is installed in one of Jupyter's data dirs (it is not when the
+    package was installed without Node.js: see hatch_build.py)."""
+    return any(
+        (Path(folder) / "labextensions" / "jupyter-fujita" / "package.json").is_file()
+        for folder in data_dirs
+    )
 
 
 def preview_mode(setting: bool | str, ip: str, environ: dict[str, str]) -> str:
@@ -112,6 +122,29 @@ class Fujita(ExtensionApp):
         "after that long, the status says so and hints at a restart.",
     ).tag(config=True)
 
+    runserver_args = List(
+        Unicode(),
+        help="More arguments for runserver, after the address (e.g. --nothreading, --nostatic). "
+        "On the command line, one per flag: --Fujita.runserver_args=--nothreading "
+        "--Fujita.runserver_args=--nostatic.",
+    ).tag(config=True)
+    env = Dict(
+        value_trait=Unicode(),
+        help="Environment variables for runserver (over the server's and the .env file's). "
+        "On the command line, one per flag: --Fujita.env=DEBUG=1 --Fujita.env=KEY=VALUE.",
+    ).tag(config=True)
+    env_file = Unicode(
+        ".env",
+        help="A .env file whose variables runserver gets, read at each start when it exists; "
+        "relative to manage.py's folder. '' reads none.",
+    ).tag(config=True)
+    # Not `settings`: ExtensionApp.settings is the web app's settings dict.
+    settings_module = Unicode(
+        "",
+        help="DJANGO_SETTINGS_MODULE for runserver (e.g. mysite.settings_dev). "
+        "Default: what the environment, the .env file or manage.py says.",
+    ).tag(config=True)
+
     @validate("address")
     def _valid_address(self, proposal: dict) -> str:
         parse_address(proposal["value"])  # ValueError names the bad value
@@ -133,7 +166,13 @@ class Fujita(ExtensionApp):
             log_dir=Path(self.log_dir).expanduser() if self.log_dir else default_log_dir(root),
             log_bytes=self.log_bytes,
         )
+        self.manager.listeners.append(StateLogger(self.log))
         project = DjangoProject(root, self.address, self.python, manage_py)
+        project.runserver_args = list(self.runserver_args)
+        project.extra_env = {str(key): str(value) for key, value in self.env.items()}
+        project.env_file = self.env_file
+        project.env_file_required = self.env_file not in ("", ".env")
+        project.settings = self.settings_module
         project.preview_mode = preview_mode(self.preview, self.serverapp.ip, dict(os.environ))
         if project.preview_mode != "off":
             project.preview_prefix = preview_path(self.serverapp.base_url, DEFAULT_PROCESS)
@@ -165,6 +204,12 @@ class Fujita(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
         self._export_environment()
+        if not labextension_installed(jupyter_path()):
+            self.log.warning(
+                "jupyter_fujita: the JupyterLab sidebar is not installed (the package was "
+                "installed without Node.js); the API and %%fujita work. For the sidebar, install "
+                "Node.js >= 20 and install jupyter_fujita again."
+            )
         if self.preview_origin_server is not None:
             self.preview_origin_server.listen(self.serverapp.ip)
         self.reach_probe = None

@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from .client import ClientError, EmbeddedBackend, RemoteBackend, connect
+from .logstyle import traceback_lines
 
 USAGE = """\
 %fujita                      show the Django panel (and return it)
@@ -20,12 +21,14 @@ USAGE = """\
 %fujita migrate | next-port  do what a hint suggests (apply migrations, move to a free port)
 %fujita status               the one-line status of every process, its error and hints
 %fujita log [N] [--errors]   the last N lines of the log (default 50); --errors: the current
-                             error and the requests that failed (5xx)
+                             error and the last N requests that failed (5xx), each with its
+                             traceback
 %fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c, n)
 %fujita preview              show the site in the notebook, through the Jupyter server
 %fujita --help               this text
 Options: --name NAME (the process, default django), --address HOST:PORT (start, restart)."""
 
+TRACEBACK_LINES = 400  # a traceback longer than this is cut (Django's own are about 40 lines)
 ACTIONS = ("start", "stop", "restart", "migrate", "next-port")
 COMMANDS = ("panel", "status", "log", "send", "preview", *ACTIONS)
 
@@ -82,6 +85,9 @@ def parse(line: str) -> tuple[str, list[str], dict[str, str]]:
 def describe(status: dict[str, Any]) -> list[str]:
     """The one-line status, then the error's place and the hints, one line each."""
     lines = [one_line(status)]
+    if status.get("manage_py"):
+        settings = f" (settings: {status['settings']})" if status.get("settings") else ""
+        lines.append(f"  project: {status['manage_py']}{settings}")
     error = status.get("error")
     if error and error.get("file"):
         lines.append(f"  {error['exception'] or error['kind']} at {error['file']}:{error['line']}")
@@ -148,12 +154,29 @@ class FujitaMagics(Magics):
             if not count.isdigit():
                 raise ClientError(f"log takes a number of lines, not {count!r}")
             if "errors" in options:
-                status = next((s for s in backend.statuses() if s["name"] == name), None)
-                if status and status.get("error"):
-                    print("\n".join(describe(status)[1:2] or [status["message"]]))
-                lines = backend.log(name, int(count), status="5xx")
-            else:
-                lines = backend.log(name, int(count))
-            for line in lines:
+                self._print_errors(backend, name, int(count))
+                return None
+            for line in backend.log(name, int(count)):
                 print(line["text"])
         return None
+
+    def _print_errors(
+        self, backend: RemoteBackend | EmbeddedBackend, name: str, count: int
+    ) -> None:
+        """The current error with its traceback, then each failed request with its own."""
+        status = next((s for s in backend.statuses() if s["name"] == name), None)
+        error = (status or {}).get("error")
+        if status and error:
+            print("\n".join(describe(status)[1:2] or [status["message"]]))
+            if isinstance(error.get("seq"), int):
+                self._print_traceback(backend, name, error["seq"])
+        for line in backend.log(name, count, status="5xx"):
+            print(line["text"])
+            seq = (line.get("request") or {}).get("traceback_seq")
+            if isinstance(seq, int):
+                self._print_traceback(backend, name, seq)
+
+    @staticmethod
+    def _print_traceback(backend: RemoteBackend | EmbeddedBackend, name: str, seq: int) -> None:
+        for line in traceback_lines(backend.log(name, TRACEBACK_LINES, since=seq - 1), seq):
+            print("    " + line["text"])

@@ -8,7 +8,7 @@ but its own version number, whatever happens meanwhile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ class ProcessManager:
         self._versions: dict[str, int] = {}  # name -> manager version of its last change
         self.version = 0
         self._changed = asyncio.Event()
+        # Called at once on every change, in order: unlike the status feed, which gives a slow
+        # reader the latest status only, these see each state a process passes through.
+        self.listeners: list[Callable[[Supervisor], None]] = []
 
     def add(
         self,
@@ -82,6 +85,8 @@ class ProcessManager:
         self._versions[supervisor.name] = self.version
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in self.listeners:
+            listener(supervisor)
 
     def changed_since(self, version: int) -> list[Status]:
         return [

@@ -79,6 +79,8 @@ class Status:
     preview_url: str | None
     preview: str
     reach_probe: str | None
+    manage_py: str | None = None
+    settings: str | None = None
 
 
 def _utf8(text: str) -> str:
@@ -111,6 +113,8 @@ def status_json(status: Status) -> dict[str, Any]:
         "preview_url": status.preview_url,
         "preview": status.preview,
         "reach_probe": status.reach_probe,
+        "manage_py": status.manage_py,
+        "settings": status.settings,
     }
 
 
@@ -385,6 +389,8 @@ class Supervisor:
             reach_probe=self.project.reach_probe
             if self.project.preview_mode == "offered"
             else None,
+            manage_py=self.project.identity()[0],
+            settings=self.project.identity()[1],
         )
 
     def _preview_url(self) -> str | None:

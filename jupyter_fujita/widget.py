@@ -1,14 +1,16 @@
 """FujitaPanel: the ipywidgets face of the supervisor, for notebooks.
 
 It listens to the supervisor through a background task on the kernel's event loop (so it goes
-on updating while the kernel is idle), renders the log as escaped text, and keeps only the last
-`max_lines` lines.
+on updating while the kernel is idle), renders the log as escaped text at the code font's line
+height, red only for real errors (tracebacks, 5xx requests), narrows it to a filter with the
+matches highlighted, and keeps only the last `max_lines` lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import re
 from collections import deque
 from typing import Any
 
@@ -16,6 +18,7 @@ import ipywidgets as widgets
 from traitlets import Int, Unicode, observe
 
 from .client import ClientError, EmbeddedBackend, RemoteBackend, Watch, connect
+from .logstyle import LineStyler
 
 ACTIVE = {"starting", "running", "reloading", "broken", "paused"}
 ENABLED_WHEN = {
@@ -32,10 +35,21 @@ BADGE_COLOURS = {
     "crashed": "#c62828",
     "paused": "#6a1b9a",
 }
-STREAM_STYLES = {
-    "stderr": "color: var(--jp-error-color1, #c62828)",
+LINE_STYLES = {  # by LineStyler's kind; plain stderr (request lines, the reloader) is not red
+    "error": "color: var(--jp-error-color1, #c62828)",
+    "warn": "color: var(--jp-warn-color0, #e65100)",
     "fujita": "color: var(--jp-ui-font-color2, #666); font-style: italic",
 }
+# ipywidgets' HTML sets a line height for one-line labels (28 px): the log sets the code's own.
+LOG_STYLE = (
+    "font-family: var(--jp-code-font-family, monospace); "
+    "font-size: var(--jp-code-font-size, 12px); "
+    "line-height: var(--jp-code-line-height, 1.3); white-space: pre-wrap"
+)
+MATCH_STYLE = (
+    "background: var(--jp-search-selected-match-background-color, #fff176); "
+    "color: var(--jp-search-selected-match-color, inherit)"
+)
 RENDER_DELAY = 0.1  # seconds: log updates are coalesced into one render per tick
 
 
@@ -57,7 +71,8 @@ class FujitaPanel(widgets.VBox):
     ) -> None:
         self.process = name
         self.backend = backend or connect()
-        self._lines: deque[tuple[int, str, str]] = deque(maxlen=max_lines)
+        self._lines: deque[tuple[int, str, str]] = deque(maxlen=max_lines)  # seq, kind, text
+        self._styler = LineStyler()
         self._render_pending = False
         self._busy = ""
         self._status: dict[str, Any] = {}
@@ -79,6 +94,9 @@ class FujitaPanel(widgets.VBox):
         send.on_click(lambda _: self.send_to_debugger(self.debugger_input.value))
         self.debugger_box = widgets.HBox([self.debugger_input, send])
         self.debugger_box.add_class("jp-fujita-panel-debugger")
+        self.filter_box = widgets.Text(placeholder="Filter lines", continuous_update=True)
+        self.filter_box.add_class("jp-fujita-panel-filter")
+        self.filter_box.observe(lambda _: self._schedule_render(), "value")
         self.log_view = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
         self.log_view.add_class("jp-fujita-panel-log")
         toolbar = widgets.HBox(
@@ -91,6 +109,7 @@ class FujitaPanel(widgets.VBox):
                 self.error_line,
                 self.hints_box,
                 self.debugger_box,
+                self.filter_box,
                 self.log_view,
             ],
             **kwargs,
@@ -159,12 +178,14 @@ class FujitaPanel(widgets.VBox):
     def _on_log(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "lines":
-            self._lines.extend((ln["seq"], ln["stream"], ln["text"]) for ln in message["lines"])
+            kinds = self._styler.kind
+            self._lines.extend((ln["seq"], kinds(ln), ln["text"]) for ln in message["lines"])
         elif kind == "gap":
             missed = message["to_seq"] - message["from_seq"] + 1
             self._lines.append((message["to_seq"], "fujita", f"… {missed} lines not shown …"))
         elif kind == "cleared":
             self._lines.clear()
+            self._styler = LineStyler()
         self._schedule_render()
 
     # -- rendering ------------------------------------------------------------------------------
@@ -240,21 +261,17 @@ class FujitaPanel(widgets.VBox):
 
     def _render(self) -> None:
         self._render_pending = False
+        query = self.filter_box.value.strip()
+        match = re.compile(re.escape(query), re.IGNORECASE) if query else None
         rows = []
-        for seq, stream, text in self._lines:
-            style = STREAM_STYLES.get(stream)
-            escaped = html.escape(text)
-            rows.append(
-                f'<div data-seq="{seq}" style="{style}">{escaped or "&nbsp;"}</div>'
-                if style
-                else f'<div data-seq="{seq}">{escaped or "&nbsp;"}</div>'
-            )
-        self.log_view.value = (
-            '<div style="font-family: var(--jp-code-font-family, monospace); '
-            'font-size: var(--jp-code-font-size, 12px); white-space: pre-wrap">'
-            + "".join(rows)
-            + "</div>"
-        )
+        for seq, kind, text in self._lines:
+            if match is not None and not match.search(text):
+                continue
+            style = LINE_STYLES.get(kind)
+            body = _highlighted(text, match) if match is not None else html.escape(text)
+            attributes = f' data-kind="{kind}" style="{style}"' if style else ""
+            rows.append(f'<div data-seq="{seq}"{attributes}>{body or "&nbsp;"}</div>')
+        self.log_view.value = f'<div style="{LOG_STYLE}">' + "".join(rows) + "</div>"
 
     def log_text(self) -> str:
         """The log the panel shows, as plain text, one line per line."""
@@ -266,3 +283,17 @@ class FujitaPanel(widgets.VBox):
             self._watch.close()
             self._watch = None
         super().close()
+
+
+def _highlighted(text: str, match: re.Pattern[str]) -> str:
+    """The text escaped, each match in a <mark>."""
+    out, end = [], 0
+    for found in match.finditer(text):
+        out.append(html.escape(text[end : found.start()]))
+        out.append(
+            f'<mark class="jp-fujita-panel-match" style="{MATCH_STYLE}">'
+            f"{html.escape(found.group())}</mark>"
+        )
+        end = found.end()
+    out.append(html.escape(text[end:]))
+    return "".join(out)

@@ -72,7 +72,11 @@ class JupyterServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(self._answers, 60, "the Jupyter server to answer")
+        try:
+            wait_until(self._answers, 60, "the Jupyter server to answer")
+        except BaseException:
+            self.end()  # no test holds it yet: end it here, or it outlives the run
+            raise
 
     @property
     def url(self) -> str:

@@ -58,7 +58,9 @@ def get(url: str) -> int:
 
 def test_the_magic_acts_and_prints_one_line_each(server, kernel):
     assert "%fujita start | stop | restart" in kernel.run("%fujita --help")
-    assert kernel.run("%fujita status") == "django: stopped — Django is stopped\n"
+    assert kernel.run("%fujita status") == (
+        "django: stopped — Django is stopped\n  project: site/manage.py (settings: mysite.settings)\n"
+    )
     started = kernel.run("%fujita start")
     assert started == (
         f"django: running — Django is running at http://127.0.0.1:{server.django_port}/\n"

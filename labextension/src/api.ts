@@ -2,6 +2,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { englishTrans, Trans } from './i18n';
 import { Action, IStatus } from './tokens';
 
 const API_PATH = 'fujita/api';
@@ -18,7 +19,10 @@ export class FujitaAPIError extends Error {
 }
 
 export class FujitaAPI {
-  constructor(readonly settings: ServerConnection.ISettings) {}
+  constructor(
+    readonly settings: ServerConnection.ISettings,
+    private readonly _trans: Trans = englishTrans()
+  ) {}
 
   async listProcesses(): Promise<IStatus[]> {
     try {
@@ -27,7 +31,9 @@ export class FujitaAPI {
     } catch (error) {
       if (error instanceof FujitaAPIError && error.status === 404) {
         throw new FujitaAPIError(
-          'The Django supervisor is not answering (404): is the jupyter_fujita server extension enabled?',
+          this._trans.__(
+            'The Django supervisor is not answering (404): is the jupyter_fujita server extension enabled?'
+          ),
           404
         );
       }
@@ -77,7 +83,7 @@ export class FujitaAPI {
     try {
       response = await ServerConnection.makeRequest(url, init, this.settings);
     } catch {
-      throw new FujitaAPIError('Cannot reach the Jupyter server; retrying…', 0);
+      throw new FujitaAPIError(this._trans.__('Cannot reach the Jupyter server; retrying…'), 0);
     }
     const text = await response.text();
     let body: unknown = null;

@@ -1,6 +1,7 @@
 // The status chips next to the log's filter box: toggle 2xx / 3xx / 4xx / 5xx to show only the
 // request lines of those classes (none on shows every line).
 import { element } from './dom';
+import { englishTrans, Trans } from './i18n';
 
 export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -12,22 +13,25 @@ export function statusClass(status: number): StatusClass | null {
   return (STATUS_CLASSES as readonly string[]).includes(name) ? (name as StatusClass) : null;
 }
 
-const TITLES: Record<StatusClass, string> = {
-  '2xx': 'successful',
-  '3xx': 'redirected',
-  '4xx': 'client error',
-  '5xx': 'server error'
+const TITLES: Record<StatusClass, (trans: Trans) => string> = {
+  '2xx': trans => trans.__('Show only successful requests (2xx); combine chips to see several'),
+  '3xx': trans => trans.__('Show only redirected requests (3xx); combine chips to see several'),
+  '4xx': trans => trans.__('Show only client error requests (4xx); combine chips to see several'),
+  '5xx': trans => trans.__('Show only server error requests (5xx); combine chips to see several')
 };
 
 export class StatusChips {
-  constructor(private readonly _onChange: (selected: ReadonlySet<StatusClass>) => void) {
+  constructor(
+    private readonly _onChange: (selected: ReadonlySet<StatusClass>) => void,
+    trans: Trans = englishTrans()
+  ) {
     this.node.setAttribute('role', 'group');
-    this.node.setAttribute('aria-label', 'Show only the requests of these statuses');
+    this.node.setAttribute('aria-label', trans.__('Show only the requests of these statuses'));
     for (const name of STATUS_CLASSES) {
       const chip = element('button', 'jp-fujita-chip', name);
       chip.type = 'button';
       chip.dataset.fujitaChip = name;
-      chip.title = `Show only ${TITLES[name]} requests (${name}); combine chips to see several`;
+      chip.title = TITLES[name](trans);
       chip.setAttribute('aria-pressed', 'false');
       chip.addEventListener('click', () => this._toggle(name));
       this._chips.set(name, chip);

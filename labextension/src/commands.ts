@@ -7,16 +7,45 @@ import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposable';
 
 import { openFileAtLine } from './editor';
+import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { actionMakesSense } from './model';
 import { Action, CommandIDs, IFujitaModel } from './tokens';
 
-const CATEGORY = 'Django';
+interface IActionCommand {
+  action: Action;
+  id: string;
+  icon: typeof runIcon;
+  label: (trans: Trans) => string;
+  caption: (trans: Trans) => string;
+  failure: (trans: Trans) => string;
+}
 
-const ACTIONS: readonly { action: Action; id: string; verb: string; icon: typeof runIcon }[] = [
-  { action: 'start', id: CommandIDs.start, verb: 'Start', icon: runIcon },
-  { action: 'stop', id: CommandIDs.stop, verb: 'Stop', icon: stopIcon },
-  { action: 'restart', id: CommandIDs.restart, verb: 'Restart', icon: refreshIcon }
+const ACTIONS: readonly IActionCommand[] = [
+  {
+    action: 'start',
+    id: CommandIDs.start,
+    icon: runIcon,
+    label: trans => trans.__('Start Django'),
+    caption: trans => trans.__("Start Django's development server"),
+    failure: trans => trans.__('Could not start Django')
+  },
+  {
+    action: 'stop',
+    id: CommandIDs.stop,
+    icon: stopIcon,
+    label: trans => trans.__('Stop Django'),
+    caption: trans => trans.__("Stop Django's development server"),
+    failure: trans => trans.__('Could not stop Django')
+  },
+  {
+    action: 'restart',
+    id: CommandIDs.restart,
+    icon: refreshIcon,
+    label: trans => trans.__('Restart Django'),
+    caption: trans => trans.__("Restart Django's development server"),
+    failure: trans => trans.__('Could not restart Django')
+  }
 ];
 
 export interface ICommandsOptions {
@@ -27,36 +56,51 @@ export interface ICommandsOptions {
   openSidebar: (seq?: number) => void;
   /** Open (or show) the preview tab, at `path` inside the site when given. */
   openPreview: (path?: string) => void;
+  trans?: Trans;
 }
 
 /** Add the commands; disposing the result removes them again. */
 export function addCommands(options: ICommandsOptions): IDisposable {
   const { commands, model, palette, openSidebar, openPreview } = options;
+  const trans = options.trans ?? englishTrans();
   const disposables = new DisposableSet();
 
-  for (const { action, id, verb, icon } of ACTIONS) {
+  for (const spec of ACTIONS) {
     disposables.add(
-      commands.addCommand(id, {
-        label: `${verb} Django`,
-        caption: `${verb} Django's development server`,
-        icon,
-        isEnabled: () => model.canRun(action),
-        execute: () => reportFailure(`Could not ${action} Django`, model.run(action))
+      commands.addCommand(spec.id, {
+        label: spec.label(trans),
+        caption: spec.caption(trans),
+        icon: spec.icon,
+        isEnabled: () => model.canRun(spec.action),
+        execute: () => reportFailure(spec.failure(trans), model.run(spec.action))
       })
     );
   }
   disposables.add(
     commands.addCommand(CommandIDs.openSidebar, {
-      label: 'Show Django Panel',
-      caption: "Show Django's status and log",
+      label: trans.__('Show Django Panel'),
+      caption: trans.__("Show Django's status and log"),
       icon: djangoIcon,
       execute: args => openSidebar(typeof args.seq === 'number' ? args.seq : undefined)
     })
   );
   disposables.add(
+    commands.addCommand(CommandIDs.launch, {
+      label: args => (args.launcher ? trans.__('Django') : trans.__('Open Django and Start It')),
+      caption: trans.__("Show the Django panel and start Django's development server"),
+      icon: djangoIcon,
+      execute: async () => {
+        openSidebar();
+        if (model.canRun('start')) {
+          await reportFailure(trans.__('Could not start Django'), model.run('start'));
+        }
+      }
+    })
+  );
+  disposables.add(
     commands.addCommand(CommandIDs.openPreview, {
-      label: 'Preview Django Site',
-      caption: 'Show the Django site in a tab, through the Jupyter server',
+      label: trans.__('Preview Django Site'),
+      caption: trans.__('Show the Django site in a tab, through the Jupyter server'),
       icon: tabIcon,
       isEnabled: () => previewMakesSense(model),
       execute: args => openPreview(typeof args.path === 'string' ? args.path : undefined)
@@ -64,46 +108,52 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   );
   disposables.add(
     commands.addCommand(CommandIDs.clearLog, {
-      label: 'Clear Django Log',
-      caption: 'Clear the log on the server, for every page',
+      label: trans.__('Clear Django Log'),
+      caption: trans.__('Clear the log on the server, for every page'),
       isEnabled: () =>
         model.connection === 'connected' && model.processName !== null && !model.isBusy('clear'),
-      execute: () => reportFailure('Could not clear the log', model.clearLog())
+      execute: () => reportFailure(trans.__('Could not clear the log'), model.clearLog())
     })
   );
 
   disposables.add(
     commands.addCommand(CommandIDs.openFile, {
-      label: args => (typeof args.path === 'string' ? `Open ${args.path}` : 'Open File at Line'),
-      caption: 'Open a file of the project in the editor, at a line',
+      label: args =>
+        typeof args.path === 'string'
+          ? trans.__('Open %1', args.path)
+          : trans.__('Open File at Line'),
+      caption: trans.__('Open a file of the project in the editor, at a line'),
       execute: args => {
         const path = stringArg(args.path);
         const line = typeof args.line === 'number' ? args.line : null;
-        return reportFailure(`Could not open ${path}`, openFileAtLine(commands, path, line));
+        return reportFailure(
+          trans.__('Could not open %1', path),
+          openFileAtLine(commands, path, line)
+        );
       }
     })
   );
   disposables.add(
     commands.addCommand(CommandIDs.runHint, {
-      label: args => `Run Django Action: ${stringArg(args.action)}`,
-      caption: "Run the action of one of Django's hints (migrate, next-port)",
+      label: args => trans.__('Run Django Action: %1', stringArg(args.action)),
+      caption: trans.__("Run the action of one of Django's hints (migrate, next-port)"),
       isEnabled: args =>
         model.connection === 'connected' &&
         typeof args.action === 'string' &&
         !model.isBusy(`hint:${args.action}`),
       execute: args => {
         const action = stringArg(args.action);
-        return reportFailure(`Could not run ${action}`, model.runHint(action));
+        return reportFailure(trans.__('Could not run %1', action), model.runHint(action));
       }
     })
   );
   disposables.add(
     commands.addCommand(CommandIDs.sendStdin, {
-      label: 'Send to Django',
-      caption: "Write a line to runserver's stdin (answers the debugger)",
+      label: trans.__('Send to Django'),
+      caption: trans.__("Write a line to runserver's stdin (answers the debugger)"),
       isEnabled: () => model.connection === 'connected' && !model.isBusy('stdin'),
       execute: args =>
-        reportFailure('Could not send to Django', model.sendStdin(stringArg(args.text)))
+        reportFailure(trans.__('Could not send to Django'), model.sendStdin(stringArg(args.text)))
     })
   );
 
@@ -115,7 +165,7 @@ export function addCommands(options: ICommandsOptions): IDisposable {
       CommandIDs.clearLog
     ];
     for (const id of ids) {
-      disposables.add(palette.addItem({ command: id, category: CATEGORY }));
+      disposables.add(palette.addItem({ command: id, category: trans.__('Django') }));
     }
   }
 

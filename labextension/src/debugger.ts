@@ -7,14 +7,18 @@ import { CommandRegistry } from '@lumino/commands';
 
 import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { englishTrans, Trans } from './i18n';
 import { ModelView } from './modelview';
 import { CommandIDs, IDebuggerLocation, IFujitaModel } from './tokens';
 
-const QUICK: readonly { text: string; title: string }[] = [
-  { text: 'c', title: 'continue: let the request go on' },
-  { text: 'n', title: 'next: run to the next line of this function' },
-  { text: 's', title: 'step: stop at the first possible occasion, inside a call too' },
-  { text: 'q', title: 'quit: abort the request (it fails with BdbQuit)' }
+const QUICK: readonly { text: string; title: (trans: Trans) => string }[] = [
+  { text: 'c', title: trans => trans.__('continue: let the request go on') },
+  { text: 'n', title: trans => trans.__('next: run to the next line of this function') },
+  {
+    text: 's',
+    title: trans => trans.__('step: stop at the first possible occasion, inside a call too')
+  },
+  { text: 'q', title: trans => trans.__('quit: abort the request (it fails with BdbQuit)') }
 ];
 
 /** Commands that let the request go on: no new prompt is expected after them. */
@@ -26,16 +30,18 @@ export class DebuggerBox extends ModelView {
   constructor(options: DebuggerBox.IOptions) {
     super(options.model);
     this._commands = options.commands;
+    this._trans = options.trans ?? englishTrans();
+    const trans = this._trans;
     this.addClass('jp-fujita-debugger');
     this.node.setAttribute('role', 'region');
-    this.node.setAttribute('aria-label', 'Debugger');
+    this.node.setAttribute('aria-label', trans.__('Debugger'));
     handleFileLinks(this.node, (file, line) => {
       void this._commands.execute(CommandIDs.openFile, { path: file, line });
     });
 
     this._input.type = 'text';
-    this._input.placeholder = 'pdb command, Enter sends (p x, l, c…)';
-    this._input.setAttribute('aria-label', 'Send a line to the debugger');
+    this._input.placeholder = trans.__('pdb command, Enter sends (p x, l, c…)');
+    this._input.setAttribute('aria-label', trans.__('Send a line to the debugger'));
     this._input.autocomplete = 'off';
     this._input.spellcheck = false;
     this._input.addEventListener('keydown', event => {
@@ -48,7 +54,7 @@ export class DebuggerBox extends ModelView {
     for (const { text, title } of QUICK) {
       const node = button('jp-fujita-debugger-send', text, () => void this._send(text, false));
       node.dataset.fujitaStdin = text;
-      node.title = title;
+      node.title = title(trans);
       quick.append(node);
     }
     const row = element('div', 'jp-fujita-debugger-row');
@@ -93,15 +99,18 @@ export class DebuggerBox extends ModelView {
   }
 
   private _renderWhere(location: IDebuggerLocation | null): void {
-    const parts: (string | HTMLElement)[] = ['Paused in the debugger'];
+    const trans = this._trans;
+    const parts: (string | HTMLElement)[] = [trans.__('Paused in the debugger')];
     if (location?.file) {
       const where = location.line ? `${location.file}:${location.line}` : location.file;
       parts.push(
-        ' at ',
-        isOpenable(location.file) ? fileLink(location.file, location.line) : where
+        ' ',
+        trans.__('at'),
+        ' ',
+        isOpenable(location.file) ? fileLink(location.file, location.line, undefined, trans) : where
       );
       if (location.function) {
-        parts.push(` in ${location.function}()`);
+        parts.push(' ', trans.__('in %1()', location.function));
       }
     }
     this._where.replaceChildren(...parts);
@@ -125,6 +134,7 @@ export class DebuggerBox extends ModelView {
   }
 
   private readonly _commands: CommandRegistry;
+  private readonly _trans: Trans;
   private readonly _where = element('div', 'jp-fujita-debugger-where');
   private readonly _input = element('input', 'jp-mod-styled jp-fujita-stdin');
   private _key = '';
@@ -136,5 +146,6 @@ export namespace DebuggerBox {
   export interface IOptions {
     model: IFujitaModel;
     commands: CommandRegistry;
+    trans?: Trans;
   }
 }

@@ -4,6 +4,7 @@ import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { CommandRegistry } from '@lumino/commands';
 
 import { element } from './dom';
+import { englishTrans, Trans } from './i18n';
 
 /** JupyterLab's own command, which answers the opened (or revealed) document widget. */
 const DOCMANAGER_OPEN = 'docmanager:open';
@@ -68,7 +69,8 @@ export async function openFileAtLine(
 export function fileLink(
   file: string,
   line: number | null | undefined,
-  text?: string
+  text?: string,
+  trans: Trans = englishTrans()
 ): HTMLElement {
   const hasLine = typeof line === 'number' && line > 0;
   const where = hasLine ? `${file}:${line}` : file;
@@ -78,7 +80,7 @@ export function fileLink(
   if (hasLine) {
     link.dataset.fujitaLine = String(line);
   }
-  link.title = `Open ${where} in the editor`;
+  link.title = trans.__('Open %1 in the editor', where);
   return link;
 }
 

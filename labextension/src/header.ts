@@ -7,6 +7,7 @@ import { CommandRegistry } from '@lumino/commands';
 
 import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { englishTrans, Trans } from './i18n';
 import { displayMessage, displayState } from './model';
 import { ModelView } from './modelview';
 import { Reachability } from './reach';
@@ -15,7 +16,8 @@ import { Action, CommandIDs, DEFAULT_PROCESS, ICheck, IFujitaModel, IProcessErro
 interface IActionButton {
   action: Action;
   command: string;
-  label: string;
+  label: (trans: Trans) => string;
+  title: (trans: Trans) => string;
   icon: LabIcon;
   className: string;
 }
@@ -24,21 +26,24 @@ const BUTTONS: readonly IActionButton[] = [
   {
     action: 'start',
     command: CommandIDs.start,
-    label: 'Start',
+    label: trans => trans.__('Start'),
+    title: trans => trans.__('Start Django'),
     icon: runIcon,
     className: 'jp-mod-accept'
   },
   {
     action: 'stop',
     command: CommandIDs.stop,
-    label: 'Stop',
+    label: trans => trans.__('Stop'),
+    title: trans => trans.__('Stop Django'),
     icon: stopIcon,
     className: 'jp-mod-warn'
   },
   {
     action: 'restart',
     command: CommandIDs.restart,
-    label: 'Restart',
+    label: trans => trans.__('Restart'),
+    title: trans => trans.__('Restart Django'),
     icon: refreshIcon,
     className: ''
   }
@@ -48,6 +53,8 @@ export class StatusHeader extends ModelView {
   constructor(options: StatusHeader.IOptions) {
     super(options.model);
     this._onReveal = options.onReveal;
+    this._trans = options.trans ?? englishTrans();
+    const trans = this._trans;
     this.addClass('jp-fujita-header');
 
     const titleRow = element('div', 'jp-fujita-titleRow');
@@ -58,14 +65,16 @@ export class StatusHeader extends ModelView {
       void options.commands.execute(CommandIDs.openPreview);
     });
     this._preview.dataset.fujitaAction = 'preview';
-    this._preview.title = 'Preview the site in a JupyterLab tab (through the Jupyter server)';
+    this._preview.title = trans.__(
+      'Preview the site in a JupyterLab tab (through the Jupyter server)'
+    );
     this._preview.append(
       tabIcon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
-      element('span', 'jp-fujita-action-label', 'Preview')
+      element('span', 'jp-fujita-action-label', trans.__('Preview'))
     );
     const actions = element('div', 'jp-fujita-actions');
     for (const spec of BUTTONS) {
-      const node = actionButton(spec, () => void options.commands.execute(spec.command));
+      const node = actionButton(spec, trans, () => void options.commands.execute(spec.command));
       this._buttons.set(spec.action, node);
       actions.append(node);
     }
@@ -82,7 +91,10 @@ export class StatusHeader extends ModelView {
     const model = this.model;
     const state = displayState(model);
     const name = model.processName;
-    this._title.textContent = name && name !== DEFAULT_PROCESS ? `Django: ${name}` : 'Django';
+    this._title.textContent =
+      name && name !== DEFAULT_PROCESS
+        ? this._trans.__('Django: %1', name)
+        : this._trans.__('Django');
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
     // no link to a site that does not answer (broken, reloading)
@@ -161,7 +173,7 @@ export class StatusHeader extends ModelView {
     const title = element(
       'div',
       'jp-fujita-error-title',
-      error.exception || errorTitle(error.kind)
+      error.exception || errorTitle(error.kind, this._trans)
     );
     if (error.exception) {
       title.append(element('span', 'jp-fujita-error-kind', error.kind));
@@ -179,7 +191,7 @@ export class StatusHeader extends ModelView {
     if (error.file) {
       const where = element('div', 'jp-fujita-error-where');
       if (isOpenable(error.file)) {
-        where.append(fileLink(error.file, error.line));
+        where.append(fileLink(error.file, error.line, undefined, this._trans));
       } else {
         where.textContent = error.line ? `${error.file}:${error.line}` : error.file;
       }
@@ -187,12 +199,15 @@ export class StatusHeader extends ModelView {
     }
     const seq = error.seq;
     if (typeof seq === 'number') {
-      parts.push(button('jp-fujita-error-show', 'Show in log', () => this._onReveal(seq)));
+      parts.push(
+        button('jp-fujita-error-show', this._trans.__('Show in log'), () => this._onReveal(seq))
+      );
     }
     this._error.replaceChildren(...parts);
   }
 
   private readonly _onReveal: (seq: number) => void;
+  private readonly _trans: Trans;
   private readonly _title = element('span', 'jp-fujita-title');
   private readonly _badge = element('span', 'jp-fujita-badge');
   private readonly _message = element('div', 'jp-fujita-message');
@@ -210,16 +225,17 @@ export namespace StatusHeader {
     commands: CommandRegistry;
     /** Show the log at this seq (the error's first line). */
     onReveal: (seq: number) => void;
+    trans?: Trans;
   }
 }
 
-function actionButton(spec: IActionButton, onClick: () => void): HTMLButtonElement {
+function actionButton(spec: IActionButton, trans: Trans, onClick: () => void): HTMLButtonElement {
   const node = button(`jp-fujita-action ${spec.className}`, '', onClick);
   node.dataset.fujitaAction = spec.action;
-  node.title = `${spec.label} Django`;
+  node.title = spec.title(trans);
   node.append(
     spec.icon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
-    element('span', 'jp-fujita-action-label', spec.label)
+    element('span', 'jp-fujita-action-label', spec.label(trans))
   );
   return node;
 }
@@ -239,7 +255,7 @@ function checkItem(check: ICheck): HTMLElement {
 }
 
 /** "system-check" → "System check error". */
-function errorTitle(kind: string): string {
+function errorTitle(kind: string, trans: Trans): string {
   const words = kind.replace(/-/g, ' ');
-  return `${words.charAt(0).toUpperCase()}${words.slice(1)} error`;
+  return trans.__('%1 error', `${words.charAt(0).toUpperCase()}${words.slice(1)}`);
 }

@@ -3,6 +3,7 @@
 import { CommandRegistry } from '@lumino/commands';
 
 import { button, element } from './dom';
+import { englishTrans, Trans } from './i18n';
 import { ModelView } from './modelview';
 import { CommandIDs, IFujitaModel, IHint } from './tokens';
 
@@ -12,7 +13,10 @@ export class HintsView extends ModelView {
     this._commands = options.commands;
     this.addClass('jp-fujita-hints');
     this.node.setAttribute('role', 'group');
-    this.node.setAttribute('aria-label', 'What Django suggests');
+    this.node.setAttribute(
+      'aria-label',
+      (options.trans ?? englishTrans()).__('What Django suggests')
+    );
     this.render();
   }
 
@@ -58,5 +62,6 @@ export namespace HintsView {
   export interface IOptions {
     model: IFujitaModel;
     commands: CommandRegistry;
+    trans?: Trans;
   }
 }

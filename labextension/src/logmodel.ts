@@ -6,11 +6,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { FujitaAPI, processPath } from './api';
 import { ReconnectingSocket } from './socket';
+import { TracebackReader } from './traceback';
 import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
 
-/** The most entries kept; older ones are dropped (in chunks, to keep appends cheap). */
+/** The most entries kept by default (the maxLines setting); older ones are dropped in chunks
+ * (a tenth more at most), to keep appends cheap. */
 export const MAX_ENTRIES = 20000;
-const TRIM_SLACK = 1000;
 
 export class LogModel implements ILogModel, IDisposable {
   constructor(private readonly _api: FujitaAPI) {
@@ -57,9 +58,21 @@ export class LogModel implements ILogModel, IDisposable {
     this._update();
   }
 
+  /** Keep at most `count` entries from now on (the oldest go at once). */
+  setMaxEntries(count: number): void {
+    if (count !== this._maxEntries) {
+      this._maxEntries = count;
+      if (this._entries.length > count) {
+        this._entries.splice(0, this._entries.length - count);
+        this._changed.emit('reset');
+      }
+    }
+  }
+
   /** Forget every line and the last seq (the next connection replays the cache); say why. */
   reset(notice?: string): void {
     this._entries = [];
+    this._tracebacks = new TracebackReader();
     this._lastSeq = null;
     this._logId = null;
     if (notice) {
@@ -116,6 +129,7 @@ export class LogModel implements ILogModel, IDisposable {
       case 'cleared':
         // what follows is the whole log, maybe of a new server whose seqs start over
         this._entries = [];
+        this._tracebacks = new TracebackReader();
         this._lastSeq = null;
         this._logId = null;
         this._changed.emit('reset');
@@ -128,7 +142,9 @@ export class LogModel implements ILogModel, IDisposable {
     for (const line of lines) {
       // A line at or below the last seq was already received: a resumed stream overlapping.
       if (this._lastSeq === null || line.seq > this._lastSeq) {
-        this._entries.push({ kind: 'line', key: this._nextKey++, line });
+        const traceback =
+          line.stream === 'stderr' ? this._tracebacks.read(line.text, !!line.frame) : null;
+        this._entries.push({ kind: 'line', key: this._nextKey++, line, traceback });
         this._lastSeq = line.seq;
         added = true;
       }
@@ -140,14 +156,17 @@ export class LogModel implements ILogModel, IDisposable {
   }
 
   private _trim(): void {
-    if (this._entries.length > MAX_ENTRIES + TRIM_SLACK) {
-      this._entries.splice(0, this._entries.length - MAX_ENTRIES);
+    const max = this._maxEntries;
+    if (this._entries.length > max + Math.ceil(max / 10)) {
+      this._entries.splice(0, this._entries.length - max);
     }
   }
 
   private readonly _socket: ReconnectingSocket;
   private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
   private _entries: LogEntry[] = [];
+  private _tracebacks = new TracebackReader();
+  private _maxEntries = MAX_ENTRIES;
   private _lastSeq: number | null = null;
   private _logId: string | null = null;
   private _nextKey = 0;

@@ -9,9 +9,12 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { StatusClass, statusClass } from './chips';
-import { button } from './dom';
+import { button, element } from './dom';
 import { fileLink, handleFileLinks, isOpenable } from './editor';
+import { COMPACT_CLASS, RAW_TOGGLE_CLASS, renderCompactRequest, toggleRaw } from './requestline';
+import { englishTrans, Trans } from './i18n';
 import { IFrame, ILine, ILogModel, LogEntry } from './tokens';
+import { describeGroup, IFoldGroup, ITracebackRole } from './traceback';
 
 /** The most entries in the DOM at once. */
 export const MAX_RENDERED = 2000;
@@ -26,6 +29,7 @@ export class LogView extends Widget {
     this._model = options.model;
     this._sanitizer = options.sanitizer;
     this._onJump = options.onJump;
+    this._trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-logArea');
 
     this._list.className = 'jp-fujita-log';
@@ -41,12 +45,15 @@ export class LogView extends Widget {
     });
     this._resizeObserver.observe(this._list);
     handleFileLinks(this._list, options.onOpenFile);
+    this._list.addEventListener('click', event => this._onFoldOrRawClick(event));
     this._list.addEventListener('click', event => this._onJumpClick(event));
     this._list.addEventListener('keydown', event => this._onJumpKey(event));
-    this._earlier = button('jp-fujita-overlay jp-fujita-earlier', 'Show earlier lines', () =>
-      this._showEarlier()
+    this._earlier = button(
+      'jp-fujita-overlay jp-fujita-earlier',
+      this._trans.__('Show earlier lines'),
+      () => this._showEarlier()
     );
-    this._jump = button('jp-fujita-overlay jp-fujita-jump', 'Jump to latest', () =>
+    this._jump = button('jp-fujita-overlay jp-fujita-jump', this._trans.__('Jump to latest'), () =>
       this._jumpToLatest()
     );
     this._earlier.hidden = this._jump.hidden = true;
@@ -72,6 +79,17 @@ export class LogView extends Widget {
       this._statuses = new Set(classes);
       this._jumpToLatest();
     }
+  }
+
+  /**
+   * The user's settings, honoured at once: follow the tail or stay put as lines arrive (then
+   * "Jump to latest" brings the new lines), wrap lines or scroll sideways, show time stamps.
+   */
+  configure(options: LogView.IDisplayOptions): void {
+    this._followTail = options.followTail;
+    this._list.classList.toggle('jp-mod-nowrap', !options.wrapLines);
+    this._list.classList.toggle('jp-mod-timestamps', options.timestamps);
+    this._schedule();
   }
 
   /** Scroll to the line with `seq` (or the first after it), now or once it has arrived. */
@@ -121,9 +139,23 @@ export class LogView extends Widget {
       this._renderTail();
     } else if (this._following) {
       this._extendDown(Infinity);
-      this._scrollToBottom();
+      this._refreshSummaries();
+      if (this._followTail) {
+        this._scrollToBottom();
+      } // else the new lines wait below the view, "Jump to latest" shows them
     }
     this._updateButtons();
+  }
+
+  /** Folds that got more frames since they were drawn say so. */
+  private _refreshSummaries(): void {
+    for (const id of this._grown) {
+      const known = this._heads.get(id);
+      if (known && known.node.isConnected) {
+        this._renderSummary(known.node, known.group);
+      }
+    }
+    this._grown.clear();
   }
 
   private _jumpToLatest(): void {
@@ -132,14 +164,21 @@ export class LogView extends Widget {
     this._schedule();
   }
 
+  private _atBottom(): boolean {
+    const list = this._list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
+  }
+
   private _onScroll(): void {
     const list = this._list;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= SLACK_PX;
-    if (!atBottom && this._following && list.scrollTop >= this._pinnedTop - SLACK_PX) {
-      // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
-      this._scrollToBottom();
-    } else if (!atBottom) {
-      this._following = false;
+    const atBottom = this._atBottom();
+    if (!atBottom) {
+      if (this._following && this._followTail && list.scrollTop >= this._pinnedTop - SLACK_PX) {
+        // Not the user (who scrolls up): the list shrank or grew under a pending scroll event.
+        this._scrollToBottom();
+      } else if (this._followTail) {
+        this._following = false;
+      } // not following the tail: the window stays at the tail, new lines arrive below
     } else if (this._atEnd()) {
       this._following = true;
     } else if (!this._following) {
@@ -172,6 +211,7 @@ export class LogView extends Widget {
   private _renderWindow(from: number, to: number): void {
     const entries = this._model.entries;
     const nodes: HTMLElement[] = [];
+    this._heads.clear();
     this._keys = [];
     for (let i = from; i < to; i++) {
       if (this._matches(entries[i])) {
@@ -309,7 +349,7 @@ export class LogView extends Widget {
     const hasEarlier =
       entries.length > 0 && this._startKey !== null && this._startKey > entries[0].key;
     this._earlier.hidden = !(hasEarlier && this._list.scrollTop <= SLACK_PX);
-    this._jump.hidden = this._following;
+    this._jump.hidden = this._following && (this._followTail || this._atBottom());
   }
 
   private _matches(entry: LogEntry): boolean {
@@ -346,12 +386,117 @@ export class LogView extends Widget {
   }
 
   private _jumpTarget(event: Event): number | null {
-    const node = (event.target as Element | null)?.closest?.('.jp-fujita-jump-traceback');
+    const target = event.target as Element | null;
+    if (target?.closest?.(`.${RAW_TOGGLE_CLASS}`)) {
+      return null; // the "raw" button of a 500's line shows the line, it does not jump
+    }
+    const node = target?.closest?.('.jp-fujita-jump-traceback');
     if (!(node instanceof HTMLElement) || !this._list.contains(node)) {
       return null;
     }
     const seq = Number(node.dataset.fujitaTraceback);
     return Number.isInteger(seq) ? seq : null;
+  }
+
+  /** The line's text: ANSI colours rendered, a frame's file a link, the filter's matches marked. */
+  private _renderText(node: HTMLElement, line: ILine): void {
+    if (line.text.includes('\x1b')) {
+      node.classList.add('jp-RenderedText');
+      void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
+    } else if (line.frame && isOpenable(line.frame.file)) {
+      renderFrame(node, line.text, line.frame, this._trans);
+    } else if (this._query) {
+      appendHighlighted(node, line.text, this._query);
+    } else {
+      node.textContent = line.text;
+    }
+  }
+
+  /**
+   * A traceback's line: the user's frames stand out; a run of other frames folds under its first
+   * line, which says how many frames in which packages (not while filtering: a match must show).
+   */
+  private _markTraceback(node: HTMLElement, role: ITracebackRole | null | undefined): void {
+    if (!role) {
+      return;
+    }
+    if (role.user) {
+      node.classList.add('jp-fujita-userframe');
+    }
+    const group = role.group;
+    if (!group || this._query || this._statuses.size > 0) {
+      return;
+    }
+    const open = this._openGroups.has(group.id);
+    node.dataset.fujitaFold = String(group.id);
+    node.classList.add('jp-fujita-libframe');
+    if (role.head) {
+      node.classList.add('jp-fujita-fold-head');
+      node.classList.toggle('jp-mod-open', open);
+      const text = element('span', 'jp-fujita-fold-text');
+      text.append(...Array.from(node.childNodes));
+      const summary = element('span', 'jp-fujita-fold');
+      summary.tabIndex = 0;
+      summary.setAttribute('role', 'button');
+      node.replaceChildren(summary, text);
+      this._heads.set(group.id, { node, group });
+      this._renderSummary(node, group);
+    } else {
+      node.classList.toggle('jp-fujita-folded', !open);
+      this._grown.add(group.id);
+    }
+  }
+
+  private _renderSummary(node: HTMLElement, group: IFoldGroup): void {
+    const summary = node.querySelector<HTMLElement>('.jp-fujita-fold');
+    if (!summary) {
+      return;
+    }
+    const open = this._openGroups.has(group.id);
+    summary.textContent = `${open ? '▾' : '▸'} ${describeGroup(group, this._trans)}`;
+    summary.title = open
+      ? this._trans.__('Fold these frames')
+      : this._trans.__('Show these frames (not your code)');
+    summary.setAttribute('aria-expanded', String(open));
+  }
+
+  /** A fold's summary opens or closes its run of frames; "raw" shows a request line as is. */
+  private _onFoldOrRawClick(event: MouseEvent): void {
+    const target = event.target as Element | null;
+    const raw = target?.closest?.(`.${RAW_TOGGLE_CLASS}`);
+    if (raw && this._list.contains(raw)) {
+      const node = raw.closest<HTMLElement>(`.${COMPACT_CLASS}`);
+      if (node) {
+        toggleRaw(node);
+        const seq = Number(node.dataset.seq);
+        if (!this._rawSeqs.delete(seq)) {
+          this._rawSeqs.add(seq);
+        }
+      }
+      return;
+    }
+    const fold = target?.closest?.('.jp-fujita-fold');
+    const head = fold?.closest<HTMLElement>('.jp-fujita-fold-head');
+    if (!head || !this._list.contains(head)) {
+      return;
+    }
+    const id = Number(head.dataset.fujitaFold);
+    const open = !this._openGroups.has(id);
+    if (open) {
+      this._openGroups.add(id);
+    } else {
+      this._openGroups.delete(id);
+    }
+    head.classList.toggle('jp-mod-open', open);
+    for (const node of this._list.querySelectorAll<HTMLElement>(
+      `[data-fujita-fold="${id}"]:not(.jp-fujita-fold-head)`
+    )) {
+      node.classList.toggle('jp-fujita-folded', !open);
+    }
+    const known = this._heads.get(id);
+    if (known) {
+      this._renderSummary(head, known.group);
+    }
   }
 
   private _createNode(entry: LogEntry): HTMLElement {
@@ -363,17 +508,22 @@ export class LogView extends Widget {
         node.dataset.seq = String(line.seq);
         node.dataset.stream = line.stream;
         node.title = this._timeFormat.format(line.time * 1000);
+        node.dataset.time = node.title; // shown before the line when time stamps are on
         if (line.partial) {
           node.classList.add('jp-fujita-partial');
         }
         markRequest(node, line);
-        if (line.text.includes('\x1b')) {
-          node.classList.add('jp-RenderedText');
-          void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
-        } else if (line.frame && isOpenable(line.frame.file)) {
-          renderFrame(node, line.text, line.frame);
+        const plain = !line.text.includes('\x1b');
+        if (line.request && typeof line.request.status === 'number' && plain) {
+          renderCompactRequest(node, line, host => this._renderText(host, line), this._trans);
+          if (this._rawSeqs.has(line.seq)) {
+            toggleRaw(node);
+          }
         } else {
-          node.textContent = line.text;
+          this._renderText(node, line);
+        }
+        if (entry.traceback) {
+          this._markTraceback(node, entry.traceback);
         }
         break;
       }
@@ -382,8 +532,15 @@ export class LogView extends Widget {
         node.dataset.fujitaGap = `${entry.from}-${entry.to}`;
         node.textContent =
           entry.from === entry.to
-            ? `Line ${entry.from} is missing: it left the server's cache before this page read it.`
-            : `Lines ${entry.from}–${entry.to} are missing: they left the server's cache before this page read them.`;
+            ? this._trans.__(
+                "Line %1 is missing: it left the server's cache before this page read it.",
+                entry.from
+              )
+            : this._trans.__(
+                "Lines %1–%2 are missing: they left the server's cache before this page read them.",
+                entry.from,
+                entry.to
+              );
         break;
       case 'notice':
         node.className = 'jp-fujita-notice';
@@ -396,6 +553,7 @@ export class LogView extends Widget {
   private readonly _model: ILogModel;
   private readonly _sanitizer: IRenderMime.ISanitizer;
   private readonly _onJump: (seq: number) => void;
+  private readonly _trans: Trans;
   private readonly _list = document.createElement('div');
   private readonly _earlier: HTMLButtonElement;
   private readonly _jump: HTMLButtonElement;
@@ -412,6 +570,13 @@ export class LogView extends Widget {
   private _query = '';
   private _statuses: ReadonlySet<StatusClass> = new Set();
   private _following = true;
+  private _followTail = true;
+  /** Folded runs of frames the user opened, request lines shown raw (by seq). */
+  private readonly _openGroups = new Set<number>();
+  private readonly _rawSeqs = new Set<number>();
+  /** The first line of each drawn fold, and the folds that grew since they were drawn. */
+  private readonly _heads = new Map<number, { node: HTMLElement; group: IFoldGroup }>();
+  private readonly _grown = new Set<number>();
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;
@@ -421,6 +586,12 @@ export class LogView extends Widget {
 }
 
 export namespace LogView {
+  export interface IDisplayOptions {
+    followTail: boolean;
+    wrapLines: boolean;
+    timestamps: boolean;
+  }
+
   export interface IOptions {
     model: ILogModel;
     sanitizer: IRenderMime.ISanitizer;
@@ -428,6 +599,7 @@ export namespace LogView {
     onOpenFile: (file: string, line: number | null) => void;
     /** Show the traceback starting at `seq` (from a 500's request line). */
     onJump: (seq: number) => void;
+    trans?: Trans;
   }
 }
 
@@ -454,16 +626,34 @@ function markRequest(node: HTMLElement, line: ILine): void {
 }
 
 /** `  File "/…/pages/views.py", line 12, in home`: the `File "…", line N` part a link. */
-function renderFrame(node: HTMLElement, text: string, frame: IFrame): void {
+function renderFrame(node: HTMLElement, text: string, frame: IFrame, trans: Trans): void {
   const match = /File "[^"]*", line \d+/.exec(text);
   if (match === null) {
-    node.append(fileLink(frame.file, frame.line, text));
+    node.append(fileLink(frame.file, frame.line, text, trans));
     return;
   }
   const end = match.index + match[0].length;
   node.append(
     text.slice(0, match.index),
-    fileLink(frame.file, frame.line, match[0]),
+    fileLink(frame.file, frame.line, match[0], trans),
     text.slice(end)
   );
+}
+
+/** The text, each case-insensitive match of `query` (lower case) in a <mark>. */
+function appendHighlighted(node: HTMLElement, text: string, query: string): void {
+  const lower = text.toLowerCase();
+  if (lower.length !== text.length) {
+    node.textContent = text; // a case mapping that changes lengths: no safe offsets
+    return;
+  }
+  let end = 0;
+  for (let at = lower.indexOf(query); at >= 0; at = lower.indexOf(query, end)) {
+    const mark = document.createElement('mark');
+    mark.className = 'jp-fujita-match';
+    mark.textContent = text.slice(at, at + query.length);
+    node.append(text.slice(end, at), mark);
+    end = at + query.length;
+  }
+  node.append(text.slice(end));
 }

@@ -5,6 +5,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { FujitaAPI } from './api';
+import { englishTrans, Trans } from './i18n';
 import { LogModel } from './logmodel';
 import { ReconnectingSocket } from './socket';
 import {
@@ -40,16 +41,21 @@ export function displayState(model: IFujitaModel): DisplayState {
 }
 
 /** One line for people: the status message, or why there is none. */
-export function displayMessage(model: IFujitaModel): string {
+export function displayMessage(model: IFujitaModel, trans: Trans = englishTrans()): string {
   if (model.connection !== 'connected') {
-    return model.connectionError ?? 'Connecting to the Jupyter server…';
+    return model.connectionError ?? trans.__('Connecting to the Jupyter server…');
   }
-  return model.status?.message ?? 'No Django project on this server (no manage.py was found).';
+  return (
+    model.status?.message ?? trans.__('No Django project on this server (no manage.py was found).')
+  );
 }
 
 export class FujitaModel implements IFujitaModel, IDisposable {
-  constructor(serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()) {
-    this._api = new FujitaAPI(serverSettings);
+  constructor(
+    serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+    private readonly _trans: Trans = englishTrans()
+  ) {
+    this._api = new FujitaAPI(serverSettings, _trans);
     this.log = new LogModel(this._api);
     this._socket = new ReconnectingSocket({
       // The REST list first: it says why when the API is missing, which a WebSocket cannot.
@@ -170,7 +176,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     // seq never goes down while a server lives: if it did, this is another server.
     const lastSeq = this.log.lastSeq;
     if (checkSeqs && status && lastSeq !== null && status.last_seq < lastSeq) {
-      this.log.reset('The Jupyter server restarted: the earlier log is gone.');
+      this.log.reset(this._trans.__('The Jupyter server restarted: the earlier log is gone.'));
     }
     this._setConnection('connected', null);
     this.log.setEnabled(true);
@@ -181,7 +187,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     this.log.setEnabled(false);
     this._setConnection(
       'disconnected',
-      reason ?? 'Lost the connection to the Jupyter server; reconnecting…'
+      reason ?? this._trans.__('Lost the connection to the Jupyter server; reconnecting…')
     );
   }
 
@@ -212,7 +218,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
 
   private _requireName(): string {
     if (this._name === null) {
-      throw new Error('There is no Django process on this server.');
+      throw new Error(this._trans.__('There is no Django process on this server.'));
     }
     return this._name;
   }

@@ -1,15 +1,19 @@
 // Notifications: when Django crashes or breaks (alive, waiting for a fix) or an error is detected,
 // one line saying why, with "Show" opening the sidebar at the error. What was already so when the
-// page opened is not announced.
+// page opened is not announced; the settings (notifyOnCrash, notifyOnBroken) can silence either.
 import { Notification } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
 
+import { englishTrans, Trans } from './i18n';
+import { DEFAULT_SETTINGS, IFujitaSettings } from './settings';
 import { IFujitaModel, IProcessError, IStatus } from './tokens';
 
 export class CrashNotifier implements IDisposable {
   constructor(
     private readonly _model: IFujitaModel,
-    private readonly _show: (seq?: number) => void
+    private readonly _show: (seq?: number) => void,
+    private readonly _settings: () => Readonly<IFujitaSettings> = () => DEFAULT_SETTINGS,
+    private readonly _trans: Trans = englishTrans()
   ) {
     _model.statusChanged.connect(this._onStatus, this);
   }
@@ -34,7 +38,8 @@ export class CrashNotifier implements IDisposable {
     const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
     const broken = status.state === 'broken' && previous?.state !== 'broken';
     const newError = status.error !== null && !sameError(status.error, previous?.error ?? null);
-    if (crashed || broken || newError) {
+    const { notifyOnCrash, notifyOnBroken } = this._settings();
+    if ((crashed && notifyOnCrash) || (!crashed && (broken || newError) && notifyOnBroken)) {
       this._notify(status);
     } else if (status.state === 'running' && this._id) {
       Notification.dismiss(this._id);
@@ -47,10 +52,14 @@ export class CrashNotifier implements IDisposable {
       Notification.dismiss(this._id);
     }
     const seq = status.error?.seq ?? undefined;
-    this._id = Notification.error(describe(status), {
+    this._id = Notification.error(describe(status, this._trans), {
       autoClose: false,
       actions: [
-        { label: 'Show', caption: 'Show the Django panel', callback: () => this._show(seq) }
+        {
+          label: this._trans.__('Show'),
+          caption: this._trans.__('Show the Django panel'),
+          callback: () => this._show(seq)
+        }
       ]
     });
   }
@@ -61,14 +70,17 @@ export class CrashNotifier implements IDisposable {
 }
 
 /** One line: what happened and why. */
-export function describe(status: IStatus): string {
+export function describe(status: IStatus, trans: Trans = englishTrans()): string {
   if (status.state === 'broken' && status.message) {
-    return `Django: ${status.message}`; // "Waiting for a fix: SyntaxError in mysite/urls.py line 12"
+    // "Django: Waiting for a fix: SyntaxError in mysite/urls.py line 12"
+    return trans.__('Django: %1', status.message);
   }
-  const what = status.state === 'crashed' ? 'Django crashed' : 'Django reports an error';
+  const what =
+    status.state === 'crashed' ? trans.__('Django crashed') : trans.__('Django reports an error');
   const { error } = status;
   if (error === null) {
-    const code = status.returncode === null ? '' : ` (exit code ${status.returncode})`;
+    const code =
+      status.returncode === null ? '' : ' ' + trans.__('(exit code %1)', status.returncode);
     return `${what}${code}: ${status.message}`;
   }
   const where = error.file ? ` (${error.file}${error.line ? `:${error.line}` : ''})` : '';

@@ -2,6 +2,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { element } from './dom';
+import { englishTrans, Trans } from './i18n';
 import { displayMessage, displayState } from './model';
 import { IFujitaModel } from './tokens';
 
@@ -9,6 +10,7 @@ export class FujitaStatusItem extends Widget {
   constructor(options: FujitaStatusItem.IOptions) {
     super();
     this._model = options.model;
+    this._trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-statusbar');
     this.node.append(this._dot, this._text);
     this.node.addEventListener('click', options.onClick);
@@ -20,11 +22,13 @@ export class FujitaStatusItem extends Widget {
   private _render(): void {
     const state = displayState(this._model);
     this.node.dataset.fujitaState = state;
-    this.node.title = `${displayMessage(this._model)} (click to show the Django panel)`;
-    this._text.textContent = `Django: ${state}`;
+    const message = displayMessage(this._model, this._trans);
+    this.node.title = this._trans.__('%1 (click to show the Django panel)', message);
+    this._text.textContent = this._trans.__('Django: %1', state);
   }
 
   private readonly _model: IFujitaModel;
+  private readonly _trans: Trans;
   private readonly _dot = element('span', 'jp-fujita-statusbar-dot');
   private readonly _text = element('span', 'jp-StatusBar-TextItem');
 }
@@ -33,5 +37,6 @@ export namespace FujitaStatusItem {
   export interface IOptions {
     model: IFujitaModel;
     onClick: () => void;
+    trans?: Trans;
   }
 }

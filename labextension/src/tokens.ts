@@ -3,6 +3,8 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import { ITracebackRole } from './traceback';
+
 /** The plugin id, also the prefix of our other ids. */
 export const PLUGIN_ID = 'jupyter-fujita:plugin';
 
@@ -21,6 +23,8 @@ export namespace CommandIDs {
   export const stop = 'fujita:stop';
   export const restart = 'fujita:restart';
   export const openSidebar = 'fujita:open-sidebar';
+  /** The launcher card: show the sidebar and start Django when it is not up. */
+  export const launch = 'fujita:launch';
   export const clearLog = 'fujita:clear-log';
   /** Open (or show) the site in a main-area tab; args `{path?}`, a path inside the site. */
   export const openPreview = 'fujita:open-preview';
@@ -107,6 +111,10 @@ export interface IStatus {
    * This browser reaching it means it runs on that machine; Django itself is never asked.
    */
   reach_probe?: string | null;
+  /** The project's manage.py, relative to the Jupyter root (absolute outside it); null: none. */
+  manage_py?: string | null;
+  /** The settings module runserver gets (DJANGO_SETTINGS_MODULE); null when unknown. */
+  settings?: string | null;
 }
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
@@ -160,7 +168,7 @@ export type Connection = 'connecting' | 'connected' | 'disconnected';
 
 /** One entry of the log as the page holds it: a line, or a marker the page adds. */
 export type LogEntry =
-  | { kind: 'line'; key: number; line: ILine }
+  | { kind: 'line'; key: number; line: ILine; traceback?: ITracebackRole | null }
   | { kind: 'gap'; key: number; from: number; to: number }
   | { kind: 'notice'; key: number; text: string };
 
@@ -170,10 +178,12 @@ export interface ILogModel {
   readonly entries: readonly LogEntry[];
   /** The highest seq received (or skipped over by a gap), null before any. */
   readonly lastSeq: number | null;
-  /** Emitted after entries were appended ('append') or all removed ('reset'). */
+  /** Emitted after entries were appended ('append'), or removed ('reset': all, or the oldest). */
   readonly changed: ISignal<ILogModel, 'append' | 'reset'>;
   /** Stream while visible; close the socket while nobody looks. */
   setVisible(visible: boolean): void;
+  /** Keep at most `count` entries (the maxLines setting). */
+  setMaxEntries(count: number): void;
 }
 
 /** The supervised process as the page knows it. */
