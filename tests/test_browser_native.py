@@ -45,6 +45,8 @@ def fresh(lab):
     lab.request("DELETE", "processes/django/log")
     settings = lab.root.parent / "lab-settings" / "jupyter-fujita" / "plugin.jupyterlab-settings"
     settings.unlink(missing_ok=True)
+    for workspace in (lab.root.parent / "lab-workspaces").glob("*"):
+        workspace.unlink()  # no tab of an earlier test (a Settings Editor) comes back
     yield lab
     lab.request("POST", "processes/django/stop")
     settings.unlink(missing_ok=True)
@@ -253,6 +255,7 @@ async def test_the_filter_highlights_what_it_matched(fresh):
             await asyncio.to_thread(echo, fresh, f"fruit: {word}")
         await expect(ui.page.locator(LOG_LINES, has_text="fruit: apple pie")).to_have_count(1)
         await ui.page.fill(f"{SIDEBAR} .jp-fujita-filter", "FRUIT: apple")
+        await expect(ui.page.locator(f"{SIDEBAR} .jp-fujita-filter")).to_have_value("FRUIT: apple")
         await expect(ui.page.locator(LOG_LINES)).to_have_count(2)
         marks = ui.page.locator(f"{LOG_LINES} mark.jp-fujita-match")
         await expect(marks).to_have_text(["fruit: Apple", "fruit: apple"])
