@@ -130,3 +130,18 @@ async def test_the_sidebar_links_the_preview_when_the_browser_cannot_reach_djang
             raise
         finally:
             await browser.close()
+
+
+async def test_the_sidebar_downloads_the_whole_log_as_text(lab, tmp_path):
+    async with lab_page(lab, "download-log") as ui:
+        await ui.expect_state("running")
+        link = ui.page.locator('#jupyter-fujita-sidebar [data-fujita-action="download"]')
+        async with ui.page.expect_download() as downloading:
+            await link.click()
+        download = await downloading.value
+        assert download.suggested_filename == "django.log"
+        saved = tmp_path / "django.log"
+        await download.save_as(saved)
+        text = saved.read_text()
+        assert text.startswith("Starting: ")
+        assert "using settings 'shop.settings.dev'" in text

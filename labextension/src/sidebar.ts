@@ -1,11 +1,13 @@
 // The sidebar panel: the status header, which project, Django's hints, the debugger box (while
 // paused), the log toolbar (filter box, status chips, Clear) and the log view, which follows the
 // user's settings. The log is streamed only while this panel is visible.
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IRenderMime } from '@jupyterlab/rendermime';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { processPath } from './api';
 import { StatusChips, StatusClass } from './chips';
 import { DebuggerBox } from './debugger';
 import { button, element } from './dom';
@@ -121,7 +123,7 @@ export namespace FujitaSidebar {
   }
 }
 
-/** The filter box, the status chips and the Clear button above the log. */
+/** The filter box, the status chips, Wrap, Download and Clear above the log. */
 class LogToolbar extends Widget {
   constructor(options: LogToolbar.IOptions) {
     super();
@@ -144,7 +146,12 @@ class LogToolbar extends Widget {
     this._wrap.dataset.fujitaAction = 'wrap';
     this._wrap.title = trans.__('Wrap long lines (off: one line each, scrolling sideways)');
     this._wrap.setAttribute('aria-pressed', 'true');
-    this.node.append(this._filter, this._wrap, this._clear, this._chips.node);
+    // A plain link: the browser downloads the whole log (from disk, every run) at its own pace.
+    this._download.dataset.fujitaAction = 'download';
+    this._download.textContent = trans.__('Download');
+    this._download.title = trans.__('Download the whole log as text (every run kept on disk)');
+    this._download.setAttribute('download', '');
+    this.node.append(this._filter, this._wrap, this._download, this._clear, this._chips.node);
 
     this._model.connectionChanged.connect(this._render, this);
     this._model.statusChanged.connect(this._render, this);
@@ -176,6 +183,15 @@ class LogToolbar extends Widget {
     this._clear.disabled = busy || model.connection !== 'connected' || model.processName === null;
     this._clear.classList.toggle('jp-mod-busy', busy);
     this._clear.setAttribute('aria-busy', String(busy));
+    const name = model.processName;
+    this._download.hidden = name === null;
+    if (name !== null) {
+      this._download.href = URLExt.join(
+        PageConfig.getBaseUrl(),
+        'fujita/api',
+        processPath(name, 'log.txt')
+      );
+    }
   }
 
   private readonly _model: IFujitaModel;
@@ -183,6 +199,7 @@ class LogToolbar extends Widget {
   private readonly _chips: StatusChips;
   private readonly _clear: HTMLButtonElement;
   private readonly _wrap: HTMLButtonElement;
+  private readonly _download = element('a', 'jp-fujita-download');
   private _timer = 0;
 }
 
