@@ -19,6 +19,7 @@ DEMO_SITE = Path(__file__).resolve().parent.parent / "notebooks" / "demo_site"
 
 
 _HANDED_OUT: set[int] = set()
+_RANDOM = random.SystemRandom()  # not the global one, which hypothesis seeds for its examples
 
 
 def free_port() -> int:
@@ -28,7 +29,7 @@ def free_port() -> int:
     that range can be taken by any outgoing connection (the tests make many) between the
     moment it is picked and the moment the test's server binds it."""
     while True:
-        port = random.randint(20000, 32000)
+        port = _RANDOM.randint(20000, 32000)
         if port in _HANDED_OUT:
             continue
         with socket.socket() as sock:
