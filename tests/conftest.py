@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 from collections.abc import Callable
@@ -17,10 +18,27 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 DEMO_SITE = Path(__file__).resolve().parent.parent / "notebooks" / "demo_site"
 
 
+_HANDED_OUT: set[int] = set()
+_RANDOM = random.SystemRandom()  # not the global one, which hypothesis seeds for its examples
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port free now, and not handed out before in this session.
+
+    Picked below Linux's ephemeral range (32768 and up), not by binding port 0: a port from
+    that range can be taken by any outgoing connection (the tests make many) between the
+    moment it is picked and the moment the test's server binds it."""
+    while True:
+        port = _RANDOM.randint(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
