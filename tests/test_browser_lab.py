@@ -135,6 +135,7 @@ async def test_the_status_bar_item_and_the_palette_commands_work(fresh):
     async with lab_page(fresh, "commands") as ui:
         item = ui.page.locator(".jp-fujita-statusbar")
         await expect(item).to_contain_text(fresh.request("GET", "processes/django")["state"])
+        await ui.expect_state("stopped")  # the page has heard the server: Start is enabled
         await ui.run_command("Start Django")
         await ui.expect_state("running")
         await expect(item).to_contain_text("running")
