@@ -70,6 +70,9 @@ def finish(results: dict, args: argparse.Namespace) -> None:
     if args.docs:
         from .docs import write_docs
 
+        (ROOT / "docs" / "performance.json").write_text(
+            json.dumps(results, indent=1, allow_nan=False) + "\n"
+        )
         write_docs(results, ROOT / "docs")
 
 
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes.__dict__,
     }
     bench = Bench(folder, sizes)
+    if args.docs:
+        bench.spy_dir = ROOT / "docs" / "performance-profiles"
     failed = None
     killed: list[int] = []
     try:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import signal
+import subprocess
+import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +44,7 @@ class Workload:
 
 MARKERS = Workload("markers", "marker flood on stdout", "burst", "stdout", MARKER.encode())
 REQUESTS = Workload(
-    "requests", "runserver request lines on stderr", "requests", "stderr", b'HTTP/1.1"'
+    "requests", "runserver request lines on stderr", "requests", "stderr", b"HTTP/1.1"
 )
 WORKLOADS = (REQUESTS, MARKERS)
 
@@ -75,6 +80,7 @@ class Bench:
         self.figures: list[Figure] = []
         self.steps: dict[str, dict[str, Any]] = {}  # per step: seconds, load average before
         self._names = 0
+        self.spy_dir: Path | None = None  # where py-spy's raw stacks are kept, if anywhere
 
     def _dir(self, name: str) -> Path:
         path = self.folder / name
@@ -121,6 +127,31 @@ class Bench:
             for server in self.servers:
                 server.remember_descendants()
         return self.figures
+
+    async def spy(self, figure: Figure, run) -> None:
+        """One more run of ours with py-spy sampling our server (every thread): where its time
+        went, by function, kept in the figure's detail; the raw stacks in `spy_dir` if set."""
+        pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(pyspy).exists():
+            figure.detail["profile_ours"] = None
+            return
+        out = self.folder / f"spy-{figure.key}.txt"
+        command = [pyspy, "record", "--pid", str(self.ours.proc.pid), "--format", "raw"]
+        command += ["--output", str(out), "--rate", "250", "--nonblocking"]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await asyncio.sleep(1.0)  # attached
+            await run()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.to_thread(proc.wait, 60)
+        if not out.exists():
+            figure.detail["profile_ours"] = None
+            return
+        figure.detail["profile_ours"] = spy_summary(out.read_text())
+        if self.spy_dir is not None:
+            self.spy_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out, self.spy_dir / f"{figure.key}.txt")
 
     def figure(self, *args: Any, **kwargs: Any) -> Figure:
         figure = Figure(*args, **kwargs)
@@ -273,6 +304,7 @@ class Bench:
             peer = (self.term, lambda w=work: self.term_burst(w, s.e2e_lines))
             await rounds(fig, s.rounds, ours, peer)
             fig.detail["lines"] = s.e2e_lines
+            await self.spy(fig, ours[1])
 
     async def fanout(self) -> None:
         s = self.sizes
@@ -292,6 +324,7 @@ class Bench:
             peer = (self.term, lambda w=work: self.term_burst(w, s.fanout_lines, clients=n))
             await rounds(fig, s.heavy_rounds, ours, peer)
             fig.detail["lines_per_client"] = s.fanout_lines
+            await self.spy(fig, ours[1])
 
     # -- latency at 10 lines/s -------------------------------------------------------------------
 
@@ -659,6 +692,26 @@ class Bench:
         from .page import page_figures
 
         await page_figures(self)
+
+
+def spy_summary(raw: str, top: int = 15) -> dict[str, Any]:
+    """py-spy's raw stacks, summed: samples whose innermost frame is each function (all threads;
+    a thread waiting in Python code, as a pool thread for work, counts where it waits)."""
+    own: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        name, _, where = leaf.partition(" (")
+        module = where.split(":", 1)[0]
+        own[f"{name} ({module})"] += int(count)
+        total += int(count)
+    return {
+        "samples": total,
+        "top": [{"function": f, "share": n / total} for f, n in own.most_common(top)],
+    }
 
 
 def django_burst_request(port: int, lines: int, last: str = "") -> HTTPRequest:
