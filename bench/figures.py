@@ -33,6 +33,7 @@ class Sizes:
     django_lines: int
     flood_lines: int
     page_lines: int
+    page_rounds: int
     idle_seconds: float
     idle_windows: int
     replay_small: int = 10_000
@@ -51,6 +52,7 @@ FULL = Sizes(
     django_lines=200_000,
     flood_lines=1_000_000,
     page_lines=200_000,
+    page_rounds=3,
     idle_seconds=30.0,
     idle_windows=3,
 )
@@ -64,8 +66,9 @@ QUICK = Sizes(
     latency_lines=12,
     memory_lines=10_000,
     django_lines=30_000,
-    flood_lines=100_000,
-    page_lines=20_000,
+    flood_lines=50_000,
+    page_lines=10_000,
+    page_rounds=1,
     idle_seconds=4.0,
     idle_windows=2,
 )
@@ -109,6 +112,11 @@ class Figure:
         self.ours.append(ours.value)
         self.lost["ours"].append(ours.lost)
         self.cpu["ours"].append(ours.cpu)
+        if ours.lost or ours.extra.get("repeated"):  # what kind of loss, for the page to say
+            kinds = ("announced", "unannounced", "repeated", "timed_out")
+            self.detail.setdefault("ours_lost_kinds", []).append(
+                {k: ours.extra[k] for k in kinds if k in ours.extra}
+            )
         if peer is not None:
             self.peer.append(peer.value)
             self.lost["peer"].append(peer.lost)

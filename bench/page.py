@@ -194,7 +194,7 @@ async def page_figures(bench: Any) -> None:
 
             runs = await rounds(
                 last_line,
-                s.heavy_rounds,
+                s.page_rounds,
                 (lab, lambda: flood("sidebar", lab.django_port)),
                 (lab, lambda: flood("terminal", terminal_port)),
             )

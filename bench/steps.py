@@ -50,7 +50,19 @@ WORKLOADS = (REQUESTS, MARKERS)
 
 
 def burst_timeout(lines: int) -> float:
-    return 60.0 + lines / 5_000  # generous: a miss should be a slow figure, not a hang
+    return 15.0 + lines / 50_000  # generous: a miss should be a slow figure, not a hang
+
+
+async def until_all(futures: list[asyncio.Future], timeout: float) -> float | None:
+    """When the last of the futures was set; None if some were not within the timeout (what
+    their clients did not get then is counted as lost, and the run goes on)."""
+    done, pending = await asyncio.wait(futures, timeout=timeout)
+    for future in pending:
+        future.cancel()
+    errors = [f.exception() for f in done if f.exception() is not None]
+    if errors:
+        raise errors[0]
+    return None if pending else max(f.result() for f in done)
 
 
 def steady_rates(clients: list[WSClient], end: float) -> dict[str, float]:
@@ -131,6 +143,8 @@ class Bench:
     async def spy(self, figure: Figure, run) -> None:
         """One more run of ours with py-spy sampling our server (every thread): where its time
         went, by function, kept in the figure's detail; the raw stacks in `spy_dir` if set."""
+        if self.sizes.rounds < 3 and self.spy_dir is None:
+            return  # a quick run: no profiles unless the page is written
         pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if not Path(pyspy).exists():
             figure.detail["profile_ours"] = None
@@ -191,18 +205,29 @@ class Bench:
         t0 = time.monotonic()
         await server.start_child(0)
         try:
-            times = await asyncio.wait_for(
-                asyncio.gather(*done), burst_timeout(lines * clients)
-            )
+            end = await until_all(done, burst_timeout(lines * clients))
         finally:
             if sampler is not None:
                 sampler.cancel()
             for client in readers + stalls:
                 client.close()
         await server.wait_child_ended()
-        rates = steady_rates(readers, max(times))
-        lost = sum(r.lost for r in readers)
-        extra = {**rates, "seconds": max(times) - t0, "gaps": sum(r.gaps for r in readers)}
+        timed_out = end is None
+        end = end or time.monotonic()
+        rates = steady_rates(readers, end)
+        # what a reader never got: announced by a gap, skipped, or not there by the timeout
+        lost = sum(r.lost + max(0, lines + 1 - r.count - r.lost) for r in readers)
+        extra = {
+            **rates,
+            "seconds": end - t0,
+            "gaps": sum(r.gaps for r in readers),
+            "announced": sum(r.missed for r in readers),
+            "unannounced": sum(r.unannounced for r in readers),
+            "repeated": sum(r.repeated for r in readers),
+            "timed_out": timed_out,
+        }
+        if lost or extra["repeated"]:
+            say(f"   ours lost lines: {extra}")
         return Run(rates["total_rate"] if clients > 1 else rates["rate"], lost, extra)
 
     async def _sample_rss(self, server: JupyterServer, into: list[int]) -> None:
@@ -223,15 +248,13 @@ class Bench:
         try:
             done = [reader.expect(lines) for reader in readers]
             go.touch()
-            times = await asyncio.wait_for(
-                asyncio.gather(*done), burst_timeout(lines * clients)
-            )
+            end = await until_all(done, burst_timeout(lines * clients))
         finally:
             for reader in readers:
                 reader.close()
             await self.term.kill(name)
             go.unlink(missing_ok=True)
-        rates = steady_rates(readers, max(times))
+        rates = steady_rates(readers, end or time.monotonic())
         lost = sum(max(0, lines - r.count) for r in readers)
         return Run(rates["total_rate"] if clients > 1 else rates["rate"], lost, rates)
 

@@ -65,6 +65,7 @@ class WSClient(asyncio.Protocol):
         # With SEQS and `since`: lines that never came and no gap announced (a seq skipped)
         self.unannounced = 0
         self.next_seq = None if since is None else since + 1
+        self.repeated = 0  # lines whose seq came again
         self.first_time: float | None = None
         self.first_hit_time: float | None = None  # the first message holding the pattern
         self.first_hit_count = 0  # and how many it held
@@ -173,6 +174,8 @@ class WSClient(asyncio.Protocol):
                     if seqs is not None and self.next_seq is not None:
                         if seqs[0] > self.next_seq:
                             self.unannounced += seqs[0] - self.next_seq
+                        elif seqs[0] < self.next_seq:
+                            self.repeated += self.next_seq - seqs[0]  # sent twice
                         self.next_seq = seqs[1] + 1
                     if (
                         hits
