@@ -112,11 +112,12 @@ class Figure:
         self.ours.append(ours.value)
         self.lost["ours"].append(ours.lost)
         self.cpu["ours"].append(ours.cpu)
-        if ours.lost or ours.extra.get("repeated"):  # what kind of loss, for the page to say
-            kinds = ("announced", "unannounced", "repeated", "timed_out")
-            self.detail.setdefault("ours_lost_kinds", []).append(
-                {k: ours.extra[k] for k in kinds if k in ours.extra}
-            )
+        for who, run in (("ours", ours), ("peer", peer)):
+            if run is not None and (run.lost or run.extra.get("repeated")):
+                kinds = ("announced", "unannounced", "repeated", "timed_out")
+                self.detail.setdefault(f"{who}_lost_kinds", []).append(
+                    {k: run.extra[k] for k in kinds if k in run.extra}
+                )
         if peer is not None:
             self.peer.append(peer.value)
             self.lost["peer"].append(peer.lost)

@@ -13,6 +13,7 @@ import cProfile
 import gc
 import pstats
 import shutil
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -118,6 +119,21 @@ def _traced(fill, lines: int) -> float:
     tracemalloc.stop()
     del held
     return (after - before) / lines
+
+
+def parts() -> dict[str, dict[str, int]]:
+    """What one cached line is made of, in bytes (sys.getsizeof, which counts the cycle
+    collector's header of the objects it tracks): why the totals are what they are."""
+    text = "x" * (LINE_BYTES - 1)
+    ours = ReplayCache(DEFAULT_LINES, DEFAULT_BYTES).append("stdout", [text], 0.0)[0]
+    lean = LeanLine(1_000_000, "stdout", 0.0, text)
+    seq = sys.getsizeof(1_000_000)
+    return {
+        "ours": {"text": sys.getsizeof(text), "record (Line, gc=False)": sys.getsizeof(ours),
+                 "seq int": seq, "list slot": 8, "prefix sum": 8},
+        "peer": {"text": sys.getsizeof(text), "record (slots dataclass)": sys.getsizeof(lean),
+                 "seq int": seq, "list slot": 8},
+    }  # fmt: skip
 
 
 def traced_ours(lines: int) -> Run:

@@ -281,6 +281,7 @@ class Bench:
         await rounds(fig, s.rounds, (None, ours), (None, lean))
         fig.detail["lines"] = s.memory_lines
         fig.detail["how"] = "bytes Python allocated per line held (tracemalloc), in-process"
+        fig.detail["parts"] = inproc.parts()
 
     async def ingest(self) -> None:
         s = self.sizes
@@ -488,10 +489,11 @@ class Bench:
         since = last - count
         client = await connect(port, f"{path}?since={since}", headers, pattern=SEQS, since=since)
         try:
-            t1 = await asyncio.wait_for(client.expect(count), burst_timeout(count))
+            t1 = await until_all([client.expect(count)], burst_timeout(count))
         finally:
             client.close()
-        return t1, client.lost
+        lost = client.lost + max(0, count - client.count - client.lost)
+        return t1 or time.monotonic(), lost
 
     # -- the real path: a Django view under runserver; then idle ---------------------------------
 
@@ -531,10 +533,11 @@ class Bench:
             try:
                 done = client.expect(lines)
                 await http.fetch(django_burst_request(server.django_port, lines))
-                rate = steady_rates([client], await asyncio.wait_for(done, 120))["rate"]
+                end = await until_all([done], burst_timeout(lines))
+                rate = steady_rates([client], end or time.monotonic())["rate"]
             finally:
                 client.close()
-            return Run(rate, client.lost)
+            return Run(rate, client.lost + max(0, lines - client.count - client.lost))
 
         async def peer() -> Run:
             term_client.count, term_client.first_hit_time = 0, None

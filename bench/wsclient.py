@@ -175,8 +175,11 @@ class WSClient(asyncio.Protocol):
                         if seqs[0] > self.next_seq:
                             self.unannounced += seqs[0] - self.next_seq
                         elif seqs[0] < self.next_seq:
-                            self.repeated += self.next_seq - seqs[0]  # sent twice
-                        self.next_seq = seqs[1] + 1
+                            # sent before: only the seqs beyond the last one seen are new
+                            again = min(self.next_seq - seqs[0], hits)
+                            self.repeated += again
+                            hits -= again
+                        self.next_seq = max(self.next_seq, seqs[1] + 1)
                     if (
                         hits
                         and self.first_hit_time is None
