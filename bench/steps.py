@@ -53,16 +53,28 @@ def burst_timeout(lines: int) -> float:
     return 15.0 + lines / 50_000  # generous: a miss should be a slow figure, not a hang
 
 
-async def until_all(futures: list[asyncio.Future], timeout: float) -> float | None:
-    """When the last of the futures was set; None if some were not within the timeout (what
-    their clients did not get then is counted as lost, and the run goes on)."""
-    done, pending = await asyncio.wait(futures, timeout=timeout)
+async def until_all(
+    futures: list[asyncio.Future], timeout: float, clients: list[WSClient] = (), idle: float = 5.0
+) -> float | None:
+    """When the last of the futures was set; None if some were not within the timeout, or no
+    client received anything for `idle` seconds (what their clients did not get then is counted
+    as lost, and the run goes on)."""
+    deadline = time.monotonic() + timeout
+    pending = set(futures)
+    seen, quiet_since = -1, time.monotonic()
+    while pending and time.monotonic() < deadline:
+        _, pending = await asyncio.wait(pending, timeout=0.25)
+        received = sum(c.messages for c in clients)
+        if received != seen:
+            seen, quiet_since = received, time.monotonic()
+        elif clients and time.monotonic() - quiet_since > idle:
+            break
     for future in pending:
         future.cancel()
-    errors = [f.exception() for f in done if f.exception() is not None]
+    errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
     if errors:
         raise errors[0]
-    return None if pending else max(f.result() for f in done)
+    return None if pending else max(f.result() for f in futures)
 
 
 def steady_rates(clients: list[WSClient], end: float) -> dict[str, float]:
@@ -205,7 +217,7 @@ class Bench:
         t0 = time.monotonic()
         await server.start_child(0)
         try:
-            end = await until_all(done, burst_timeout(lines * clients))
+            end = await until_all(done, burst_timeout(lines * clients), readers)
         finally:
             if sampler is not None:
                 sampler.cancel()
@@ -248,7 +260,7 @@ class Bench:
         try:
             done = [reader.expect(lines) for reader in readers]
             go.touch()
-            end = await until_all(done, burst_timeout(lines * clients))
+            end = await until_all(done, burst_timeout(lines * clients), readers)
         finally:
             for reader in readers:
                 reader.close()
@@ -489,7 +501,7 @@ class Bench:
         since = last - count
         client = await connect(port, f"{path}?since={since}", headers, pattern=SEQS, since=since)
         try:
-            t1 = await until_all([client.expect(count)], burst_timeout(count))
+            t1 = await until_all([client.expect(count)], burst_timeout(count), [client])
         finally:
             client.close()
         lost = client.lost + max(0, count - client.count - client.lost)
@@ -533,7 +545,7 @@ class Bench:
             try:
                 done = client.expect(lines)
                 await http.fetch(django_burst_request(server.django_port, lines))
-                end = await until_all([done], burst_timeout(lines))
+                end = await until_all([done], burst_timeout(lines), [client])
                 rate = steady_rates([client], end or time.monotonic())["rate"]
             finally:
                 client.close()
