@@ -116,6 +116,17 @@ def profile_text(figure: dict) -> list[str]:
     return out
 
 
+def plain(value: object) -> str:
+    """A detail's value, floats to three significant figures."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    return str(value)
+
+
 def figure_facts(figure: dict) -> list[str]:
     """The numbers of a figure beyond the table: rounds, and what its detail recorded."""
     out = []
@@ -130,7 +141,7 @@ def figure_facts(figure: dict) -> list[str]:
     for key, value in figure["detail"].items():
         if key.startswith("profile_") or key in ("lines", "lines_per_client", "how"):
             continue
-        out.append(f"- `{key}`: {value}.")
+        out.append(f"- `{key}`: {plain(value)}.")
     return out
 
 

@@ -165,9 +165,12 @@ class Figure:
                 "value": shown,
                 **self.summary(values),
                 "lost": self.lost[who],
-                "cpu": {k: sum(c.get(k, 0.0) for c in cpu) / len(cpu) for k in CPU_PARTS}
-                if any(cpu)
-                else None,
+                "cpu": {
+                    k: sum(c[k] for c in cpu) / len(cpu)
+                    for k in CPU_PARTS
+                    if cpu and all(k in c for c in cpu)
+                }
+                or None,
             }
 
         return {
