@@ -114,7 +114,7 @@ class Figure:
         self.cpu["ours"].append(ours.cpu)
         for who, run in (("ours", ours), ("peer", peer)):
             if run is not None and (run.lost or run.extra.get("repeated")):
-                kinds = ("announced", "unannounced", "repeated", "timed_out")
+                kinds = ("announced", "unannounced", "repeated", "timed_out", "closed_by_server")
                 self.detail.setdefault(f"{who}_lost_kinds", []).append(
                     {k: run.extra[k] for k in kinds if k in run.extra}
                 )

@@ -57,14 +57,14 @@ async def until_all(
     futures: list[asyncio.Future], timeout: float, clients: list[WSClient] = (), idle: float = 5.0
 ) -> float | None:
     """When the last of the futures was set; None if some were not within the timeout, or no
-    client received anything for `idle` seconds (what their clients did not get then is counted
+    client received a new line for `idle` seconds (what their clients did not get then is counted
     as lost, and the run goes on)."""
     deadline = time.monotonic() + timeout
     pending = set(futures)
     seen, quiet_since = -1, time.monotonic()
     while pending and time.monotonic() < deadline:
         _, pending = await asyncio.wait(pending, timeout=0.25)
-        received = sum(c.messages for c in clients)
+        received = sum(c.count + c.lost for c in clients)  # new lines: repeats are no progress
         if received != seen:
             seen, quiet_since = received, time.monotonic()
         elif clients and time.monotonic() - quiet_since > idle:
@@ -72,9 +72,10 @@ async def until_all(
     for future in pending:
         future.cancel()
     errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
-    if errors:
+    if any(not isinstance(error, ConnectionError) for error in errors):
         raise errors[0]
-    return None if pending else max(f.result() for f in futures)
+    # a connection the server closed before all its lines came: those lines are lost
+    return None if pending or errors else max(f.result() for f in futures)
 
 
 def steady_rates(clients: list[WSClient], end: float) -> dict[str, float]:
@@ -237,6 +238,7 @@ class Bench:
             "unannounced": sum(r.unannounced for r in readers),
             "repeated": sum(r.repeated for r in readers),
             "timed_out": timed_out,
+            "closed_by_server": sum(r.closed.done() for r in readers),
         }
         if lost or extra["repeated"]:
             say(f"   ours lost lines: {extra}")
