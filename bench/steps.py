@@ -219,6 +219,7 @@ class Bench:
         await server.start_child(0)
         try:
             end = await until_all(done, burst_timeout(lines * clients), readers)
+            closed_early = sum(r.closed.done() for r in readers)
         finally:
             if sampler is not None:
                 sampler.cancel()
@@ -238,7 +239,7 @@ class Bench:
             "unannounced": sum(r.unannounced for r in readers),
             "repeated": sum(r.repeated for r in readers),
             "timed_out": timed_out,
-            "closed_by_server": sum(r.closed.done() for r in readers),
+            "closed_by_server": closed_early,
         }
         if lost or extra["repeated"]:
             say(f"   ours lost lines: {extra}")
