@@ -104,7 +104,7 @@ def profile_text(figure: dict) -> list[str]:
     spy = detail.get("profile_ours")
     if isinstance(spy, dict) and spy.get("top"):
         top = ", ".join(f"`{row['function']}` {fmt_share(row['share'])}" for row in spy["top"][:8])
-        out.append(f"- py-spy on our server, {spy['samples']:,} samples, innermost frame: {top}.")
+        out.append(f"- {spy['tool']}, {spy['samples']:,} samples: {top}.")
     for side in ("ours", "peer"):
         rows = detail.get(f"profile_{side}")
         if isinstance(rows, list) and rows:

@@ -750,6 +750,7 @@ def spy_summary(raw: str, top: int = 15) -> dict[str, Any]:
         own[f"{name} ({module})"] += int(count)
         total += int(count)
     return {
+        "tool": "py-spy on our server (one more run), innermost frame, all threads",
         "samples": total,
         "top": [{"function": f, "share": n / total} for f, n in own.most_common(top)],
     }
