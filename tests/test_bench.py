@@ -25,11 +25,11 @@ FIGURES = [
 AHEAD = {
     "ingest_markers": 1.0,
     "ingest_requests": 0.15,
-    "e2e_1_client_markers": 0.4,
+    "e2e_1_client_markers": 0.25,
     "e2e_1_client_requests": 0.03,
     "e2e_50_clients_requests": 1.0,
     "e2e_50_clients_markers": 1.0,
-    "e2e_django_view": 0.4,
+    "e2e_django_view": 0.2,
     "latency_p50": 0.25,
     "replay_10k": 1.0,
     "replay_100k_blocking": 1.0,
