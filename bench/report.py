@@ -166,6 +166,9 @@ def plot(results: dict, path: Path) -> None:
         medians.append(med)
         mins.append(low)
         bars.append(bar)
+    if not names:  # a partial run (--only): nothing to draw here
+        left.set_axis_off()
+        names, medians, mins, bars = [""], [1.0], [1.0], [1.0]
     ys = range(len(names))
     left.barh(
         ys, medians, color=[color(m >= b) for m, b in zip(medians, bars, strict=True)], alpha=0.8
@@ -190,6 +193,9 @@ def plot(results: dict, path: Path) -> None:
         names.append(f"{f['key']} ({fmt(value, f['unit'])})")
         shares.append(share)
         oks.append(share <= 1)
+    if not names:
+        right.set_axis_off()
+        names, shares, oks = [""], [1.0], [True]
     ys = range(len(names))
     right.barh(ys, shares, color=[color(ok) for ok in oks], alpha=0.8)
     right.axvline(1.0, color="black", linestyle="--", linewidth=1)
