@@ -104,7 +104,8 @@ def profile_text(figure: dict) -> list[str]:
     spy = detail.get("profile_ours")
     if isinstance(spy, dict) and spy.get("top"):
         top = ", ".join(f"`{row['function']}` {fmt_share(row['share'])}" for row in spy["top"][:8])
-        out.append(f"- {spy['tool']}, {spy['samples']:,} samples: {top}.")
+        tool = spy.get("tool", "py-spy on our server")
+        out.append(f"- {tool}, {spy['samples']:,} samples: {top}.")
     for side in ("ours", "peer"):
         rows = detail.get(f"profile_{side}")
         if isinstance(rows, list) and rows:
@@ -138,8 +139,23 @@ def figure_facts(figure: dict) -> list[str]:
         out.append(f"- Rounds, {figure['peer']['name']}: {rounds}.")
     if figure["value_is"] != "median of rounds":
         out.append(f"- The value shown is {figure['value_is']}.")
+    for who in ("ours", "peer"):
+        kinds = figure["detail"].get(f"{who}_lost_kinds")
+        if kinds:
+            total = {k: sum(int(r.get(k, 0)) for r in kinds) for k in kinds[0]}
+            name = figure[who]["name"] if figure[who] else who
+            out.append(
+                f"- Lines {name} lost or got twice, in {len(kinds)} of the rounds: "
+                f"{total.get('announced', 0):,} announced by a gap, "
+                f"{total.get('unannounced', 0):,} skipped without one, "
+                f"{total.get('repeated', 0):,} sent twice; "
+                f"{total.get('timed_out', 0)} of those rounds ended with lines missing "
+                "(no new line for 5 s, or the round's time was up)."
+            )
     for key, value in figure["detail"].items():
-        if key.startswith("profile_") or key in ("lines", "lines_per_client", "how"):
+        if key.startswith("profile_") or key.endswith("_lost_kinds"):
+            continue
+        if key in ("lines", "lines_per_client", "how"):
             continue
         out.append(f"- `{key}`: {plain(value)}.")
     return out
