@@ -648,7 +648,7 @@ class Bench:
             result = await self.ours_burst(
                 MARKERS, s.flood_lines, clients=2, stalled=stalled, sample_rss=samples
             )
-            return Run(result.extra["rate"], result.lost, {"peak": max(samples)})
+            return Run(result.extra["rate"], result.lost, {**result.extra, "peak": max(samples)})
 
         runs = await rounds(
             others, s.heavy_rounds, (server, lambda: run(1)), (server, lambda: run(0))
@@ -687,7 +687,8 @@ class Bench:
                 return t0, t0 + result["run"].extra["seconds"]
 
             latencies, t0, t1 = await probed(probe(), work)
-            return Run(percentile(latencies, 99) * 1000, result["run"].lost, {"flood_s": t1 - t0})
+            run = result["run"]
+            return Run(percentile(latencies, 99) * 1000, run.lost, {**run.extra, "flood_s": t1 - t0})
 
         async def peer() -> Run:
             latencies, t0, t1 = await probed(probe(), lambda: self._terminal_flood(s.flood_lines))
