@@ -141,7 +141,7 @@ def figure_facts(figure: dict) -> list[str]:
         out.append(f"- The value shown is {figure['value_is']}.")
     for who in ("ours", "peer"):
         kinds = figure["detail"].get(f"{who}_lost_kinds")
-        if kinds:
+        if kinds and "announced" in kinds[0]:
             total = {k: sum(int(r.get(k, 0)) for r in kinds) for k in kinds[0]}
             name = figure[who]["name"] if figure[who] else who
             out.append(

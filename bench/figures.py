@@ -99,9 +99,7 @@ class Figure:
     peer: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # ours / peer, per round
     lost: dict[str, list[int]] = field(default_factory=lambda: {"ours": [], "peer": []})
-    cpu: dict[str, list[dict[str, float]]] = field(
-        default_factory=lambda: {"ours": [], "peer": []}
-    )
+    cpu: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"ours": [], "peer": []})
     ours_value: float | None = None  # what the table shows and the bar judges; default median
     peer_value: float | None = None
     value_is: str = "median of rounds"

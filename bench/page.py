@@ -199,9 +199,9 @@ async def page_figures(bench: Any) -> None:
                 (lab, lambda: flood("terminal", terminal_port)),
             )
             if s.rounds >= 3 or bench.spy_dir is not None:  # a full run, or the page is written
-                last_line.detail["profile_ours"] = await profiled(page, lambda: flood(
-                    "sidebar", lab.django_port
-                ))
+                last_line.detail["profile_ours"] = await profiled(
+                    page, lambda: flood("sidebar", lab.django_port)
+                )
         finally:
             await browser.close()
     for a, b in runs:

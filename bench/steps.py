@@ -688,7 +688,9 @@ class Bench:
 
             latencies, t0, t1 = await probed(probe(), work)
             run = result["run"]
-            return Run(percentile(latencies, 99) * 1000, run.lost, {**run.extra, "flood_s": t1 - t0})
+            return Run(
+                percentile(latencies, 99) * 1000, run.lost, {**run.extra, "flood_s": t1 - t0}
+            )
 
         async def peer() -> Run:
             latencies, t0, t1 = await probed(probe(), lambda: self._terminal_flood(s.flood_lines))

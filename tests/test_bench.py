@@ -36,6 +36,7 @@ AHEAD = {
     "memory_per_line": 0.9,
 }
 
+
 def test_the_quick_bench_is_sane(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
