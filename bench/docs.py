@@ -64,7 +64,7 @@ def shortfall(figure: dict) -> str:
         median = ratio["median"]
         if median > bar if lower else median < bar:
             parts.append(f"median ratio {median:.2f} against {bar:g}")
-    lost = sum(figure["ours"]["lost"])
+    lost = sum(n or 0 for n in figure["ours"]["lost"])
     if figure["lossless"] and lost:
         parts.append(f"{lost:,} lines lost")
     return "; ".join(parts) or "a side condition"

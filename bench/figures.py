@@ -79,7 +79,7 @@ class Run:
     """One side of one round: its value, the lines its client(s) lost, what else it saw."""
 
     value: float
-    lost: int = 0
+    lost: int | None = None  # None: not what this figure measures
     extra: dict[str, Any] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # seconds, by process
 
@@ -98,7 +98,7 @@ class Figure:
     ours: list[float] = field(default_factory=list)  # one value per round
     peer: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # ours / peer, per round
-    lost: dict[str, list[int]] = field(default_factory=lambda: {"ours": [], "peer": []})
+    lost: dict[str, list[int | None]] = field(default_factory=lambda: {"ours": [], "peer": []})
     cpu: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"ours": [], "peer": []})
     ours_value: float | None = None  # what the table shows and the bar judges; default median
     peer_value: float | None = None
@@ -142,7 +142,7 @@ class Figure:
         def within(value: float, bar: float) -> bool:
             return value >= bar if self.better == "higher" else value <= bar
 
-        ok = not (self.lossless and sum(self.lost["ours"]))
+        ok = not (self.lossless and sum(n or 0 for n in self.lost["ours"]))
         if self.limit is not None:
             ok = ok and within(self.value, self.limit)
         if self.ratio_bar is not None:

@@ -78,9 +78,14 @@ def side_text(figure: dict, who: str) -> str:
 
 
 def lost_text(figure: dict) -> str:
-    ours, peer = figure["ours"], figure["peer"]
-    text = f"{sum(ours['lost']):,}"
-    return text + (f" / {sum(peer['lost']):,}" if peer else "")
+    """Lines lost over all rounds, each side; "–" where the figure does not count lines."""
+
+    def total(side: dict | None) -> str:
+        if side is None or all(n is None for n in side["lost"]):
+            return "–"
+        return f"{sum(n or 0 for n in side['lost']):,}"
+
+    return total(figure["ours"]) + (f" / {total(figure['peer'])}" if figure["peer"] else "")
 
 
 def rows(results: dict) -> list[list[str]]:

@@ -430,7 +430,7 @@ class Bench:
         finally:
             client.close()
         await server.wait_child_ended()
-        return Run(percentile(samples, 50), extra={"samples": samples})
+        return Run(percentile(samples, 50), max(0, count - 1 - len(samples)), {"samples": samples})
 
     # -- replay ----------------------------------------------------------------------------------
 
@@ -558,9 +558,10 @@ class Bench:
             term_client.count, term_client.first_hit_time = 0, None
             done = term_client.expect(lines)
             await http.fetch(django_burst_request(self.term.django_port, lines))
-            rate = steady_rates([term_client], await asyncio.wait_for(done, 120))["rate"]
+            end = await until_all([done], burst_timeout(lines), [term_client])
+            rate = steady_rates([term_client], end or time.monotonic())["rate"]
             await asyncio.sleep(0.2)  # the request's log line, after the burst
-            return Run(rate)
+            return Run(rate, max(0, lines - term_client.count))
 
         try:
             await wait_port(self.term.django_port, 60)
@@ -604,8 +605,8 @@ class Bench:
                 ours, peer = ((a - b) / window * 100 for a, b in zip(after, before, strict=True))
                 fig.ours.append(ours)
                 fig.peer.append(peer)
-                fig.lost["ours"].append(0)
-                fig.lost["peer"].append(0)
+                fig.lost["ours"].append(None)  # no line flows: none to lose
+                fig.lost["peer"].append(None)
             end = (server.cpu_seconds(), self.term.cpu_seconds())
             fig.ours_value = (end[0] - start[0]) / s.idle_seconds * 100
             fig.peer_value = (end[1] - start[1]) / s.idle_seconds * 100
