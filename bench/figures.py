@@ -71,6 +71,7 @@ QUICK = Sizes(
     page_rounds=1,
     idle_seconds=4.0,
     idle_windows=2,
+    replay_big=30_000,  # still three times the cache: most of it from disk
 )
 
 
