@@ -9,7 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 def machine() -> dict[str, Any]:
@@ -50,6 +50,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.1f} MiB"
     if unit == "% CPU":
         return f"{value:.2f} %"
+    if unit == "fps":
+        return f"{value:.0f} fps"
     return f"{value:g} {unit}"
 
 
@@ -57,22 +59,54 @@ def ratio_text(figure: dict) -> str:
     ratio = figure["ratio"]
     if not ratio:
         return "–"
-    return f"{ratio['min']:.2f} / {ratio['median']:.2f}"
+    return f"{ratio['median']:.2f} ({ratio['worst']:.2f})"
 
 
 def result_text(figure: dict) -> str:
     return {True: "pass", False: "MISS", None: "–"}[figure["pass"]]
 
 
+def side_text(figure: dict, who: str) -> str:
+    """The value shown, and the worst round when the value is a median of several."""
+    side = figure[who]
+    if not side:
+        return "–"
+    text = fmt(side["value"], figure["unit"])
+    if len(side["rounds"]) > 1 and figure["value_is"] == "median of rounds":
+        text += f" ({fmt(side['worst'], figure['unit'])})"
+    return text
+
+
+def lost_text(figure: dict) -> str:
+    """Lines lost over all rounds, each side; "–" where the figure does not count lines."""
+
+    def total(side: dict | None) -> str:
+        if side is None or all(n is None for n in side["lost"]):
+            return "–"
+        return f"{sum(n or 0 for n in side['lost']):,}"
+
+    return total(figure["ours"]) + (f" / {total(figure['peer'])}" if figure["peer"] else "")
+
+
 def rows(results: dict) -> list[list[str]]:
-    table = [["figure", "ours", "peer", "ratio min / median", "bar", "result"]]
+    table = [
+        [
+            "figure",
+            "ours (worst round)",
+            "peer (worst round)",
+            "lines lost, ours / peer",
+            "ratio (worst round)",
+            "bar",
+            "result",
+        ]
+    ]
     for f in results["figures"]:
-        peer = f["peer"]
         table.append(
             [
                 f["title"],
-                fmt(f["ours"]["value"], f["unit"]),
-                fmt(peer["value"], f["unit"]) if peer else "–",
+                side_text(f, "ours"),
+                side_text(f, "peer"),
+                lost_text(f),
                 ratio_text(f),
                 f["bar"],
                 result_text(f),
@@ -129,14 +163,17 @@ def plot(results: dict, path: Path) -> None:
     names, medians, mins, bars = [], [], [], []
     for f in ratio_figs:
         flip = f["better"] == "lower"  # for those, ours/peer below the bar is good: invert
-        med, low = f["ratio"]["median"], f["ratio"]["min"]
+        med, low = f["ratio"]["median"], f["ratio"]["worst"]
         bar = f["ratio_bar"]
         if flip:
-            med, low, bar = 1 / med, 1 / max(f["ratio"]["rounds"]), 1 / bar
+            med, low, bar = 1 / med, 1 / low, 1 / bar
         names.append(f["key"])
         medians.append(med)
         mins.append(low)
         bars.append(bar)
+    if not names:  # a partial run (--only): nothing to draw here
+        left.set_axis_off()
+        names, medians, mins, bars = [""], [1.0], [1.0], [1.0]
     ys = range(len(names))
     left.barh(
         ys, medians, color=[color(m >= b) for m, b in zip(medians, bars, strict=True)], alpha=0.8
@@ -155,10 +192,15 @@ def plot(results: dict, path: Path) -> None:
     names, shares, oks = [], [], []
     for f in limit_figs:
         value = f["ours"]["value"]
-        share = max(value / f["limit"], 1e-3)  # a 0.00 % idle CPU still shows, at the floor
+        # as "how much of the bar it uses": ≤ 1 passes, whichever way the figure is better
+        share = value / f["limit"] if f["better"] == "lower" else f["limit"] / max(value, 1e-9)
+        share = max(share, 1e-3)  # a 0.00 % idle CPU still shows, at the floor
         names.append(f"{f['key']} ({fmt(value, f['unit'])})")
         shares.append(share)
-        oks.append(share <= 1 if f["better"] == "lower" else share >= 1)
+        oks.append(share <= 1)
+    if not names:
+        right.set_axis_off()
+        names, shares, oks = [""], [1.0], [True]
     ys = range(len(names))
     right.barh(ys, shares, color=[color(ok) for ok in oks], alpha=0.8)
     right.axvline(1.0, color="black", linestyle="--", linewidth=1)
@@ -166,7 +208,7 @@ def plot(results: dict, path: Path) -> None:
     right.set_xlim(1e-3, max(10.0, max(shares) * 2))
     right.set_yticks(list(ys), names)
     right.invert_yaxis()
-    right.set_xlabel("ours ÷ its bar, log scale (dashed line: the bar; left of it passes)")
+    right.set_xlabel("ours against its bar, log scale (dashed line: the bar; left of it passes)")
     right.set_title("Absolute figures against their bars")
     m = results["machine"]
     fig.suptitle(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import report
-from .figures import FULL, QUICK, Bench, say
+from .figures import FULL, QUICK, say
+from .steps import Bench
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = ("memory", "ingest", "e2e", "fanout", "latency", "replay", "django", "stalled", "flood")
+STEPS = (
+    "memory", "ingest", "e2e", "fanout", "latency", "replay", "django", "stalled", "flood", "page",
+)  # fmt: skip
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +70,9 @@ def finish(results: dict, args: argparse.Namespace) -> None:
     if args.docs:
         from .docs import write_docs
 
+        (ROOT / "docs" / "performance.json").write_text(
+            json.dumps(results, indent=1, allow_nan=False) + "\n"
+        )
         write_docs(results, ROOT / "docs")
 
 
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes.__dict__,
     }
     bench = Bench(folder, sizes)
+    if args.docs:
+        bench.spy_dir = ROOT / "docs" / "performance-profiles"
     failed = None
     killed: list[int] = []
     try:
@@ -113,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     results["seconds"] = time.monotonic() - started
     results["killed_leftovers"] = killed
+    results["loadavg_at_end"] = list(os.getloadavg())
+    results["steps"] = bench.steps
     results["figures"] = [figure.to_json() for figure in bench.figures]
     finish(results, args)
     return 0

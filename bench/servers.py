@@ -151,11 +151,13 @@ class Server:
 class JupyterServer(Server):
     name = "jupyter"
 
-    def __init__(self, folder: Path, cache_lines: int, cache_bytes: int) -> None:
+    module = "jupyter_server"
+
+    def __init__(self, folder: Path, *options: str) -> None:
+        """As shipped: the Fujita traits at their defaults, unless `options` says otherwise."""
         super().__init__(folder)
         self.token = secrets.token_hex(16)
-        self.cache_lines = cache_lines
-        self.cache_bytes = cache_bytes
+        self.options = list(options)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -171,7 +173,7 @@ class JupyterServer(Server):
         return [
             PYTHON,
             "-m",
-            "jupyter_server",
+            self.module,
             "--no-browser",
             "--allow-root",
             f"--port={self.port}",
@@ -181,9 +183,8 @@ class JupyterServer(Server):
             f"--ServerApp.root_dir={self.project}",
             f"--Fujita.address=127.0.0.1:{self.django_port}",
             f"--Fujita.manage_py={self.manage_py}",
-            f"--Fujita.cache_lines={self.cache_lines}",
-            f"--Fujita.cache_bytes={self.cache_bytes}",
             "--Fujita.stop_timeout=3",
+            *self.options,
         ]
 
     @property
@@ -215,6 +216,19 @@ class JupyterServer(Server):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"child still {status['state']}")
             await asyncio.sleep(0.02)
+
+
+class LabServer(JupyterServer):
+    """JupyterLab itself, with the installed labextension, for the page figures."""
+
+    name = "lab"
+    module = "jupyterlab"
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--LabApp.expose_app_in_browser=True"]
+
+    async def wait_ready(self) -> None:
+        await self.ready("/api/status")
 
 
 class BenchModuleServer(Server):

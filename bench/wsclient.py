@@ -36,11 +36,12 @@ def _seq_after(buf: bytearray, index: int) -> int:
     return int(buf[index:end])
 
 
-def _seq_span(buf: bytearray, start: int, end: int) -> int:
+def _seq_range(buf: bytearray, start: int, end: int) -> tuple[int, int] | None:
+    """The first and the last seq of a `lines` message (None when it holds no line)."""
     first = buf.find(SEQS, start, end)
     if first < 0:
-        return 0
-    return _seq_after(buf, buf.rfind(SEQS, start, end)) - _seq_after(buf, first) + 1
+        return None
+    return _seq_after(buf, first), _seq_after(buf, buf.rfind(SEQS, start, end))
 
 
 class WSClient(asyncio.Protocol):
@@ -50,6 +51,7 @@ class WSClient(asyncio.Protocol):
         on_message: Callable[[WSClient, bytes, float], None] | None = None,
         stall: bool = False,
         marker: bytes = b"",
+        since: int | None = None,
     ) -> None:
         self.pattern = pattern
         self.marker = marker  # with SEQS: the first message holding it starts the clock
@@ -59,7 +61,11 @@ class WSClient(asyncio.Protocol):
         self.messages = 0
         self.received = 0  # payload bytes
         self.gaps = 0  # our server's `gap` messages: lines this client will never get
-        self.missed = 0
+        self.missed = 0  # lines a `gap` announced
+        # With SEQS and `since`: lines that never came and no gap announced (a seq skipped)
+        self.unannounced = 0
+        self.next_seq = None if since is None else since + 1
+        self.repeated = 0  # lines whose seq came again
         self.first_time: float | None = None
         self.first_hit_time: float | None = None  # the first message holding the pattern
         self.first_hit_count = 0  # and how many it held
@@ -71,6 +77,11 @@ class WSClient(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buf = bytearray()
         self._open = False
+
+    @property
+    def lost(self) -> int:
+        """Lines this client will never get: announced by a gap, or skipped without one."""
+        return self.missed + self.unannounced
 
     # -- waiting --------------------------------------------------------------------------------
 
@@ -84,7 +95,9 @@ class WSClient(asyncio.Protocol):
 
     def _check(self, now: float) -> None:
         reached = self.reached
-        if reached is not None and not reached.done() and self.count + self.missed >= self.target:
+        if reached is None or reached.done():
+            return
+        if self.count + self.missed + self.unannounced >= self.target:
             reached.set_result(now)
 
     # -- asyncio protocol -----------------------------------------------------------------------
@@ -156,7 +169,17 @@ class WSClient(asyncio.Protocol):
                     self.first_time = now
                 self.last_time = now
                 if pattern is SEQS:
-                    hits = _seq_span(buf, start, end)
+                    seqs = _seq_range(buf, start, end)
+                    hits = 0 if seqs is None else seqs[1] - seqs[0] + 1
+                    if seqs is not None and self.next_seq is not None:
+                        if seqs[0] > self.next_seq:
+                            self.unannounced += seqs[0] - self.next_seq
+                        elif seqs[0] < self.next_seq:
+                            # sent before: only the seqs beyond the last one seen are new
+                            again = min(self.next_seq - seqs[0], hits)
+                            self.repeated += again
+                            hits -= again
+                        self.next_seq = max(self.next_seq, seqs[1] + 1)
                     if (
                         hits
                         and self.first_hit_time is None
@@ -173,6 +196,8 @@ class WSClient(asyncio.Protocol):
                     gap = json.loads(bytes(buf[start:end]))
                     self.gaps += 1
                     self.missed += gap["to_seq"] - gap["from_seq"] + 1
+                    if self.next_seq is not None:
+                        self.next_seq = max(self.next_seq, gap["to_seq"] + 1)
                 if self.on_message is not None:
                     self.on_message(self, bytes(buf[start:end]), now)
             elif opcode == OP_PING:
@@ -215,11 +240,12 @@ async def connect(
     on_message: Callable[[WSClient, bytes, float], None] | None = None,
     stall: bool = False,
     marker: bytes = b"",
+    since: int | None = None,
     host: str = "127.0.0.1",
     timeout: float = 20.0,
 ) -> WSClient:
     loop = asyncio.get_running_loop()
-    client = WSClient(pattern, on_message, stall, marker)
+    client = WSClient(pattern, on_message, stall, marker, since)
     await loop.create_connection(lambda: client, host, port)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [

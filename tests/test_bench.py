@@ -1,7 +1,8 @@
-"""The benchmarks still run: `python -m bench --quick` prints the table and writes the JSON.
+"""The quick bench runs, and its figures are sane: a reading client loses no line, and each ratio
+the design claims is above 1, so that a tenfold slowdown fails here, not only on the page.
 
-Only the shape is checked, never a speed: speed is measured by the bench itself, side by side
-with its peers, and shown in docs/performance.md.
+These are sanity floors for a loaded 2-core CI machine, not the bars: the bars are judged by
+the full run, side by side with its peers, and shown in docs/performance.md.
 """
 
 import json
@@ -11,29 +12,54 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
-    "memory_per_line", "ingest", "e2e_1_client", "e2e_50_clients", "latency_p50",
+    "memory_per_line", "ingest_requests", "ingest_markers", "e2e_1_client_requests",
+    "e2e_1_client_markers", "e2e_50_clients_requests", "e2e_50_clients_markers", "latency_p50",
     "latency_p99", "replay_10k", "replay_100k_blocking", "e2e_django_view", "idle_cpu",
-    "stalled_rss_growth", "stalled_others_rate", "status_p99_flood",
+    "stalled_rss_growth", "stalled_others_rate", "status_p99_flood", "page_last_line",
+    "page_longest_task", "page_fps",
 ]  # fmt: skip
+# Each ratio the design claims ahead of its peer (ours ÷ peer; for ms and bytes, the peer ÷
+# ours), with the floor a quick run on a loaded CI machine must keep. Where the product is ahead
+# today the floor is 1; where it is not yet (request lines, one client: see docs/performance.md)
+# the floor sits well below today's ratio and well above a tenfold slowdown.
+AHEAD = {
+    "ingest_markers": 1.0,
+    "ingest_requests": 0.15,
+    "e2e_1_client_markers": 0.25,
+    "e2e_1_client_requests": 0.03,
+    "e2e_50_clients_requests": 1.0,
+    "e2e_50_clients_markers": 1.0,
+    "e2e_django_view": 0.2,
+    "latency_p50": 0.25,
+    "replay_10k": 1.0,
+    "replay_100k_blocking": 1.0,
+    "memory_per_line": 0.9,
+}
 
 
-def test_the_quick_bench_prints_every_figure_and_its_json(tmp_path):
+def test_the_quick_bench_is_sane(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "of 13 bars reached" in result.stdout
+    assert f"of {len(FIGURES)} bars reached" in result.stdout
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["killed_leftovers"] == []
     assert [figure["key"] for figure in report["figures"]] == FIGURES
-    for figure in report["figures"]:
+    figures = {figure["key"]: figure for figure in report["figures"]}
+    for key, figure in figures.items():
         assert figure["title"] in result.stdout
-        assert isinstance(figure["pass"], bool) and figure["ours"]["rounds"]
-        low = 0 if figure["key"] == "idle_cpu" else 1e-12
-        assert figure["ours"]["value"] >= low
+        assert isinstance(figure["pass"], bool) and figure["ours"]["rounds"], key
+        low = 0 if key in ("idle_cpu", "page_last_line", "page_longest_task") else 1e-12
+        assert figure["ours"]["value"] >= low, key
+        # a reading client of ours loses no line: the log is durable
+        assert sum(n or 0 for n in figure["ours"]["lost"]) == 0, (key, figure["ours"]["lost"])
         if figure["peer"] is not None:
-            assert figure["peer"]["value"] >= low and figure["peer"]["rounds"]
-        if figure["ratio"] is not None:
-            assert figure["ratio"]["min"] > 0 and figure["ratio"]["median"] > 0
+            assert figure["peer"]["value"] >= low and figure["peer"]["rounds"], key
+    for key, floor in AHEAD.items():
+        figure = figures[key]
+        ratio = figure["ratio"]["median"]
+        ahead = ratio if figure["better"] == "higher" else 1 / ratio
+        assert ahead > floor, (key, figure["ratio"])
