@@ -100,6 +100,8 @@ class Recovery:
         supervisor = self.manager.get(name)
         root = Path(supervisor.project.cwd())
         async for changes in awatch(root, watch_filter=WATCHED, debounce=200, step=50):
+            if supervisor.stopped_after_crash:
+                return  # stopped by someone since it crashed: a saved file does not undo that
             saved = sorted({Path(path).name for _, path in changes})
             if supervisor.state == "broken":
                 # Django's reloader may act on its own: give it its tick first.
@@ -109,10 +111,10 @@ class Recovery:
                 if supervisor.state != "broken":
                     continue
                 say(supervisor, f"Saw {', '.join(saved)} saved; Django did not reload: restarting")
-                await _quietly(supervisor.restart())
+                await _quietly(supervisor.restart(only_from="broken"))
             elif supervisor.state == "crashed":
                 say(supervisor, f"Saw {', '.join(saved)} saved: starting again")
-                await _quietly(supervisor.start())
+                await _quietly(supervisor.start(only_from="crashed"))
 
     # -- autorestart --------------------------------------------------------------------------
 
@@ -129,8 +131,7 @@ class Recovery:
     async def _restart_later(self, supervisor: Supervisor, delay: float) -> None:
         await asyncio.sleep(delay)
         self._restarts.pop(supervisor.name, None)
-        if supervisor.state == "crashed":  # not started (or stopped) by someone meanwhile
-            await _quietly(supervisor.start())
+        await _quietly(supervisor.start(only_from="crashed"))  # unless someone acted meanwhile
 
 
 def say(supervisor: Supervisor, text: str) -> None:

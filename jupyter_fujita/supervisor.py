@@ -186,6 +186,7 @@ class Supervisor:
         self.started: str | None = None
         self.ended: str | None = None
         self.restarts = 0
+        self.stopped_after_crash = False
         self.hints: dict[str, dict[str, str]] = {}  # kind -> {kind, message, action, label}
         self.debugger: dict[str, Any] | None = None
         self._stop_requested = False
@@ -202,12 +203,18 @@ class Supervisor:
 
     # -- public, awaitable transitions --------------------------------------------------------
 
-    async def start(self, wait: float = 0.0, address: str | None = None) -> Status:
+    async def start(
+        self, wait: float = 0.0, address: str | None = None, only_from: str | None = None
+    ) -> Status:
         """Start unless already up; wait up to `wait` seconds for it to be up, broken or ended.
 
         `address` (host:port) replaces the configured one for this and later starts.
+        `only_from` starts only from that state, checked under the lock: what recovery asks,
+        so that a stop someone made meanwhile is never undone.
         """
         async with self._lock:
+            if only_from is not None and (self.state != only_from or self.stopped_after_crash):
+                return self.status()  # someone else acted meanwhile
             if self.state not in ACTIVE:
                 await self._set_address(address)
                 await self._spawn()
@@ -223,12 +230,20 @@ class Supervisor:
 
     async def stop(self) -> Status:
         """Stop the whole group; returns once it has ended and its port is free."""
+        if self.state == "crashed":
+            # It stays "crashed" (its error still shown), but someone said stop: recovery
+            # must not start it again.
+            self.stopped_after_crash = True
         async with self._lock:
             await self._stop()
         return self.status()
 
-    async def restart(self, wait: float = 0.0, address: str | None = None) -> Status:
+    async def restart(
+        self, wait: float = 0.0, address: str | None = None, only_from: str | None = None
+    ) -> Status:
         async with self._lock:
+            if only_from is not None and self.state != only_from:
+                return self.status()  # someone else acted meanwhile (see start)
             checked = await self._check_address(address)  # a bad one leaves Django as it is
             await self._stop()
             await self._set_address(checked)
@@ -407,6 +422,7 @@ class Supervisor:
     # -- spawning and reading -----------------------------------------------------------------
 
     async def _spawn(self) -> None:
+        self.stopped_after_crash = False
         self.project.pick_port()  # port 0: a free one for this run
         command = self.project.command()  # raises NotConfigured before anything changes
         cwd = self.project.cwd()

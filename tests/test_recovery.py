@@ -101,3 +101,16 @@ async def test_autorestart_gives_up_after_its_limit(site, supervised):
         lambda: "Crashed 2 times in a row: not restarting it again" in said(supervisor), 30
     ), said(supervisor)
     assert supervisor.state == "crashed"
+
+
+async def test_a_fix_saved_after_a_stop_does_not_start_django_again(site, supervised):
+    supervisor, follow = supervised
+    follow()
+    settings = site / "mysite" / "settings.py"
+    edit(settings, "DEBUG = True", "DEBUG = (True")
+    assert (await supervisor.start(wait=60)).state == "crashed"
+    await supervisor.stop()  # the user stops it, then fixes the file
+    edit(settings, "DEBUG = (True", "DEBUG = True")
+    assert not await supervisor.wait_for(
+        lambda: supervisor.state not in ("stopped", "crashed"), 4
+    ), said(supervisor)
