@@ -90,8 +90,8 @@ class LabPage:
 
 
 @contextlib.asynccontextmanager
-async def lab_page(lab: JupyterServer, name: str, path: str = "lab") -> AsyncIterator[LabPage]:
-    """JupyterLab open in Chromium; on failure a screenshot goes to test-artifacts/<name>.png."""
+async def chromium_page(name: str, **page_options) -> AsyncIterator[Page]:
+    """A page in Debian's Chromium; on failure a screenshot goes to test-artifacts/<name>.png."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -102,17 +102,24 @@ async def lab_page(lab: JupyterServer, name: str, path: str = "lab") -> AsyncIte
             ],
         )
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            ui = LabPage(page)
-            page.on("dialog", lambda dialog: (ui.dialogs.append(dialog.message), dialog.dismiss()))
-            page.on("pageerror", lambda error: ui.errors.append(str(error)))
+            page = await browser.new_page(**page_options)
             try:
-                await page.goto(f"{lab.url}{path}?token={TOKEN}")
-                await ui.open_sidebar()
-                yield ui
+                yield page
             except BaseException:
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
                 raise
         finally:
             await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def lab_page(lab: JupyterServer, name: str, path: str = "lab") -> AsyncIterator[LabPage]:
+    """JupyterLab open in Chromium, its sidebar shown."""
+    async with chromium_page(name, viewport={"width": 1400, "height": 900}) as page:
+        ui = LabPage(page)
+        page.on("dialog", lambda dialog: (ui.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: ui.errors.append(str(error)))
+        await page.goto(f"{lab.url}{path}?token={TOKEN}")
+        await ui.open_sidebar()
+        yield ui

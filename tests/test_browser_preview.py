@@ -4,14 +4,12 @@ CSRF header, a multipart upload form)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-from browser import ARTIFACTS, CHROMIUM, lab_page
+from browser import ARTIFACTS, CHROMIUM, chromium_page, lab_page
 from conftest import free_port
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import async_playwright, expect
 from servers import TOKEN, JupyterServer
 from shop_site import PIXEL_PNG, make_shop_site
 
@@ -29,28 +27,8 @@ def lab(tmp_path_factory):
     assert oskit.port_is_free("127.0.0.1", server.django_port)
 
 
-@contextlib.asynccontextmanager
-async def site_page(name: str) -> AsyncIterator[Page]:
-    """A browser tab of its own (no JupyterLab around it); a screenshot on failure."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-background-networking", "--disable-component-update"],
-        )
-        try:
-            page = await browser.new_page()
-            try:
-                yield page
-            except BaseException:
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-                raise
-        finally:
-            await browser.close()
-
-
 async def test_a_token_link_opens_the_site_and_the_token_leaves_the_address_bar(lab):
-    async with site_page("preview-token") as page:
+    async with chromium_page("preview-token") as page:
         await page.goto(f"{lab.url}fujita/site/django/?token={TOKEN}&from=link")
         assert page.url == f"{lab.url}fujita/site/django/?from=link"
         await expect(page.locator("nav a", has_text="Upload")).to_have_attribute(
@@ -67,7 +45,7 @@ async def test_a_token_link_opens_the_site_and_the_token_leaves_the_address_bar(
 
 
 async def test_the_pages_fetch_with_the_csrf_header_works_through_the_preview(lab):
-    async with site_page("preview-fetch") as page:
+    async with chromium_page("preview-fetch") as page:
         await page.goto(f"{lab.url}fujita/site/django/?token={TOKEN}")
         await page.click("#ping")
         answer = page.locator("#answer")
@@ -79,7 +57,7 @@ async def test_the_pages_fetch_with_the_csrf_header_works_through_the_preview(la
 async def test_an_upload_form_works_through_the_preview(lab, tmp_path):
     photo = tmp_path / "bird.png"
     photo.write_bytes(PIXEL_PNG)
-    async with site_page("preview-upload") as page:
+    async with chromium_page("preview-upload") as page:
         await page.goto(f"{lab.url}fujita/site/django/upload/?token={TOKEN}")
         await page.set_input_files('input[name="photo"]', str(photo))
         await page.click('button[type="submit"]')
