@@ -22,7 +22,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.lines import LineSplitter
 from jupyter_fujita.logstore import LogStore
 from jupyter_fujita.replay import ReplayCache

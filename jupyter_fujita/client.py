@@ -32,7 +32,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from .django import DjangoProject, find_manage_py
+from .project import DjangoProject, find_manage_py
 from .errors import FujitaError
 from .manager import ProcessManager
 from .replay import LineFilter, line_json, log_feed

@@ -17,7 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
 
-from .django import DjangoProject, parse_address
+from .project import DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import ReachProbe, preview_handlers, preview_path

@@ -5,7 +5,7 @@ segment files `<first seq>.jsonl`, one JSON record a line (a `Line`, meta includ
 replay cache keeps the hot tail in memory; a reader behind it reads here. Costs:
 
 - writing: the lines of one event-loop turn are encoded in one msgspec call and written in one
-  `write()` at the end of that turn (after the Django module has annotated them);
+  `write()` at the end of that turn (after runserver_output has annotated them);
 - finding a seq: a bisection over the segments, then a sparse index (the offset of every
   INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
   built by readers, from where it stopped, so writing stays one encode and one write;
@@ -124,7 +124,7 @@ class LogStore:
 
     def append(self, lines: list[Line]) -> None:
         """Queue lines for disk; they are written at the end of this event-loop turn, once the
-        Django module has annotated them."""
+        output reader has annotated them."""
         if self.failed is not None:
             return
         self._queue.extend(lines)

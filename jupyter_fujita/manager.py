@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from .django import DjangoProject
+from .project import DjangoProject
 from .errors import NoSuchProcess
 from .logstore import LogStore
 from .records import GroupRecords

@@ -144,19 +144,6 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def port_accepts(host: str, port: int) -> bool:
-    """True when a connection to host:port is accepted right now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    connect_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        try:
-            sock.connect((connect_host, port))
-        except OSError:
-            return False
-    return True
-
-
 async def wait_exit(popen: subprocess.Popen) -> int:
     """Wait for a child to exit without threads or a SIGCHLD handler: a pidfd becomes readable
     when the process ends. Works on any thread's event loop (a SIGCHLD handler needs the main

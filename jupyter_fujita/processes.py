@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .django import JUPYTER_SECRETS, parse_address
+from .project import JUPYTER_SECRETS, parse_address
 from .replay import Line
 
 PROCFILES = ("Procfile.dev", "Procfile")  # the development one first, as overmind does

@@ -39,8 +39,8 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     stream: str  # "stdout" | "stderr" | "fujita"
     time: float
     text: str
-    # What the Django module read in the line, if anything: {"request": {...}}, {"frame": {...}},
-    # {"partial": True}. One slot for all of it keeps a plain line small.
+    # What the output reader (runserver_output) read in the line, if anything:
+    # {"request": {...}}, {"frame": {...}}, {"partial": True}. One slot for all of it keeps a plain line small.
     meta: dict[str, Any] | None = None
 
 

@@ -26,11 +26,16 @@ from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 
 from . import oskit
-from .django import (
+from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction, shown
+from .lines import LineSplitter
+from .project import DjangoProject, parse_address
+from .records import GroupRecords
+from .replay import ReplayCache
+from .runs import RunHistory
+from .runserver_output import (
     Broken,
     Checking,
     DjangoError,
-    DjangoProject,
     Event,
     Failed,
     Paused,
@@ -38,13 +43,7 @@ from .django import (
     Reloading,
     RunserverWatcher,
     UnappliedMigrations,
-    parse_address,
 )
-from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction, shown
-from .lines import LineSplitter
-from .records import GroupRecords
-from .replay import ReplayCache
-from .runs import RunHistory
 
 log = logging.getLogger(__name__)
 

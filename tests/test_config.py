@@ -13,7 +13,7 @@ from conftest import copy_demo_site, edit, free_port
 from servers import JupyterServer, wait_until
 
 from jupyter_fujita import oskit
-from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.dotenv import parse_env
 from jupyter_fujita.errors import NotConfigured
 

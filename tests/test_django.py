@@ -1,21 +1,13 @@
-"""What the Django module reads in runserver's output, on text captured from Django 5.2 and 6."""
+"""What the output reader (runserver_output) reads in runserver's output, on text captured from Django 5.2 and 6."""
 
 from pathlib import Path
 
 import pytest
 
-from jupyter_fujita.django import (
-    Broken,
-    DjangoProject,
-    Failed,
-    Ready,
-    Reloading,
-    RunserverWatcher,
-    find_manage_py,
-    parse_address,
-)
 from jupyter_fujita.errors import NotConfigured
+from jupyter_fujita.project import DjangoProject, find_manage_py, parse_address
 from jupyter_fujita.replay import Line
+from jupyter_fujita.runserver_output import Broken, Failed, Ready, Reloading, RunserverWatcher
 
 URLS_SYNTAX_ERROR = """\
 Exception in thread django-main-thread:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_fujita import oskit
-from jupyter_fujita.django import parse_address
+from jupyter_fujita.project import parse_address
 from jupyter_fujita.handlers import OPENAPI
 
 API = ("fujita", "api")

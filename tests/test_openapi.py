@@ -62,7 +62,7 @@ def test_every_route_is_described():
 
 
 def test_status_has_exactly_the_described_fields(tmp_path):
-    from jupyter_fujita.django import DjangoProject
+    from jupyter_fujita.project import DjangoProject
     from jupyter_fujita.replay import ReplayCache
 
     supervisor = Supervisor("django", DjangoProject(tmp_path), ReplayCache())

@@ -23,7 +23,7 @@ from shop_site import ADMIN_PASSWORD, PIXEL_PNG, make_shop_site
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.project import DjangoProject
 
 BASE = "/user/alice/"
 PREFIX = "/user/alice/fujita/site/django/"

@@ -8,7 +8,7 @@ import pytest
 from conftest import add_test_views, copy_demo_site, edit, free_port
 
 from jupyter_fujita import oskit
-from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.recovery import Recovery
 

@@ -24,7 +24,7 @@ from conftest import (
 )
 
 from jupyter_fujita import oskit
-from jupyter_fujita.django import DjangoProject
+from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.supervisor import Supervisor
 

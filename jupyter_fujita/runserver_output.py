@@ -1,4 +1,4 @@
-"""Everything that knows Django: finding manage.py, the runserver command, and reading its output.
+"""Reading runserver's output: the events it means (ready, reloading, broken, ...) and the errors.
 
 The supervisor is generic; it feeds each line to a `RunserverWatcher` and acts on the events it
 returns (ready, reloading, waiting for a fix, an error). What runserver prints was measured with
@@ -17,19 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dotenv import read_env_file
-from .errors import NotConfigured
+from .project import SKIP_DIRS
 from .replay import Line
-
-# Folders never searched for manage.py: they hold installed code, not the user's project.
-_SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "env"}
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
@@ -69,8 +63,6 @@ TEMPLATE_ERROR = re.compile(r"on line (?P<line>\d+): '(?P<tag>[^']+)'")
 MISSING_MODULE = re.compile(r"^No module named '(?P<module>[\w.]+)'")
 PDB_WHERE = re.compile(r"^> (?P<file>.+)\((?P<line>\d+)\)(?P<func>[^(]*)\(\)")
 PDB_PROMPT = "(Pdb)"
-# What a manage.py made by startproject says its settings are.
-SETTINGS_DEFAULT = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"](?P<module>[\w.]+)['"]""")
 # How the stdout lines that mean something begin (see _feed_stdout), after a newline: a batch
 # with none of them is skipped whole. (The literal newline first lets the regex engine skip
 # ahead: much faster than ^ with re.M, or one substring search per prefix.)
@@ -90,188 +82,6 @@ PORT_ERRORS = {
         "{host} is not an address of this machine (port {port})",
     ),
 }
-
-
-def find_manage_py(root: Path) -> Path | None:
-    """manage.py in the root itself, else in one folder directly below it (first by name)."""
-    candidate = root / "manage.py"
-    if candidate.is_file():
-        return candidate
-    try:
-        folders = sorted(p for p in root.iterdir() if p.is_dir())
-    except OSError:
-        return None
-    for folder in folders:
-        if folder.name.startswith(".") or folder.name in _SKIP_DIRS:
-            continue
-        candidate = folder / "manage.py"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-ADDRESS_MAX_CHARS = 256
-# A host name or an IP literal (an IPv6 one with its scope): ASCII only, since the address ends
-# up in a command line, a URL and JSON, and runserver takes nothing else.
-_HOST = re.compile(r"[A-Za-z0-9._%:-]+", re.ASCII)
-_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """'127.0.0.1:8000', '8000' or '[::1]:8000' -> (host, port); ValueError names what is wrong."""
-    if len(address) > ADDRESS_MAX_CHARS:
-        raise ValueError(f"an address has at most {ADDRESS_MAX_CHARS} characters")
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", address
-    host = host.strip("[]") or "127.0.0.1"
-    if not _PORT.fullmatch(port) or not 0 <= int(port) < 65536:
-        raise ValueError(f"not a host:port address: {address!r}")
-    if not _HOST.fullmatch(host):
-        raise ValueError(f"not a host name or IP address: {host!r}")
-    return host, int(port)
-
-
-# Never in runserver's environment: runserver copies its environment into every request's
-# META, so a view (or a debug page) could read them. Kernels get the API's URL and token
-# from the server's environment, runserver does not.
-JUPYTER_SECRETS = ("JUPYTERHUB_", "JPY_", "JUPYTER_FUJITA_", "JUPYTER_TOKEN", "JUPYTER_PASSWORD")
-
-
-def free_port(host: str) -> int:
-    """A port nobody listens on now, for an address configured with port 0."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(slots=True)
-class DjangoProject:
-    """What runs: a manage.py (configured or found under root), a Python and an address.
-
-    Port 0 in `address` picks a free port at each start (`pick_port`). `preview_prefix` is
-    where the Jupyter server previews the site (None: no preview route) and `preview_mode`
-    whether the faces link it first ("on") or only offer it ("offered"); neither changes
-    what runserver runs.
-
-    What the user adds: `runserver_args` go after the address; the environment is the
-    server's (less Jupyter's secrets), then `env_file` (relative to manage.py's folder, read at
-    each start when present; "" for none), then `extra_env`, then `settings` as
-    DJANGO_SETTINGS_MODULE.
-    """
-
-    root: Path
-    address: str = "127.0.0.1:8000"
-    python: str = sys.executable
-    manage_py: Path | None = None  # None: look under root at each start
-    extra_env: dict[str, str] = field(default_factory=dict)
-    preview_prefix: str | None = None
-    preview_mode: str = "off"
-    bound_address: str | None = None  # this run's address when `address` has port 0
-    reach_probe: str | None = None  # a URL beside Django's that says whether a browser is local
-    runserver_args: list[str] = field(default_factory=list)
-    env_file: str = ".env"
-    env_file_required: bool = False  # configured by the user: a missing file is an error
-    settings: str = ""
-    # (manage.py as shown, settings module), found again at each start: status() reads it often
-    _identity: tuple[str | None, str | None] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
-
-    def locate(self) -> Path:
-        manage_py = self.manage_py or find_manage_py(self.root)
-        if manage_py is None:
-            raise NotConfigured(
-                f"No manage.py found in {self.root} or one folder below it: "
-                "set Fujita.manage_py to its path."
-            )
-        if not manage_py.is_file():
-            raise NotConfigured(f"Fujita.manage_py is {manage_py}, which is not a file.")
-        return manage_py
-
-    def command(self) -> list[str]:
-        self._identity = None  # a start: look again at which project and settings run
-        self.env_file_path(strict=True)  # a configured .env that is not there stops the start
-        address = self.bound_address or self.address
-        return [self.python, self.locate().name, "runserver", address, *self.runserver_args]
-
-    def cwd(self) -> Path:
-        return self.locate().parent
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(JUPYTER_SECRETS)}
-        env.update(self.env_file_values())
-        env.update(self.extra_env)
-        if self.settings:
-            env["DJANGO_SETTINGS_MODULE"] = self.settings
-        env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are written, not per 8 KiB
-        return env
-
-    def env_file_path(self, strict: bool = False) -> Path | None:
-        """The .env file that applies, when there is one. `strict`: a file the user configured
-        that is not there raises NotConfigured (the default `.env` may be absent)."""
-        if not self.env_file:
-            return None
-        path = Path(self.env_file).expanduser()
-        if not path.is_absolute():
-            try:
-                path = self.cwd() / path
-            except NotConfigured:
-                return None
-        if path.is_file():
-            return path
-        if strict and self.env_file_required:
-            raise NotConfigured(f"Fujita.env_file is {path}, which is not a file.")
-        return None
-
-    def env_file_values(self) -> dict[str, str]:
-        path = self.env_file_path()
-        if path is None:
-            return {}
-        try:
-            values, _skipped = read_env_file(path)
-        except OSError:
-            return {}
-        return values
-
-    def identity(self) -> tuple[str | None, str | None]:
-        """(manage.py relative to the root, or absolute outside it; the settings module runserver
-        gets, from the environment or else manage.py's default), None where unknown."""
-        if self._identity is None:
-            try:
-                manage_py = self.locate()
-            except NotConfigured:
-                self._identity = (None, None)
-                return self._identity
-            try:
-                shown = str(manage_py.resolve().relative_to(self.root.resolve()))
-            except ValueError:
-                shown = str(manage_py)
-            settings = self.env().get("DJANGO_SETTINGS_MODULE")
-            if not settings:
-                try:
-                    found = SETTINGS_DEFAULT.search(manage_py.read_text(errors="replace"))
-                except OSError:
-                    found = None
-                settings = found["module"] if found else None
-            self._identity = (shown, settings)
-        return self._identity
-
-    def pick_port(self) -> None:
-        """Before each start: a free port for an address with port 0, the address otherwise."""
-        host, port = parse_address(self.address)
-        self.bound_address = None
-        if port == 0:
-            bracketed = f"[{host}]" if ":" in host else host
-            self.bound_address = f"{bracketed}:{free_port(host)}"
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        return parse_address(self.bound_address or self.address)
-
-
-# -- reading the output -------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -655,7 +465,7 @@ class RunserverWatcher:
         patterns = ("settings.py", "*/settings.py", "*/settings/*.py", "*/*/settings.py")
         for pattern in (*patterns, "*/*/settings/*.py"):
             found += sorted(self._root.glob(pattern))
-        return [path for path in found if not _SKIP_DIRS & set(path.parts)]
+        return [path for path in found if not SKIP_DIRS & set(path.parts)]
 
     def _settings_line_naming(self, module: str) -> tuple[str, int] | None:
         """Where a settings file names `module` (or a dotted path inside it), quoted."""
@@ -680,7 +490,7 @@ class RunserverWatcher:
         number, tag = int(match["line"]), match["tag"]
         used = re.compile(r"\{%-?\s*" + re.escape(tag) + r"\b")
         for path in sorted(self._root.glob("**/templates/**/*")):
-            if _SKIP_DIRS & set(path.parts) or not path.is_file():
+            if SKIP_DIRS & set(path.parts) or not path.is_file():
                 continue
             try:
                 lines = path.read_text(errors="replace").splitlines()
