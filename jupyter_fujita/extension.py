@@ -17,7 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
 
-from .project import DjangoProject, parse_address
+from .project import MANAGE_COMMAND, DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
 from .preview import ReachProbe, preview_handlers, preview_path
@@ -122,6 +122,12 @@ class Fujita(ExtensionApp):
         "after that long, the status says so and hints at a restart.",
     ).tag(config=True)
 
+    runserver_command = Unicode(
+        "runserver",
+        help="The manage.py command that serves: runserver, or runserver_plus "
+        "(django-extensions: Werkzeug's debugger in the browser). Channels' Daphne needs "
+        "nothing here: listed in INSTALLED_APPS, it is runserver.",
+    ).tag(config=True)
     runserver_args = List(
         Unicode(),
         help="More arguments for runserver, after the address (e.g. --nothreading, --nostatic). "
@@ -150,6 +156,14 @@ class Fujita(ExtensionApp):
         parse_address(proposal["value"])  # ValueError names the bad value
         return proposal["value"]
 
+    @validate("runserver_command")
+    def _valid_command(self, proposal: dict) -> str:
+        if not MANAGE_COMMAND.match(proposal["value"]):
+            raise ValueError(
+                f"Fujita.runserver_command must name a manage.py command, not {proposal['value']!r}"
+            )
+        return proposal["value"]
+
     @validate("cache_lines", "cache_bytes", "max_line_bytes", "log_bytes")
     def _positive(self, proposal: dict) -> int:
         if proposal["value"] < 1:
@@ -168,6 +182,7 @@ class Fujita(ExtensionApp):
         )
         self.manager.listeners.append(StateLogger(self.log))
         project = DjangoProject(root, self.address, self.python, manage_py)
+        project.runserver_command = self.runserver_command
         project.runserver_args = list(self.runserver_args)
         project.extra_env = {str(key): str(value) for key, value in self.env.items()}
         project.env_file = self.env_file

@@ -42,6 +42,7 @@ def find_manage_py(root: Path) -> Path | None:
 
 
 ADDRESS_MAX_CHARS = 256
+MANAGE_COMMAND = re.compile(r"^[a-z_][a-z0-9_]*$")  # a manage.py command's name (runserver_plus)
 # A host name or an IP literal (an IPv6 one with its scope): ASCII only, since the address ends
 # up in a command line, a URL and JSON, and runserver takes nothing else.
 _HOST = re.compile(r"[A-Za-z0-9._%:-]+", re.ASCII)
@@ -86,10 +87,10 @@ class DjangoProject:
     whether the faces link it first ("on") or only offer it ("offered"); neither changes
     what runserver runs.
 
-    What the user adds: `runserver_args` go after the address; the environment is the
-    server's (less Jupyter's secrets), then `env_file` (relative to manage.py's folder, read at
-    each start when present; "" for none), then `extra_env`, then `settings` as
-    DJANGO_SETTINGS_MODULE.
+    What the user adds: `runserver_command` (runserver_plus, say), then `runserver_args`
+    after the address; the environment is the server's (less Jupyter's secrets), then
+    `env_file` (relative to manage.py's folder, read at each start when present; "" for none),
+    then `extra_env`, then `settings` as DJANGO_SETTINGS_MODULE.
     """
 
     root: Path
@@ -101,6 +102,7 @@ class DjangoProject:
     preview_mode: str = "off"
     bound_address: str | None = None  # this run's address when `address` has port 0
     reach_probe: str | None = None  # a URL beside Django's that says whether a browser is local
+    runserver_command: str = "runserver"  # or runserver_plus (django-extensions)
     runserver_args: list[str] = field(default_factory=list)
     env_file: str = ".env"
     env_file_required: bool = False  # configured by the user: a missing file is an error
@@ -125,7 +127,13 @@ class DjangoProject:
         self._identity = None  # a start: look again at which project and settings run
         self.env_file_path(strict=True)  # a configured .env that is not there stops the start
         address = self.bound_address or self.address
-        return [self.python, self.locate().name, "runserver", address, *self.runserver_args]
+        return [
+            self.python,
+            self.locate().name,
+            self.runserver_command,
+            address,
+            *self.runserver_args,
+        ]
 
     def cwd(self) -> Path:
         return self.locate().parent

@@ -10,10 +10,16 @@ Django 5.2 and 6.x through pipes:
   reloading.", tracebacks, "Error: That port is already in use.";
 - "Exception in thread django-main-thread:" + a traceback means the reloader is alive but the
   code does not import: Django waits for a file change, with its port closed.
+
+django-extensions' runserver_plus (Werkzeug) says it in other words: "Development server is
+running at ..." on stdout; on stderr " * Detected change in '<path>', reloading", " * Debugger
+PIN: 123-456-789", and "Error occurred during checks: SyntaxError(...)" when the code does not
+import (Werkzeug then serves anyway, every request failing, until a file changes).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -27,13 +33,24 @@ from .replay import Line
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
+# django-extensions' runserver_plus: "Development server is running at".
 START_LINE = re.compile(
-    r"^Starting (?:[A-Z]+ |ASGI/Daphne version \S+ )?development server at (?P<url>https?://\S+)"
+    r"^(?:Starting (?:[A-Z]+ |ASGI/Daphne version \S+ )?development server at"
+    r"|Development server is running at) (?P<url>https?://\S+)"
 )
 # Found anywhere in a line: the project's LOGGING may put a prefix of its own ("[time][INFO]
 # [django.utils.autoreload] ...") before what Django says. A path starts after a space or "]"
 # (a slash inside a date such as [02/Dec/2026 ...] does not).
 RELOADING = re.compile(r"(?:^|[\s\]])(?P<path>(?:/|[A-Za-z]:\\).*?) changed, reloading\.$")
+WERKZEUG_RELOADING = re.compile(r"^ \* Detected change in '(?P<path>.+)', reloading$")
+WERKZEUG_PIN = re.compile(r"^ \* Debugger PIN: (?P<pin>[\d-]+)$")
+# runserver_plus's checks, failed: the exception's repr, e.g.
+# SyntaxError("'(' was never closed", ('/app/views.py', 17, 5, 'x = (\n', 17, 0))
+CHECKS_FAILED = re.compile(
+    r"^Error occurred during checks: (?P<exception>[A-Za-z_]\w*)\((?P<args>.*)\)$"
+)
+# `manage.py migrate` refusing two leaves: "... migration graph: (0002_a, 0002_b in pages)."
+MIGRATION_CONFLICT = re.compile(r"multiple leaf nodes in the migration graph: \((?P<apps>.+)\)")
 CHECKS_START = "Performing system checks..."
 THREAD_EXCEPTION = "Exception in thread django-main-thread:"
 TRACEBACK_START = "Traceback (most recent call last):"
@@ -66,7 +83,9 @@ PDB_PROMPT = "(Pdb)"
 # How the stdout lines that mean something begin (see _feed_stdout), after a newline: a batch
 # with none of them is skipped whole. (The literal newline first lets the regex engine skip
 # ahead: much faster than ^ with re.M, or one substring search per prefix.)
-STDOUT_WORTH_READING = re.compile(r"\n(?:Starting |You have |> |Performing system checks)")
+STDOUT_WORTH_READING = re.compile(
+    r"\n(?:Starting |You have |> |Performing system checks|Development server is)"
+)
 # Django's words name no port: the messages are templates the supervisor fills in.
 PORT_ERRORS = {
     "Error: That port is already in use.": (
@@ -163,7 +182,53 @@ class Paused:
     seq: int
 
 
-Event = Ready | Reloading | Checking | Broken | Failed | UnappliedMigrations | Paused
+@dataclass(slots=True)
+class DebuggerPin:
+    """Werkzeug's debugger (runserver_plus) asks for this PIN before its console runs code."""
+
+    pin: str
+
+
+Event = Ready | Reloading | Checking | Broken | Failed | UnappliedMigrations | Paused | DebuggerPin
+
+
+@dataclass(slots=True)
+class MigrationConflict:
+    """Two migrations of an app that both claim to be its latest, as `migrate` reports them."""
+
+    leaves: dict[str, list[str]]  # app label -> its leaf migrations' names
+    files: list[str]  # their files, relative to the project, where found
+
+    @property
+    def message(self) -> str:
+        apps = "; ".join(f"{', '.join(names)} in {app}" for app, names in self.leaves.items())
+        return f"Conflicting migrations ({apps}): merge them with makemigrations --merge"
+
+
+def find_migration_conflict(text: str, root: Path) -> MigrationConflict | None:
+    """The conflict `migrate` names in `text` ("... multiple leaf nodes in the migration graph:
+    (0002_a, 0002_b in pages)."), with the files of those migrations under `root`."""
+    match = MIGRATION_CONFLICT.search(text)
+    if match is None:
+        return None
+    leaves: dict[str, list[str]] = {}
+    for part in match["apps"].split("; "):
+        names, _, app = part.rpartition(" in ")
+        leaves[app] = [name.strip() for name in names.split(",")]
+    files = []
+    for app, names in leaves.items():
+        for name in names:
+            found = [
+                path
+                for path in sorted(root.glob(f"**/migrations/{name}.py"))
+                if not SKIP_DIRS & set(path.parts)
+            ]
+            # The app's own folder first: another app may have a migration of the same name.
+            found.sort(key=lambda path: path.parent.parent.name != app)
+            if found:
+                files.append(str(found[0].relative_to(root)))
+    return MigrationConflict(leaves, files)
+
 
 _KIND_BY_EXCEPTION = {
     "SyntaxError": "syntax",
@@ -229,6 +294,7 @@ class RunserverWatcher:
         ] = {}  # path -> seq of its traceback, until its request line
         self._pdb_where: tuple[str, int, str] | None = None
         self._serving = False  # the start line seen, no reload since
+        self._checks_failed = False  # runserver_plus serves code that did not import
         self.last_error: DjangoError | None = None
 
     def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
@@ -256,8 +322,10 @@ class RunserverWatcher:
 
     def _feed_stdout(self, line: Line) -> Event | None:
         text = line.text
-        if text.startswith("Starting "):
+        if text.startswith(("Starting ", "Development server is")):
             match = START_LINE.match(text)
+            if match and self._checks_failed:
+                return None  # Werkzeug serves anyway; the code is still broken
             if match:
                 self.last_error = None
                 self._serving = True
@@ -328,7 +396,54 @@ class RunserverWatcher:
             if match:
                 self._serving = False
                 return Reloading(match["path"])
+        if text.startswith(" * "):
+            return self._feed_werkzeug(text)
+        if text.startswith("Error occurred during checks: "):
+            return self._feed_checks_failed(line, text)
         return None
+
+    def _feed_werkzeug(self, text: str) -> Event | None:
+        """What runserver_plus's Werkzeug says of itself: a reload, the debugger's PIN."""
+        match = WERKZEUG_RELOADING.match(text)
+        if match:
+            self._serving = self._checks_failed = False
+            return Reloading(match["path"])
+        match = WERKZEUG_PIN.match(text)
+        if match:
+            return DebuggerPin(match["pin"])
+        return None
+
+    def _feed_checks_failed(self, line: Line, text: str) -> Event | None:
+        """runserver_plus's word that the code does not import: the exception's repr, whose
+        arguments are read as Python literals (a SyntaxError's hold the file and line)."""
+        match = CHECKS_FAILED.match(text)
+        if match is None:
+            return None
+        try:
+            args = ast.literal_eval(f"({match['args']},)")
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            args = ()
+        message = next((arg for arg in args if isinstance(arg, str)), "")
+        error = self._error_from(_Traceback(line.seq, True), match["exception"], message)
+        where = next(
+            (
+                arg
+                for arg in args
+                if isinstance(arg, tuple)
+                and len(arg) > 1
+                and isinstance(arg[0], str)
+                and isinstance(arg[1], int)
+            ),
+            None,
+        )
+        if where is not None:
+            error.file, error.line = self._relative(where[0]), where[1]
+            if self._inside_project(where[0]) is not None:
+                line.meta = {"frame": {"file": error.file, "line": error.line}}
+        self.last_error = error
+        self._serving = False
+        self._checks_failed = True
+        return Broken(error)
 
     def _feed_json(self, line: Line, text: str) -> bool:
         """A JSON-lines log record (python-json-logger, structlog): its message read as a line
