@@ -19,11 +19,15 @@ class Command(BaseCommand):
         self.stdout.write("worker ready: looking for new notes", ending="\n")
         self.stdout.flush()
         seen = 0
+        waiting = False
         while True:
             try:
                 new = list(Note.objects.filter(pk__gt=seen).order_by("pk"))
+                waiting = False
             except OperationalError as error:  # no table yet: migrate has not run
-                self.stderr.write(f"worker: database not ready ({error}); trying again")
+                if not waiting:
+                    self.stderr.write(f"worker: database not ready ({error}); waiting for it")
+                waiting = True
                 new = []
             for note in new:
                 words = len(note.body.split())
