@@ -29,14 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import to_builtins
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from .project import DjangoProject, find_manage_py
 from .errors import FujitaError
 from .manager import ProcessManager
-from .replay import LineFilter, line_json, log_feed
-from .supervisor import status_json
+from .project import DjangoProject, find_manage_py
+from .replay import LineFilter, log_feed
+from .wire import line_json
 
 OnStatus = Callable[[dict[str, Any]], None]
 OnLog = Callable[[dict[str, Any]], None]
@@ -269,7 +270,7 @@ class EmbeddedBackend:
             raise ClientError(error.message) from None
 
     def statuses(self) -> list[dict[str, Any]]:
-        return [status_json(s) for s in self.manager.statuses()]
+        return [to_builtins(s) for s in self.manager.statuses()]
 
     def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
         return self._run(self._act(name, action, address))
@@ -279,16 +280,16 @@ class EmbeddedBackend:
     ) -> dict[str, Any]:
         supervisor = self.manager.get(name)
         if action == "start":
-            status = await supervisor.start(wait=30, address=address)
+            status = await supervisor.start(wait=supervisor.start_wait, address=address)
         elif action == "restart":
-            status = await supervisor.restart(wait=30, address=address)
+            status = await supervisor.restart(wait=supervisor.start_wait, address=address)
         elif action == "stop":
             status = await supervisor.stop()
         elif action == "stdin":
-            status = await supervisor.send(text or "")
+            status = await supervisor.send_stdin(text or "")
         else:
-            status = await supervisor.run_action(action)
-        return status_json(status)
+            status = await supervisor.run_hint_action(action)
+        return to_builtins(status)
 
     def send(self, name: str, text: str) -> dict[str, Any]:
         return self._run(self._act(name, "stdin", text=text))
@@ -336,7 +337,7 @@ class EmbeddedBackend:
                     records = message.get("processes") or [message.get("process")]
                     for status in records:
                         if status.name == name:
-                            deliver(on_status, status_json(status))
+                            deliver(on_status, to_builtins(status))
 
             async def lines() -> None:
                 async for message in log_feed(supervisor.cache):

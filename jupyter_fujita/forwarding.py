@@ -33,13 +33,12 @@ from .preview_rules import (
     same_origin,
     without_token,
 )
+from .project import LOOPBACK_FOR
 from .supervisor import Supervisor
 
 CONNECT_TIMEOUT = 5.0
 MAX_ANSWER_BYTES = 1 << 40
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-# Where to connect for a wildcard bind address.
-LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class SiteForwarding(web.RequestHandler):

@@ -26,9 +26,10 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, shown
 from .manager import ProcessManager
-from .replay import LineFilter, line_json, log_feed, read_log
+from .replay import LineFilter, log_feed, read_log
 from .runs import runs_json
-from .supervisor import status_json
+from .supervisor import LIFECYCLE_ACTIONS
+from .wire import line_json
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
@@ -84,11 +85,7 @@ def encode_message(message: dict[str, Any]) -> bytes:
         # with meta goes through line_json, which merges meta into the record as the API says.
         lines = [line if line.meta is None else line_json(line) for line in message["lines"]]
         message = {"type": "lines", "log_id": message["log_id"], "lines": lines}
-    elif message["type"] == "snapshot":
-        message = {"type": "snapshot", "processes": [status_json(s) for s in message["processes"]]}
-    elif message["type"] == "status":
-        message = {"type": "status", "process": status_json(message["process"])}
-    return _json.encode(message)
+    return _json.encode(message)  # Status records (wire.py) encode as they are
 
 
 class SharedEncodings:
@@ -194,7 +191,7 @@ class FujitaHandler(FujitaMixin, APIHandler):
             raise BadRequest(f"Unknown field(s) {', '.join(unknown)}: expected {sorted(allowed)}.")
         return body
 
-    def answer(self, data: dict[str, Any]) -> None:
+    def answer(self, data: object) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(_json.encode(data))
 
@@ -203,22 +200,24 @@ class ProcessesHandler(FujitaHandler):
     @web.authenticated
     @authorized(READ)
     async def get(self) -> None:
-        self.answer({"processes": [status_json(s) for s in self.manager.statuses()]})
+        self.answer({"processes": self.manager.statuses()})
 
 
 class ProcessHandler(FujitaHandler):
     @web.authenticated
     @authorized(READ)
     async def get(self, name: str) -> None:
-        self.answer(status_json(self.manager.get(name).status()))
+        self.answer(self.manager.get(name).status())
 
 
-class ActionHandler(FujitaHandler):
+class LifecycleHandler(FujitaHandler):
+    """start, stop, restart."""
+
     @web.authenticated
     @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
         # What is asked is checked before how: an unknown action is 404 whatever its body.
-        if action not in ("start", "stop", "restart"):
+        if action not in LIFECYCLE_ACTIONS:
             raise NoSuchAction(f"No action {shown(action)}: use start, stop or restart.")
         supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
@@ -231,7 +230,7 @@ class ActionHandler(FujitaHandler):
             status = await supervisor.stop()
         else:
             status = await supervisor.restart(wait=wait, address=address)
-        self.answer(status_json(status))
+        self.answer(status)
 
 
 class LogHandler(FujitaHandler):
@@ -318,10 +317,12 @@ class LogTextHandler(FujitaHandler):
 
 
 class HintActionHandler(FujitaHandler):
+    """migrate, next-port, restart: what a hint offers (actions.py)."""
+
     @web.authenticated
     @authorized(EXECUTE)
     async def post(self, name: str, action: str) -> None:
-        self.answer(status_json(await self.manager.get(name).run_action(action)))
+        self.answer(await self.manager.get(name).run_hint_action(action))
 
 
 class StdinHandler(FujitaHandler):
@@ -332,7 +333,7 @@ class StdinHandler(FujitaHandler):
         text = self.json_body(allowed=frozenset({"text"})).get("text")
         if not isinstance(text, str) or not text:
             raise BadRequest('The body must be {"text": "..."} with some text, e.g. "c\\n".')
-        self.answer(status_json(await supervisor.send(text)))
+        self.answer(await supervisor.send_stdin(text))
 
 
 class OpenAPIHandler(FujitaHandler):
@@ -471,7 +472,7 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{api}/processes/{NAME}/runs", RunsHandler),
         (rf"{api}/processes/{NAME}/actions/(?P<action>[^/]+)", HintActionHandler),
         (rf"{api}/processes/{NAME}/stdin", StdinHandler),
-        (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", ActionHandler),
+        (rf"{api}/processes/{NAME}/(?P<action>[^/]+)", LifecycleHandler),
         (rf"{api}/status/ws", StatusSocket),
         (rf"{api}/openapi\.json", OpenAPIHandler),
         (rf"{api}(?:/.*)?", NotFoundHandler),

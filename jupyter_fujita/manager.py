@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from .project import DjangoProject
+from .broadcast import Broadcast
 from .errors import NoSuchProcess
 from .logstore import LogStore
 from .records import GroupRecords
+from .project import DjangoProject
 from .replay import ReplayCache
-from .supervisor import Status, Supervisor
+from .supervisor import Supervisor
+from .wire import Status
 
 
 class ProcessManager:
@@ -35,7 +37,7 @@ class ProcessManager:
         self._supervisors: dict[str, Supervisor] = {}
         self._versions: dict[str, int] = {}  # name -> manager version of its last change
         self.version = 0
-        self._changed = asyncio.Event()
+        self._changed = Broadcast()
         # Called at once on every change, in order: unlike the status feed, which gives a slow
         # reader the latest status only, these see each state a process passes through.
         self.listeners: list[Callable[[Supervisor], None]] = []
@@ -83,8 +85,7 @@ class ProcessManager:
     def _on_change(self, supervisor: Supervisor) -> None:
         self.version += 1
         self._versions[supervisor.name] = self.version
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changed.notify()
         for listener in self.listeners:
             listener(supervisor)
 

@@ -23,10 +23,10 @@ from tornado.netutil import bind_sockets
 
 from .errors import FujitaError
 from .forwarding import SAFE_METHODS, SiteForwarding
+from .handlers import AUTH_RESOURCE
 from .preview_rules import Gate, has_token, without_token
 from .supervisor import Supervisor
 
-AUTH_RESOURCE = "fujita"
 SHIM = Path(__file__).resolve().parent / "preview_shim.js"
 
 

@@ -47,6 +47,8 @@ MANAGE_COMMAND = re.compile(r"^[a-z_][a-z0-9_]*$")  # a manage.py command's name
 # up in a command line, a URL and JSON, and runserver takes nothing else.
 _HOST = re.compile(r"[A-Za-z0-9._%:-]+", re.ASCII)
 _PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
+# Where to connect, on this machine, to a server bound to every interface.
+LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 def parse_address(address: str) -> tuple[str, int]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
 from typing import TYPE_CHECKING, Any
 
-import msgspec
+from .broadcast import Broadcast
+from .wire import Line
 
 if TYPE_CHECKING:
     from .logstore import LogStore
@@ -28,27 +29,6 @@ LINE_OVERHEAD = 140
 # About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
 LINE_JSON = 70
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
-
-
-class Line(msgspec.Struct, gc=False, omit_defaults=True):
-    """One log line. gc=False: a cache holds up to millions of lines, and objects the cycle
-    collector tracks make each full collection walk all of them; a Line holds plain data
-    (meta included: JSON values read from the line), never anything that refers back to it."""
-
-    seq: int
-    stream: str  # "stdout" | "stderr" | "fujita"
-    time: float
-    text: str
-    # What the output reader (runserver_output) read in the line, if anything:
-    # {"request": {...}}, {"frame": {...}}, {"partial": True}. One slot for all of it keeps a plain line small.
-    meta: dict[str, Any] | None = None
-
-
-def line_json(line: Line) -> dict[str, Any]:
-    record = {"seq": line.seq, "stream": line.stream, "time": line.time, "text": line.text}
-    if line.meta:
-        record.update(line.meta)
-    return record
 
 
 @dataclass(slots=True)
@@ -91,7 +71,7 @@ class ReplayCache:
         self.id = secrets.token_hex(6)
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
-        self._changed = asyncio.Event()
+        self._changed = Broadcast()
         if store is not None:
             store.on_fail = self._say_disk_failed
             if store.failed is not None:
@@ -182,8 +162,7 @@ class ReplayCache:
         self._bytes = self._weight(head, len(lines), LINE_OVERHEAD)
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changed.notify()
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from .wire import DjangoError
+
 log = logging.getLogger(__name__)
 MAX_RUNS = 200
 
@@ -26,7 +28,7 @@ class Run(msgspec.Struct, omit_defaults=False):
     ended: str | None = None
     returncode: int | None = None
     signal: str | None = None  # "SIGKILL" when a signal ended it
-    error: dict[str, Any] | None = None
+    error: DjangoError | None = None
     last_seq: int | None = None  # null while it runs
 
 
@@ -51,7 +53,7 @@ class RunHistory:
         self._save()
         return run
 
-    def end(self, ended: str, returncode: int, error: dict[str, Any] | None, last_seq: int) -> None:
+    def end(self, ended: str, returncode: int, error: DjangoError | None, last_seq: int) -> None:
         if not self.runs or self.runs[-1].ended is not None:
             return
         run = self.runs[-1]

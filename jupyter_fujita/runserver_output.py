@@ -24,12 +24,12 @@ import json
 import os
 import re
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .project import SKIP_DIRS
-from .replay import Line
+from .wire import Check, DjangoError, Line
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
@@ -101,40 +101,6 @@ PORT_ERRORS = {
         "{host} is not an address of this machine (port {port})",
     ),
 }
-
-
-@dataclass(slots=True)
-class DjangoError:
-    kind: str
-    message: str
-    exception: str | None = None
-    file: str | None = None
-    line: int | None = None
-    seq: int | None = None
-    checks: list[dict[str, str]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "exception": self.exception,
-            "file": self.file,
-            "line": self.line,
-            "seq": self.seq,
-            "checks": self.checks,
-        }
-
-    def summary(self) -> str:
-        """'SyntaxError in mysite/urls.py line 12' style, for status messages."""
-        if self.checks:
-            first = self.checks[0]
-            more = f" (and {len(self.checks) - 1} more)" if len(self.checks) > 1 else ""
-            return f"{self.exception or 'System check'} {first['id']}: {first['message']}{more}"
-        what = self.exception or self.message
-        if self.file:
-            where = f" in {self.file}" + (f" line {self.line}" if self.line else "")
-            return what + where
-        return what if what == self.message else f"{what}: {self.message}"
 
 
 @dataclass(slots=True)
@@ -539,18 +505,13 @@ class RunserverWatcher:
             return None
         match = CHECK_LINE.match(text)
         if match:
-            check = {
-                "id": match["id"],
-                "level": self._check_level,
-                "object": match["object"],
-                "message": match["message"],
-            }
+            check = Check(match["id"], self._check_level, match["object"], match["message"])
             self._locate_check_object(check)
             error.checks.append(check)
             if len(error.checks) == 1:
                 error.message = f"{match['id']}: {match['message']}"
                 if error.file is None or Path(error.file).name == "manage.py":
-                    error.file, error.line = check.get("file"), check.get("line")
+                    error.file, error.line = check.file, check.line
             return None
         if not text or text.startswith(("\t", "    ")):
             return None  # blank lines and hints ("\tHINT: ...") inside the report
@@ -615,10 +576,10 @@ class RunserverWatcher:
                 return str(path.relative_to(self._root)), number
         return None
 
-    def _locate_check_object(self, check: dict[str, Any]) -> None:
+    def _locate_check_object(self, check: Check) -> None:
         """A system check's object ("pages.Note.title", "pages.Note"): the model's file and the
         line of the field (or of the class) in the app's models."""
-        parts = check["object"].split(".")
+        parts = check.object.split(".")
         if len(parts) < 2 or not all(part.isidentifier() for part in parts):
             return
         app, model, field_name = parts[0], parts[1], parts[2] if len(parts) > 2 else None
@@ -642,7 +603,7 @@ class RunserverWatcher:
                     (n for n in range(start + 1, len(lines)) if assignment.match(lines[n])),
                     start,
                 )
-            check["file"], check["line"] = str(path.relative_to(self._root)), number + 1
+            check.file, check.line = str(path.relative_to(self._root)), number + 1
             return
 
     def _project_frame(

@@ -23,7 +23,7 @@ class StateLogger:
             self._states[name] = state
             status = supervisor.status()
             self.log.info("jupyter_fujita: %s state=%s: %s", name, state, status.message)
-        error = supervisor.error
+        error = supervisor.run.error
         key = (error.kind, error.message, error.file, error.line, error.seq) if error else ()
         if key != self._errors.get(name, ()):
             self._errors[name] = key

@@ -199,7 +199,7 @@ async def test_a_since_from_an_earlier_server_is_answered_with_cleared_then_ever
 
 
 async def test_stop_frees_the_port_and_leaves_no_process(running, fetch_json, manager, django_port):
-    pgid = manager.get("django").pgid
+    pgid = manager.get("django").run.pgid
     status = await fetch_json("processes", "django", "stop", method="POST")
     assert status["state"] == "stopped" and status["pid"] is None
     assert_group_gone(pgid)
@@ -218,13 +218,13 @@ async def test_fifty_concurrent_starts_over_http_give_one_process(site, fetch_js
         *(fetch_json("processes", "django", "start", method="POST") for _ in range(50))
     )
     assert {s["pid"] for s in statuses} == {statuses[0]["pid"]}
-    assert len(oskit.group_members(manager.get("django").pgid)) == 2
+    assert len(oskit.group_members(manager.get("django").run.pgid)) == 2
 
 
 async def test_server_shutdown_with_django_running_leaves_nothing(
     running, jp_serverapp, manager, django_port
 ):
-    pgid = manager.get("django").pgid
+    pgid = manager.get("django").run.pgid
     await jp_serverapp._cleanup()  # what Ctrl-C, SIGTERM and `jupyter server stop` run
     assert_group_gone(pgid)
     assert oskit.port_is_free("127.0.0.1", django_port)

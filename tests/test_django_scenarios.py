@@ -90,7 +90,7 @@ def python(request) -> str:
 def manager(tmp_path, jp_asyncio_loop):
     manager = ProcessManager()
     yield manager
-    groups = [s.pgid for s in manager]
+    groups = [s.run.pgid for s in manager]
     jp_asyncio_loop.run_until_complete(manager.shutdown())
     for pgid in groups:
         assert pgid is None or oskit.group_members(pgid) == []
@@ -170,10 +170,10 @@ async def test_a_system_check_error_carries_its_check_ids(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "broken", status.message
-    assert await supervisor.wait_for(lambda: supervisor.error.checks, 10)
+    assert await supervisor.wait_for(lambda: supervisor.run.error.checks, 10)
     error = supervisor.status().error
     assert error.kind == "system-check"
-    assert "admin.E406" in [check["id"] for check in error.checks]
+    assert "admin.E406" in [check.id for check in error.checks]
     assert "admin.E406" in supervisor.status().message
 
 
@@ -185,11 +185,11 @@ async def test_port_taken_is_a_port_error_and_next_port_runs_it_elsewhere(manage
         supervisor = supervise(manager, site, port=port)
         status = await supervisor.start(wait=60)
         assert (status.state, status.error.kind) == ("crashed", "port")
-        assert "next-port" in [hint["action"] for hint in status.hints]
-        status = await supervisor.run_action("next-port")
+        assert "next-port" in [hint.action for hint in status.hints]
+        status = await supervisor.run_hint_action("next-port")
     assert status.state == "running", status.message
     assert not status.url.endswith(f":{port}/")
-    assert "next-port" not in [hint["action"] for hint in status.hints]
+    assert "next-port" not in [hint.action for hint in status.hints]
     assert any(f"Port {port} is taken: moving to" in t for t in texts(supervisor))
 
 
@@ -199,9 +199,9 @@ async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_an
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     [hint] = status.hints
-    assert (hint["kind"], hint["action"]) == ("migrations", "migrate")
-    assert hint["label"].startswith("Apply ") and "auth" in hint["message"]
-    status = await supervisor.run_action("migrate")
+    assert (hint.kind, hint.action) == ("migrations", "migrate")
+    assert hint.label.startswith("Apply ") and "auth" in hint.message
+    status = await supervisor.run_hint_action("migrate")
     assert status.hints == []
     assert any(t.strip().startswith("Applying auth.") for t in texts(supervisor))
     assert texts(supervisor)[-1] == "Migrations applied"
@@ -234,7 +234,9 @@ async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
     assert traceback_line.text == "Traceback (most recent call last):"
     frames = [l.meta["frame"] for l in supervisor.cache.tail(500) if l.meta and "frame" in l.meta]
     assert {"file": "site/pages/views.py", "line": frames[-1]["line"]} == frames[-1]
-    assert supervisor.state == "running" and supervisor.error is None  # one bad request is no crash
+    assert (
+        supervisor.state == "running" and supervisor.run.error is None
+    )  # one bad request is no crash
 
 
 async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, site, python):
@@ -243,14 +245,12 @@ async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, sit
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
     assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
     paused = supervisor.status()
-    assert paused.debugger["file"] == "site/pages/views.py"
-    assert paused.debugger["function"] == "pause"
-    assert (
-        paused.message == f"Paused in the debugger at site/pages/views.py:{paused.debugger['line']}"
-    )
-    prompt = next(l for l in supervisor.cache.tail(50) if l.seq == paused.debugger["seq"])
+    assert paused.debugger.file == "site/pages/views.py"
+    assert paused.debugger.function == "pause"
+    assert paused.message == f"Paused in the debugger at site/pages/views.py:{paused.debugger.line}"
+    prompt = next(l for l in supervisor.cache.tail(50) if l.seq == paused.debugger.seq)
     assert prompt.text.startswith("(Pdb)") and prompt.meta == {"partial": True}
-    await supervisor.send("c\n")
+    await supervisor.send_stdin("c\n")
     assert await asyncio.wait_for(request, 30) == 200
     assert supervisor.state == "running" and supervisor.status().debugger is None
 
@@ -261,16 +261,16 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     status = await supervisor.start(wait=60)
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
     assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
-    await supervisor.send("n\n")
+    await supervisor.send_stdin("n\n")
     await asyncio.sleep(0.05)  # the pace under test, not a wait for something
-    await supervisor.send("c\n")
+    await supervisor.send_stdin("c\n")
     assert await asyncio.wait_for(request, 30) == 200
     # The second prompt is published once idle; it must not pause a finished request.
     await wait_for(lambda: sum(t.startswith("(Pdb)") for t in texts(supervisor)) >= 2, 10)
     assert supervisor.state == "running" and supervisor.status().debugger is None
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
     assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30)  # pauses again
-    await supervisor.send("c\n")
+    await supervisor.send_stdin("c\n")
     assert await asyncio.wait_for(request, 30) == 200
 
 
@@ -279,10 +279,10 @@ async def test_stdin_refuses_too_much_text_and_a_stopped_process(manager, site):
 
     supervisor = supervise(manager, site)
     with pytest.raises(Conflict):
-        await supervisor.send("c\n")
+        await supervisor.send_stdin("c\n")
     await supervisor.start(wait=60)
     with pytest.raises(BadRequest):
-        await supervisor.send("x" * 5000)
+        await supervisor.send_stdin("x" * 5000)
 
 
 # LOGGING formats people use, for Django's own loggers (requests, errors, reloads).
@@ -367,14 +367,16 @@ async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manage
     assert (
         "Traceback (most recent call last):" in start.text or "Internal Server Error" in start.text
     )
-    assert supervisor.state == "running" and supervisor.error is None
+    assert supervisor.state == "running" and supervisor.run.error is None
 
     # The serving child dies: the crash is not blamed on the request's handled exception.
-    child = next(pid for pid in oskit.group_members(supervisor.pgid) if pid != supervisor.proc.pid)
+    child = next(
+        pid for pid in oskit.group_members(supervisor.run.pgid) if pid != supervisor.run.proc.pid
+    )
     os.kill(child, 9)
     assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 20), supervisor.state
-    assert supervisor.error is not None and supervisor.error.exception != "ValueError", (
-        supervisor.error
+    assert supervisor.run.error is not None and supervisor.run.error.exception != "ValueError", (
+        supervisor.run.error
     )
 
 
@@ -393,11 +395,13 @@ async def test_a_model_check_error_points_at_the_field(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state in ("broken", "crashed"), status.message
-    assert await supervisor.wait_for(lambda: bool(supervisor.error and supervisor.error.checks), 10)
-    check = supervisor.error.checks[0]
-    assert (check["id"], check["object"]) == ("fields.E160", "pages.Note.created")
-    assert (check["file"], check["line"]) == ("site/pages/models.py", 8)
-    assert (supervisor.error.file, supervisor.error.line) == ("site/pages/models.py", 8)
+    assert await supervisor.wait_for(
+        lambda: bool(supervisor.run.error and supervisor.run.error.checks), 10
+    )
+    check = supervisor.run.error.checks[0]
+    assert (check.id, check.object) == ("fields.E160", "pages.Note.created")
+    assert (check.file, check.line) == ("site/pages/models.py", 8)
+    assert (supervisor.run.error.file, supervisor.run.error.line) == ("site/pages/models.py", 8)
 
 
 async def test_a_port_taken_while_django_starts_is_named_and_the_next_one_offered(manager, site):
@@ -413,7 +417,7 @@ async def test_a_port_taken_while_django_starts_is_named_and_the_next_one_offere
         assert (
             status.error.message == f"Port {port} on 127.0.0.1 is already in use by another program"
         )
-        assert "next-port" in [hint["action"] for hint in status.hints]
+        assert "next-port" in [hint.action for hint in status.hints]
 
 
 async def test_a_template_syntax_error_points_at_the_template_and_its_line(manager, site):

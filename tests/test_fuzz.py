@@ -217,8 +217,8 @@ async def test_fuzzed_requests_get_documented_json_answers_and_leave_the_server_
     def fuzz(request) -> None:
         method, path, query, body = request
         code, answer, url = send(base, token, method, path, query, body)
-        if supervisor.pgid:
-            groups.add(supervisor.pgid)
+        if supervisor.run.pgid:
+            groups.add(supervisor.run.pgid)
         assert code != 500, (url, answer)
         operation = operation_for(method, path)
         if operation is None:

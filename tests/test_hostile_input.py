@@ -154,10 +154,10 @@ async def test_a_status_that_cannot_be_encoded_is_logged_and_the_feed_goes_on(
         assert json.loads(await asyncio.wait_for(ws.read_message(), 10))["type"] == "snapshot"
         supervisor = manager.get("django")
         supervisor.hints["bad"] = {"kind": object()}  # what no JSON encoder takes
-        supervisor._set_state("stopped")
+        supervisor.notify()
         await wait_for(lambda: any("cannot encode" in m for m in logged), 10, "the error logged")
         del supervisor.hints["bad"]
-        supervisor._set_state("stopped")
+        supervisor.notify()
         message = json.loads(await asyncio.wait_for(ws.read_message(), 10))
         assert message["type"] == "status" and message["process"]["hints"] == []
         ws.close()
@@ -168,7 +168,7 @@ async def test_a_status_that_cannot_be_encoded_is_logged_and_the_feed_goes_on(
 async def test_text_from_the_os_that_is_not_utf8_is_shown_replaced(jp_serverapp, call, manager):
     """A folder named in bytes that are not UTF-8 reaches Python as lone surrogates."""
     supervisor = manager.get("django")
-    supervisor.command, supervisor.cwd = ["python", "manage.py"], "/srv/caf\udce9"
+    supervisor.run.command, supervisor.run.cwd = ["python", "manage.py"], "/srv/caf\udce9"
     code, status = await call("processes", "django", method="GET")
     assert code == 200 and status["cwd"] == "/srv/caf\ufffd"
 

@@ -162,7 +162,7 @@ def test_embedded_supervisor_in_plain_ipython_leaves_no_process(isolated):
             import time; time.sleep(0.5)
             %fujita log 1
             magics = get_ipython().magics_manager.registry["FujitaMagics"]
-            print("PGID", magics.backend().manager.get("django").pgid)
+            print("PGID", magics.backend().manager.get("django").run.pgid)
             """
         )
     )

@@ -1,5 +1,5 @@
 """The OpenAPI description is served, and stays true: every route described, every described
-path served by the handler and methods it names, Status exactly the fields status_json gives,
+path served by the handler and methods it names, Status exactly the fields its record (wire.py) gives,
 and what the server answers fits the schemas (here and in test_fuzz.py)."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import json
 import re
 
 import jsonschema
+import msgspec
 import pytest
 
 from jupyter_fujita import handlers
 from jupyter_fujita.handlers import OPENAPI, NotFoundHandler
-from jupyter_fujita.supervisor import Supervisor, status_json
+from jupyter_fujita.supervisor import Supervisor
 
 API = ("fujita", "api")
 SPEC = json.loads(OPENAPI.read_text())
@@ -66,7 +67,7 @@ def test_status_has_exactly_the_described_fields(tmp_path):
     from jupyter_fujita.replay import ReplayCache
 
     supervisor = Supervisor("django", DjangoProject(tmp_path), ReplayCache())
-    status = status_json(supervisor.status())
+    status = msgspec.to_builtins(supervisor.status())
     schema = SPEC["components"]["schemas"]["Status"]
     assert set(status) == set(schema["properties"]) == set(schema["required"])
     validator(schema).validate(status)

@@ -34,7 +34,7 @@ def supervised(site, jp_asyncio_loop):
     yield supervisor, follow
     for recovery in recoveries:
         jp_asyncio_loop.run_until_complete(recovery.stop())
-    pgid = supervisor.pgid
+    pgid = supervisor.run.pgid
     jp_asyncio_loop.run_until_complete(manager.shutdown())
     assert pgid is None or oskit.group_members(pgid) == []
 

@@ -33,7 +33,7 @@ from jupyter_fujita.supervisor import Supervisor
 def manager(tmp_path, jp_asyncio_loop):
     manager = ProcessManager(tmp_path / "records")
     yield manager
-    groups = [s.pgid for s in manager]
+    groups = [s.run.pgid for s in manager]
     jp_asyncio_loop.run_until_complete(manager.shutdown())
     for pgid in groups:
         assert_group_gone(pgid)
@@ -87,7 +87,7 @@ async def test_start_reaches_running_with_the_url_and_the_site_answers(manager, 
 async def test_stop_frees_the_port_and_leaves_no_process_of_the_group(manager, site, port):
     supervisor = supervise(manager, site.parent, port)
     await supervisor.start(wait=30)
-    pgid = supervisor.pgid
+    pgid = supervisor.run.pgid
     members = oskit.group_members(pgid)
     assert len(members) == 2  # the autoreloader and the child that serves
     status = await supervisor.stop()
@@ -106,7 +106,7 @@ async def test_fifty_concurrent_starts_give_one_process(manager, site, port):
     statuses = await asyncio.gather(*(supervisor.start() for _ in range(50)))
     assert len({s.pid for s in statuses}) == 1
     assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
-    assert len(oskit.group_members(supervisor.pgid)) == 2
+    assert len(oskit.group_members(supervisor.run.pgid)) == 2
     assert sum(t.startswith("Starting: ") for t in texts(supervisor)) == 1
 
 
@@ -114,7 +114,7 @@ async def test_stop_during_starting_works(manager, site, port):
     supervisor = supervise(manager, site.parent, port)
     starting = asyncio.ensure_future(supervisor.start(wait=30))
     await wait_for(lambda: supervisor.state == "starting", 10)
-    pgid = supervisor.pgid
+    pgid = supervisor.run.pgid
     status = await supervisor.stop()
     assert status.state == "stopped"
     assert (await starting).state == "stopped"
@@ -141,7 +141,7 @@ async def test_port_taken_by_another_program_crashes_at_once_with_a_port_error(m
     assert status.state == "crashed"
     assert status.error.kind == "port"
     assert "in use" in status.message and str(port) in status.message
-    assert supervisor.proc is None  # nothing was spawned
+    assert supervisor.run.proc is None  # nothing was spawned
 
 
 async def test_broken_urls_is_not_running_then_fixed_runs_by_itself(manager, site, port):
@@ -154,12 +154,12 @@ async def test_broken_urls_is_not_running_then_fixed_runs_by_itself(manager, sit
     assert status.error.file == "site/mysite/urls.py"
     assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line")
     assert oskit.port_is_free("127.0.0.1", port)
-    assert len(oskit.group_members(supervisor.pgid)) == 2  # alive, waiting for a change
+    assert len(oskit.group_members(supervisor.run.pgid)) == 2  # alive, waiting for a change
     await let_reloader_settle()
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
     assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), supervisor.state
     assert supervisor.status().error is None
-    assert (await fetch(supervisor.url))[0] == 200
+    assert (await fetch(supervisor.run.url))[0] == 200
 
 
 async def test_views_broken_while_running_reloads_then_is_broken_then_runs(manager, site, port):
@@ -173,7 +173,7 @@ async def test_views_broken_while_running_reloads_then_is_broken_then_runs(manag
     assert await supervisor.wait_for(lambda: supervisor.state == "broken", 30)
     await let_reloader_settle()
     assert "reloading" in seen
-    assert supervisor.error.file == "site/pages/views.py"
+    assert supervisor.run.error.file == "site/pages/views.py"
     edit(views, "def notes(request:", "def notes(request):")
     assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
 
@@ -210,7 +210,7 @@ async def test_stop_escalates_to_sigkill_for_a_child_that_ignores_signals(manage
     status = await supervisor.stop()
     assert status.state == "stopped" and status.returncode == -signal.SIGKILL
     assert any("sending SIGKILL" in t for t in texts(supervisor))
-    assert_group_gone(supervisor.pgid)
+    assert_group_gone(supervisor.run.pgid)
 
 
 async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
@@ -238,7 +238,7 @@ async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, 
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
     assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
-    assert_group_gone(supervisor.pgid)
+    assert_group_gone(supervisor.run.pgid)
 
 
 async def test_ten_megabyte_line_and_binary_garbage_stay_bounded(manager, tmp_path, port):
@@ -360,10 +360,10 @@ async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, 
         await supervisor.start(wait=30)
     finally:
         signal.signal(signal.SIGINT, previous)
-    await fetch(supervisor.url)
+    await fetch(supervisor.run.url)
     await supervisor.stop()
     assert not any("sending SIGTERM" in t for t in texts(supervisor))
-    assert supervisor.returncode == 0
+    assert supervisor.run.returncode == 0
 
 
 async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
@@ -380,14 +380,14 @@ async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
         assert status.state == "crashed" and status.pid is None
         assert status.error.kind == "record"
         assert status.message.startswith("Not started: could not record the process in")
-        assert_group_gone(supervisor.pgid)
+        assert_group_gone(supervisor.run.pgid)
         assert oskit.port_is_free("127.0.0.1", port)
         assert (await supervisor.stop()).state == "crashed"  # nothing left to stop
         records.unlink()  # space again: the next start runs, recorded
         assert (await supervisor.start(wait=30)).state == "running"
         assert [p.name for p in records.glob("*.json")] == [f"django-{os.getpid()}.json"]
     finally:
-        pgid = supervisor.pgid
+        pgid = supervisor.run.pgid
         await manager.shutdown()
         assert_group_gone(pgid)
 
@@ -405,11 +405,11 @@ async def test_no_start_line_after_start_wait_says_so_and_hints_at_a_restart(
     assert status.message == (
         "Still starting: no start line from Django after 0.5 s. Look at the log, or restart."
     )
-    assert [(h["kind"], h["action"]) for h in status.hints] == [("slow-start", "restart")]
+    assert [(h.kind, h.action) for h in status.hints] == [("slow-start", "restart")]
     assert any(t.startswith("Still starting after 0.5 s") for t in texts(supervisor))
-    first = supervisor.pgid
-    status = await supervisor.run_action("restart")  # what the hint's button does
-    assert status.restarts == 1 and supervisor.pgid != first
+    first = supervisor.run.pgid
+    status = await supervisor.run_hint_action("restart")  # what the hint's button does
+    assert status.restarts == 1 and supervisor.run.pgid != first
     assert_group_gone(first)
     stopped = await supervisor.stop()
     assert stopped.state == "stopped" and stopped.hints == []
@@ -430,8 +430,8 @@ async def test_django_whose_serving_child_is_killed_reads_killed_by_sigkill(mana
     """The autoreloader passes its child's -9 to sys.exit: the parent ends with code 247."""
     supervisor = supervise(manager, site.parent, port)
     await supervisor.start(wait=30)
-    members = oskit.group_members(supervisor.pgid)
-    child = next(pid for pid in members if pid != supervisor.pgid)
+    members = oskit.group_members(supervisor.run.pgid)
+    child = next(pid for pid in members if pid != supervisor.run.pgid)
     os.kill(child, signal.SIGKILL)
     assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
     status = supervisor.status()
@@ -450,7 +450,7 @@ async def test_stdin_that_nobody_reads_is_refused_once_the_pipe_is_full(manager,
 
     with pytest.raises(Conflict, match="not reading its stdin"):
         for _ in range(64):  # 256 KiB, well beyond a pipe's buffer
-            await supervisor.send("x" * 4095 + "\n")
+            await supervisor.send_stdin("x" * 4095 + "\n")
     assert (await supervisor.stop()).state == "stopped"
 
 
@@ -477,7 +477,7 @@ async def test_a_process_that_left_the_group_is_found_through_the_tree_and_ended
     await supervisor.start()
     await wait_for(lambda: "escaped" in texts(supervisor), 10, "the escapee to listen")
     escapee = int(next(t for t in texts(supervisor) if t.startswith("escapee ")).split()[1])
-    assert oskit.process_group(escapee) != supervisor.pgid
+    assert oskit.process_group(escapee) != supervisor.run.pgid
     status = await supervisor.stop()
     assert status.state == "stopped"
     assert not psutil.pid_exists(escapee) or psutil.Process(escapee).status() == "zombie"
@@ -490,7 +490,7 @@ async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, sit
     for cycle in range(50):
         status = await supervisor.start(wait=30)
         assert status.state == "running", (cycle, status.message)
-        pgid = supervisor.pgid
+        pgid = supervisor.run.pgid
         assert (await supervisor.stop()).state == "stopped"
         assert_group_gone(pgid)
         assert oskit.port_is_free("127.0.0.1", port), cycle

@@ -1,0 +1,131 @@
+"""What the server sends: the records of the REST API, the feed and the kernel client, typed once.
+
+labextension/src/tokens.ts mirrors this module (IStatus, IProcessError, ICheck, IHint,
+IDebuggerLocation, ILine): a field changed here is changed there, and in openapi.json, whose
+test (tests/test_openapi.py) holds a Status to it. The records are msgspec Structs, encoded by
+msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain dict).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+State = Literal[
+    "stopped", "starting", "running", "reloading", "broken", "paused", "stopping", "crashed"
+]
+# The states in which a runserver process group exists (it serves, or could again on its own).
+ACTIVE: frozenset[State] = frozenset({"starting", "running", "reloading", "broken", "paused"})
+
+
+class Check(msgspec.Struct, omit_defaults=True):
+    """One line of a SystemCheckError's report; `file` and `line` when its object was found."""
+
+    id: str
+    level: str
+    object: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
+class DjangoError(msgspec.Struct):
+    """What went wrong, as far as the output tells (or the supervisor saw: port, spawn, ...)."""
+
+    kind: str  # syntax, import, settings, system-check, exception, port, permission, spawn, ...
+    message: str
+    exception: str | None = None
+    file: str | None = None
+    line: int | None = None
+    seq: int | None = None
+    checks: list[Check] = msgspec.field(default_factory=list)
+
+    def summary(self) -> str:
+        """'SyntaxError in mysite/urls.py line 12' style, for status messages."""
+        if self.checks:
+            first = self.checks[0]
+            more = f" (and {len(self.checks) - 1} more)" if len(self.checks) > 1 else ""
+            return f"{self.exception or 'System check'} {first.id}: {first.message}{more}"
+        what = self.exception or self.message
+        if self.file:
+            where = f" in {self.file}" + (f" line {self.line}" if self.line else "")
+            return what + where
+        return what if what == self.message else f"{what}: {self.message}"
+
+
+class Hint(msgspec.Struct):
+    """Something the user can do about the state: `action` names the hint action that does it."""
+
+    kind: str  # migrations, port, slow-start
+    message: str
+    action: str  # migrate, next-port, restart
+    label: str  # the button's words
+
+
+class DebuggerLocation(msgspec.Struct):
+    """Where a request waits in pdb; `seq` is the prompt's line."""
+
+    file: str
+    line: int
+    function: str
+    seq: int
+
+
+class Status(msgspec.Struct):
+    name: str
+    state: State
+    pid: int | None
+    returncode: int | None
+    url: str | None
+    message: str
+    command: list[str]
+    cwd: str | None
+    started: str | None
+    ended: str | None
+    restarts: int
+    last_seq: int
+    error: DjangoError | None
+    hints: list[Hint]
+    debugger: DebuggerLocation | None
+    preview_url: str | None
+    preview: str  # on, offered, off
+    reach_probe: str | None
+    manage_py: str | None = None
+    settings: str | None = None
+
+
+Stream = Literal["stdout", "stderr", "fujita"]
+
+
+class Line(msgspec.Struct, gc=False, omit_defaults=True):
+    """One log line. gc=False: a cache holds up to millions of lines, and objects the cycle
+    collector tracks make each full collection walk all of them; a Line holds plain data
+    (meta included: JSON values read from the line), never anything that refers back to it.
+
+    On the wire `meta`'s keys sit beside the others (`line_json`): {"request": {method, path,
+    status, size, traceback_seq?}}, {"frame": {file, line}}, {"partial": true}. A plain line
+    encodes as itself. `stream` is a Stream, kept `str` so that decoding the disk log checks
+    nothing per line.
+    """
+
+    seq: int
+    stream: str
+    time: float
+    text: str
+    # What the output reader (runserver_output) read in the line, if anything. One slot for
+    # all of it keeps a plain line small.
+    meta: dict[str, Any] | None = None
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    """A Line as the API sends it: meta's keys merged into the record."""
+    record: dict[str, Any] = {
+        "seq": line.seq,
+        "stream": line.stream,
+        "time": line.time,
+        "text": line.text,
+    }
+    if line.meta:
+        record.update(line.meta)
+    return record
