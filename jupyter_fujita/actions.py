@@ -1,5 +1,5 @@
 """What a user does to a running Django besides start, stop and restart: the hint actions
-(migrate, next-port, restart), offered by the hints that name them, and a line sent to stdin
+(migrate, merge-migrations, next-port, restart), offered by the hints that name them, and a line sent to stdin
 (what a paused debugger reads).
 
 Lifecycle actions (start, stop, restart) are the supervisor's own transitions; these build on
@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from . import oskit
 from .errors import ActionFailed, BadRequest, Conflict, NoSuchAction, shown
+from .runserver_output import MigrationConflict, find_migration_conflict
 from .wire import ACTIVE, Hint, Status
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor
 
-HINT_ACTIONS = ("migrate", "next-port", "restart")
-MIGRATE_TIMEOUT = 600.0  # seconds `manage.py migrate` may take
+HINT_ACTIONS = ("migrate", "merge-migrations", "next-port", "restart")
+MANAGE_TIMEOUT = 600.0  # seconds a one-shot `manage.py migrate` (or makemigrations) may take
 NEXT_PORTS = 100  # how many ports above the taken one next-port tries
 STDIN_MAX_BYTES = 4096
 STDIN_WRITE_TIMEOUT = 5.0  # seconds a write to a full stdin pipe may wait for a reader
@@ -28,9 +29,15 @@ STDIN_WRITE_TIMEOUT = 5.0  # seconds a write to a full stdin pipe may wait for a
 
 async def run_hint_action(supervisor: Supervisor, action: str) -> Status:
     """Do what a hint suggests."""
-    if action == "migrate":
+    if action in ("migrate", "merge-migrations"):
         async with supervisor.lock:
-            await _migrate(supervisor)
+            if action == "merge-migrations":
+                await _manage(supervisor, "makemigrations", "--merge", "--noinput")
+            await _manage(supervisor, "migrate", "--noinput")
+        supervisor.say("Migrations applied")
+        supervisor.hints.pop("migrations", None)
+        supervisor.hints.pop("migration-conflict", None)
+        supervisor.notify()
         return supervisor.status()
     if action == "next-port":
         host, port = supervisor.project.host_port
@@ -45,27 +52,34 @@ async def run_hint_action(supervisor: Supervisor, action: str) -> Status:
     raise NoSuchAction(f"No action {shown(action)}: use {' or '.join(HINT_ACTIONS)}.")
 
 
-async def _migrate(supervisor: Supervisor) -> None:
-    """`manage.py migrate`, supervised, its output in the log; the hint goes on success."""
+async def _manage(supervisor: Supervisor, *args: str) -> None:
+    """A one-shot `manage.py <args>`, supervised, its output in the log; ActionFailed when it
+    fails, naming the migrations in conflict when that is why."""
     project = supervisor.project
-    command = [project.python, project.locate().name, "migrate", "--noinput"]
+    command = [project.python, project.locate().name, *args]
     supervisor.say(f"Running: {shlex.join(command)}")
+    said_after = supervisor.cache.last_seq
     proc = supervisor.popen(command, project.cwd())
     readers = asyncio.gather(*supervisor.read_pipes(proc, watch=False))
     try:
-        returncode = await asyncio.wait_for(oskit.wait_exit(proc.proc), MIGRATE_TIMEOUT)
+        returncode = await asyncio.wait_for(oskit.wait_exit(proc.proc), MANAGE_TIMEOUT)
     except asyncio.TimeoutError:
         await supervisor.end_group(proc.pid)
         returncode = await oskit.wait_exit(proc.proc)
     finally:
         await supervisor.end_group(proc.pid)
         await readers
-    if returncode != 0:
-        supervisor.say(f"migrate failed with code {returncode}")
-        raise ActionFailed(f"manage.py migrate failed with code {returncode}: see the log.")
-    supervisor.say("Migrations applied")
-    supervisor.hints.pop("migrations", None)
-    supervisor.notify()
+    if returncode == 0:
+        return
+    supervisor.say(f"{args[0]} failed with code {returncode}")
+    said = "\n".join(line.text for line in supervisor.cache.read(said_after).lines)
+    conflict = find_migration_conflict(said, project.root)
+    if conflict is not None:
+        supervisor.hints.pop("migrations", None)
+        supervisor.hints["migration-conflict"] = migration_conflict_hint(conflict)
+        supervisor.notify()
+        raise ActionFailed(f"{conflict.message}.")
+    raise ActionFailed(f"manage.py {args[0]} failed with code {returncode}: see the log.")
 
 
 async def send_stdin(supervisor: Supervisor, text: str) -> Status:
@@ -117,6 +131,20 @@ def migrations_hint(count: int, apps: list[str]) -> Hint:
         "migrate",
         f"Apply {count} migration{plural}",
     )
+
+
+def migration_conflict_hint(conflict: MigrationConflict) -> Hint:
+    return Hint(
+        "migration-conflict",
+        conflict.message + (f" ({', '.join(conflict.files)})" if conflict.files else ""),
+        "merge-migrations",
+        "Merge and apply",
+        conflict.files[0] if conflict.files else None,
+    )
+
+
+def debugger_pin_hint(pin: str) -> Hint:
+    return Hint("debugger-pin", f"Werkzeug debugger PIN {pin}: its console asks for it")
 
 
 def slow_start_hint(reason: str) -> Hint:

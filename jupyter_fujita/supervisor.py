@@ -41,6 +41,7 @@ from .runs import RunHistory
 from .runserver_output import (
     Broken,
     Checking,
+    DebuggerPin,
     Event,
     Failed,
     Paused,
@@ -260,6 +261,7 @@ class Supervisor:
             await self.end_group(pgid)
         self.watcher.reset()
         self.hints.pop("port", None)
+        self.hints.pop("debugger-pin", None)  # Werkzeug says it again (the same) if it is on
         run = self.run = CurrentRun(command, str(cwd), _utc_now())
         host, port = self.project.host_port
         try:
@@ -395,10 +397,14 @@ class Supervisor:
             run.error = event.error
             self.set_state("broken")
         elif isinstance(event, Checking):
-            if self.hints.pop("migrations", None) is not None:
-                self.notify()  # the hint is gone until the checks say it again
+            said_again = ("migrations", "migration-conflict")
+            if [self.hints.pop(kind) for kind in said_again if kind in self.hints]:
+                self.notify()  # the hints are gone until the checks (or migrate) say them again
         elif isinstance(event, UnappliedMigrations):
             self.hints["migrations"] = actions.migrations_hint(event.count, event.apps)
+            self.notify()
+        elif isinstance(event, DebuggerPin):
+            self.hints["debugger-pin"] = actions.debugger_pin_hint(event.pin)
             self.notify()
         elif isinstance(event, Paused):
             if run.answers_ahead > 0:  # its answer is already on the way

@@ -54,13 +54,15 @@ class DjangoError(msgspec.Struct):
         return what if what == self.message else f"{what}: {self.message}"
 
 
-class Hint(msgspec.Struct):
-    """Something the user can do about the state: `action` names the hint action that does it."""
+class Hint(msgspec.Struct, omit_defaults=True):
+    """Something the user can do about the state: `action` names the hint action that does it
+    (none for a hint that only informs); `file` is the user's file it is about."""
 
-    kind: str  # migrations, port, slow-start
+    kind: str  # migrations, migration-conflict, port, slow-start, debugger-pin
     message: str
-    action: str  # migrate, next-port, restart
-    label: str  # the button's words
+    action: str | None = None  # migrate, merge-migrations, next-port, restart
+    label: str | None = None  # the button's words
+    file: str | None = None
 
 
 class DebuggerLocation(msgspec.Struct):

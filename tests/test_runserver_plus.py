@@ -13,9 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from traitlets import TraitError
 from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
 
 from jupyter_fujita import oskit
+from jupyter_fujita.errors import ActionFailed
+from jupyter_fujita.extension import Fujita
 from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.replay import Line
@@ -96,7 +99,7 @@ def test_a_migration_conflict_names_both_files(tmp_path):
 def manager(jp_asyncio_loop):
     manager = ProcessManager()
     yield manager
-    groups = [s.pgid for s in manager]
+    groups = [s.run.pgid for s in manager]
     jp_asyncio_loop.run_until_complete(manager.shutdown())
     for pgid in groups:
         assert pgid is None or oskit.group_members(pgid) == []
@@ -105,7 +108,11 @@ def manager(jp_asyncio_loop):
 @pytest.fixture
 def site(tmp_path) -> Path:
     site = add_test_views(copy_demo_site(tmp_path))
-    edit(site / "mysite" / "settings.py", '    "pages",\n', '    "pages",\n    "django_extensions",\n')
+    edit(
+        site / "mysite" / "settings.py",
+        '    "pages",\n',
+        '    "pages",\n    "django_extensions",\n',
+    )
     return site
 
 
@@ -132,10 +139,10 @@ async def test_runserver_plus_runs_with_its_pin_and_request_lines(manager, site)
     assert await asyncio.to_thread(get, status.url) == 200
     assert await asyncio.to_thread(get, status.url + "boom/") == 500
     assert await supervisor.wait_for(
-        lambda: [h for h in supervisor.status().hints if h["kind"] == "debugger-pin"], 20
+        lambda: [h for h in supervisor.status().hints if h.kind == "debugger-pin"], 20
     )
-    pin = next(h for h in supervisor.status().hints if h["kind"] == "debugger-pin")
-    assert pin["message"].startswith("Werkzeug debugger PIN ")
+    pin = next(h for h in supervisor.status().hints if h.kind == "debugger-pin")
+    assert pin.message.startswith("Werkzeug debugger PIN ")
     lines = supervisor.cache.tail(supervisor.cache.size)
     requests = [line.meta["request"] for line in lines if line.meta and "request" in line.meta]
     assert {"method": "GET", "path": "/boom/", "status": 500, "size": None} in requests
@@ -155,6 +162,43 @@ async def test_runserver_plus_broken_code_then_fixed(manager, site):
     error = supervisor.status().error
     assert (error.kind, error.file) == ("syntax", "site/pages/views.py")
     assert views.read_text().splitlines()[error.line - 1] == "x = ("
+    await let_reloader_settle()  # Werkzeug's stat reloader, like Django's, needs its first tick
     views.write_text(views.read_text().replace("\nx = (\n", "\n"))
     assert await supervisor.wait_for(lambda: supervisor.state == "running", 60)
     assert supervisor.status().error is None
+
+
+async def test_a_migration_conflict_points_at_both_files_and_merge_applies_them(manager, tmp_path):
+    site = copy_demo_site(tmp_path)
+    migrations = site / "pages" / "migrations"
+    for name in ("0002_a", "0002_b"):
+        (migrations / f"{name}.py").write_text(
+            "from django.db import migrations\n\n\n"
+            "class Migration(migrations.Migration):\n"
+            '    dependencies = [("pages", "0001_initial")]\n'
+            "    operations = []\n"
+        )
+    project = DjangoProject(site.parent, f"127.0.0.1:{free_port()}", sys.executable)
+    supervisor = manager.add("django", project)
+    status = await supervisor.start(wait=60)
+    assert status.state == "running", status.message
+    assert "migrate" in [hint.action for hint in status.hints]
+    with pytest.raises(ActionFailed, match=r"Conflicting migrations \(0002_a, 0002_b in pages\)"):
+        await supervisor.run_hint_action("migrate")
+    conflict = next(h for h in supervisor.status().hints if h.kind == "migration-conflict")
+    assert (conflict.action, conflict.file) == (
+        "merge-migrations",
+        "site/pages/migrations/0002_a.py",
+    )
+    assert "site/pages/migrations/0002_b.py" in conflict.message
+    status = await supervisor.run_hint_action("merge-migrations")
+    assert [hint.kind for hint in status.hints] == []
+    assert len(list(migrations.glob("0003_merge_*.py"))) == 1
+    texts = [line.text for line in supervisor.cache.tail(supervisor.cache.size)]
+    assert "Migrations applied" in texts
+
+
+@pytest.mark.parametrize("command", ["runserver plus", "../x", "Runserver", ""])
+def test_runserver_command_must_name_a_manage_py_command(command):
+    with pytest.raises(TraitError, match="must name a manage.py command"):
+        Fujita(runserver_command=command)
