@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import time
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,7 @@ class ReplayCache:
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
+        self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
             store.on_fail = self._say_disk_failed
             if store.failed is not None:
@@ -81,6 +82,13 @@ class ReplayCache:
 
     def _say_disk_failed(self, message: str) -> None:
         self.append("fujita", [f"The log is kept in memory only from here: {message}"], time.time())
+        if self.on_disk_failed is not None:
+            self.on_disk_failed()
+
+    @property
+    def disk_failed(self) -> str | None:
+        """Why the log is no longer written to disk (None while it is, or with no disk log)."""
+        return self.store.failed if self.store is not None else None
 
     def _go_on_from(self, store: LogStore) -> None:
         """The log of an earlier server: its id and seqs go on, its newest lines come back,

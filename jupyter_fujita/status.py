@@ -47,6 +47,7 @@ def status_of(supervisor: Supervisor) -> Status:
         reach_probe=project.reach_probe if project.preview_mode == "offered" else None,
         manage_py=manage_py,
         settings=settings,
+        log_disk_failed=supervisor.cache.disk_failed,
     )
 
 

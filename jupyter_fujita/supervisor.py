@@ -115,6 +115,7 @@ class Supervisor:
         self.name = name
         self.project = project
         self.cache = cache
+        cache.on_disk_failed = self.notify  # the status says it too
         self.stop_timeout = stop_timeout
         self.start_wait = start_wait
         self.max_line_bytes = max_line_bytes

@@ -95,6 +95,7 @@ class Status(msgspec.Struct):
     reach_probe: str | None
     manage_py: str | None = None
     settings: str | None = None
+    log_disk_failed: str | None = None  # why the log is kept in memory only (disk trouble)
 
 
 Stream = Literal["stdout", "stderr", "fujita"]
