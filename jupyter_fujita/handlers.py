@@ -303,7 +303,8 @@ class LogTextHandler(FujitaHandler):
                 raise NoSuchRun(f"No run {number} of {name!r} in the log: see its runs.")
             after, last = run.first_seq - 1, run.last_seq if run.last_seq is not None else last
         filename = f"{name}-run-{number}.log" if number is not None else f"{name}.log"
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        text_plain = "text/plain; charset=utf-8"
+        self.set_header("Content-Type", text_plain)
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         while after < last:
             piece = await read_log(cache, after, max_bytes=MESSAGE_BYTES * 4)
@@ -313,7 +314,8 @@ class LogTextHandler(FujitaHandler):
             self.write("".join(f"{line.text}\n" for line in lines))
             await self.flush()  # one piece at a time: the download is paced by the browser
             after = piece.position
-        self.finish()
+        # APIHandler.finish says JSON unless told: an empty log's answer has sent no headers yet
+        self.finish(set_content_type=text_plain)
 
 
 class HintActionHandler(FujitaHandler):

@@ -8,7 +8,7 @@ but its own version number, whatever happens meanwhile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ class ProcessManager:
         except KeyError:
             raise NoSuchProcess(name) from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Supervisor]:
         return iter(self._supervisors.values())
 
     def statuses(self) -> list[Status]:

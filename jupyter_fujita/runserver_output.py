@@ -221,9 +221,6 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(os.path.join(d, "") for d in dirs if d)
 
 
-_NOT_MINE = object()  # a line that the reader it was offered to does not take
-
-
 class _Traceback:
     """A traceback being read, line by line, from its header to its exception line."""
 
@@ -322,8 +319,8 @@ class RunserverWatcher:
         if self._traceback is not None:
             return self._feed_traceback(self._traceback, line, text)
         if self._checks_of is not None:
-            event = self._feed_checks(text)
-            if event is not _NOT_MINE:
+            taken, event = self._feed_checks(text)
+            if taken:
                 return event
         if text.startswith("{") and self._feed_json(line, text):
             return None
@@ -338,11 +335,11 @@ class RunserverWatcher:
         if text == TRACEBACK_START:
             in_main = self._thread_exception_seq is not None
             start = self._thread_exception_seq if in_main else line.seq
-            request = self._server_error_path is not None
-            self._traceback = _Traceback(start or line.seq, in_main, request)
+            path = self._server_error_path
+            self._traceback = _Traceback(start or line.seq, in_main, path is not None)
             self._thread_exception_seq = None
-            if request:
-                self._server_errors[self._server_error_path] = line.seq
+            if path is not None:
+                self._server_errors[path] = line.seq
                 self._server_error_path = None
             return None
         self._thread_exception_seq = None
@@ -493,16 +490,17 @@ class RunserverWatcher:
             self._checks_of = event  # its checks are listed on the lines that follow
         return event
 
-    def _feed_checks(self, text: str) -> Event | None | object:
-        """A line of a SystemCheckError's report: the error again once the report is complete
-        (its checks listed), None while it goes on, _NOT_MINE past its end."""
+    def _feed_checks(self, text: str) -> tuple[bool, Event | None]:
+        """A line of a SystemCheckError's report, as (taken, event): the error again once the
+        report is complete (its checks listed), no event while it goes on; not taken past its
+        end."""
         event = self._checks_of
         assert isinstance(event, (Broken, Failed))
         error = event.error
         level = CHECK_LEVEL.match(text)
         if level:
             self._check_level = level["level"].rstrip("S")
-            return None
+            return True, None
         match = CHECK_LINE.match(text)
         if match:
             check = Check(match["id"], self._check_level, match["object"], match["message"])
@@ -512,11 +510,13 @@ class RunserverWatcher:
                 error.message = f"{match['id']}: {match['message']}"
                 if error.file is None or Path(error.file).name == "manage.py":
                     error.file, error.line = check.file, check.line
-            return None
+            return True, None
         if not text or text.startswith(("\t", "    ")):
-            return None  # blank lines and hints ("\tHINT: ...") inside the report
+            return True, None  # blank lines and hints ("\tHINT: ...") inside the report
         self._checks_of = None
-        return event if text.startswith("System check identified") else _NOT_MINE
+        if text.startswith("System check identified"):
+            return True, event
+        return False, None
 
     def _error_from(self, tb: _Traceback, exception: str, message: str) -> DjangoError:
         short = exception.rpartition(".")[2]

@@ -263,7 +263,8 @@ class Supervisor:
         self.watcher.reset()
         self.hints.pop("port", None)
         self.hints.pop("debugger-pin", None)  # Werkzeug says it again (the same) if it is on
-        run = self.run = CurrentRun(command, str(cwd), _utc_now())
+        started = _utc_now()
+        run = self.run = CurrentRun(command, str(cwd), started)
         host, port = self.project.host_port
         try:
             free, why = oskit.port_is_free(host, port), "is already in use by another program"
@@ -277,7 +278,7 @@ class Supervisor:
             self.set_state("crashed")
             return
         self.say(f"Starting: {shlex.join(command)}  (in {cwd})")
-        self.runs.begin(run.started, self.cache.last_seq, command)
+        self.runs.begin(started, self.cache.last_seq, command)
         try:
             proc = self.popen(command, cwd, stdin=Subprocess.STREAM)  # stdin answers pdb
         except (OSError, ValueError) as error:  # ValueError: what argv or env cannot encode
