@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .supervisor import Supervisor
 
 HINT_ACTIONS = ("migrate", "merge-migrations", "next-port", "restart")
+DJANGO_ONLY = ("migrate", "merge-migrations", "next-port")
 MANAGE_TIMEOUT = 600.0  # seconds a one-shot `manage.py migrate` (or makemigrations) may take
 NEXT_PORTS = 100  # how many ports above the taken one next-port tries
 STDIN_MAX_BYTES = 4096
@@ -29,6 +30,8 @@ STDIN_WRITE_TIMEOUT = 5.0  # seconds a write to a full stdin pipe may wait for a
 
 async def run_hint_action(supervisor: Supervisor, action: str) -> Status:
     """Do what a hint suggests."""
+    if action in DJANGO_ONLY and supervisor.what != "runserver":
+        raise NoSuchAction(f"No action {shown(action)} for {supervisor.name}: it is Django's.")
     if action in ("migrate", "merge-migrations"):
         async with supervisor.lock:
             if action == "merge-migrations":
@@ -40,7 +43,7 @@ async def run_hint_action(supervisor: Supervisor, action: str) -> Status:
         supervisor.notify()
         return supervisor.status()
     if action == "next-port":
-        host, port = supervisor.project.host_port
+        host, port = supervisor.django.host_port
         last = min(port + NEXT_PORTS, 65535)
         free = next((p for p in range(port + 1, last + 1) if oskit.port_is_free(host, p)), None)
         if free is None:
@@ -55,7 +58,7 @@ async def run_hint_action(supervisor: Supervisor, action: str) -> Status:
 async def _manage(supervisor: Supervisor, *args: str) -> None:
     """A one-shot `manage.py <args>`, supervised, its output in the log; ActionFailed when it
     fails, naming the migrations in conflict when that is why."""
-    project = supervisor.project
+    project = supervisor.django
     command = [project.python, project.locate().name, *args]
     supervisor.say(f"Running: {shlex.join(command)}")
     said_after = supervisor.cache.last_seq

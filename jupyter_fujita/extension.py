@@ -20,6 +20,8 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, valida
 from .project import MANAGE_COMMAND, DjangoProject, parse_address
 from .handlers import SharedEncodings, handlers
 from .manager import ProcessManager
+from .errors import NotConfigured
+from .processes import RUNSERVER_PLUS, ConfigError, Program, load_specs
 from .preview import ReachProbe, preview_handlers, preview_path
 from .preview_origin import PreviewOrigin
 from .recovery import Recovery
@@ -88,6 +90,12 @@ class Fujita(ExtensionApp):
     autorestart_limit = Int(5, help="Crashes in a row after which autorestart gives up.").tag(
         config=True
     )
+    processes = Dict(
+        help="The project's other processes, beside runserver (which is `django`): name -> "
+        "{command (a shell string or an argv list), cwd, env, ready: {log: regex, port: int}, "
+        "depends_on: [names], autostart, autorestart}. A Procfile.dev or Procfile beside "
+        "manage.py adds its entries (its runserver entry is `django`); these win over them.",
+    ).tag(config=True)
     cache_lines = Int(10_000, help="Log lines kept for replay.").tag(config=True)
     cache_bytes = Int(16 * 1024 * 1024, help="Bytes of log text kept for replay.").tag(config=True)
     max_line_bytes = Int(64 * 1024, help="Longer lines are cut and marked.").tag(config=True)
@@ -200,6 +208,7 @@ class Fujita(ExtensionApp):
             stop_timeout=self.stop_timeout,
             start_wait=self.start_wait,
         )
+        self._add_programs(project)
         self.preview_origin_server = None
         if self.preview_origin and project.preview_mode != "off":
             self.preview_origin_server = PreviewOrigin(
@@ -211,6 +220,35 @@ class Fujita(ExtensionApp):
             fujita_start_wait=self.start_wait,
             fujita_encodings=SharedEncodings(),
         )
+
+    def _add_programs(self, project: DjangoProject) -> None:
+        """The processes beside runserver, from Fujita.processes and the Procfile; a bad
+        configuration is logged and leaves runserver alone."""
+        try:
+            folder = project.cwd()
+        except NotConfigured:
+            folder = project.root  # no manage.py (yet): configured processes still run
+        try:
+            specs, procfile_django = load_specs(self.processes, folder)
+        except (ConfigError, OSError) as error:
+            self.log.error("jupyter_fujita: processes beside runserver not started: %s", error)
+            return
+        if procfile_django is not None:
+            # Its address and arguments stay Fujita's (the port is the supervisor's to pick);
+            # only which runserver it is carries over.
+            project.source = procfile_django.source
+            if RUNSERVER_PLUS in procfile_django.command and self.runserver_command == "runserver":
+                project.runserver_command = RUNSERVER_PLUS
+        for name, spec in specs.items():
+            self.manager.add(
+                name,
+                Program(spec, project.env, self.python),
+                cache_lines=self.cache_lines,
+                cache_bytes=self.cache_bytes,
+                max_line_bytes=self.max_line_bytes,
+                stop_timeout=self.stop_timeout,
+                start_wait=self.start_wait,
+            )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
@@ -234,14 +272,25 @@ class Fujita(ExtensionApp):
             project.reach_probe = self.reach_probe.start()
         self._activity = PeriodicCallback(self._note_site_activity, ACTIVITY_POLL_MS)
         self._activity.start()
-        self.recovery = Recovery(self.manager, self.autorestart, self.autorestart_limit)
+        autorestart = {DEFAULT_PROCESS} if self.autorestart else set()
+        autorestart |= {
+            s.name
+            for s in self.manager
+            if isinstance(s.project, Program) and s.project.spec.autorestart
+        }
+        self.recovery = Recovery(self.manager, autorestart, self.autorestart_limit)
         self.recovery.start()
-        if self.autostart:
-            supervisor = self.manager.get(DEFAULT_PROCESS)
+        autostart = [DEFAULT_PROCESS] if self.autostart else []
+        autostart += [
+            s.name
+            for s in self.manager
+            if isinstance(s.project, Program) and s.project.spec.autostart
+        ]
+        for name in autostart:
             try:
-                await supervisor.start()
+                await self.manager.start(name)
             except Exception as error:  # a broken project must not stop the server
-                self.log.error("jupyter_fujita: autostart failed: %s", error)
+                self.log.error("jupyter_fujita: autostart of %s failed: %s", name, error)
         self._stop_on_sigint()
 
     def _stop_on_sigint(self) -> None:

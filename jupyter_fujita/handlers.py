@@ -26,6 +26,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, shown
 from .manager import ProcessManager
+from .processes import ALL
 from .replay import LineFilter, log_feed, read_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
@@ -211,7 +212,8 @@ class ProcessHandler(FujitaHandler):
 
 
 class LifecycleHandler(FujitaHandler):
-    """start, stop, restart."""
+    """start, stop, restart: of one process (start starts what it depends on first), or of
+    every process (`all`)."""
 
     @web.authenticated
     @authorized(EXECUTE)
@@ -219,18 +221,32 @@ class LifecycleHandler(FujitaHandler):
         # What is asked is checked before how: an unknown action is 404 whatever its body.
         if action not in LIFECYCLE_ACTIONS:
             raise NoSuchAction(f"No action {shown(action)}: use start, stop or restart.")
-        supervisor = self.manager.get(name)
         wait = self.seconds_argument("wait", self.settings["fujita_start_wait"])
         address = self.json_body().get("address")
         if address is not None and not isinstance(address, str):
             raise BadRequest('address must be a string such as "127.0.0.1:8001".')
+        if name == ALL:
+            if address is not None:
+                raise BadRequest("address moves one process: not all of them.")
+            await self._every_process(action, wait)
+            return
+        supervisor = self.manager.get(name)
         if action == "start":
-            status = await supervisor.start(wait=wait, address=address)
+            status = await self.manager.start(name, wait=wait, address=address)
         elif action == "stop":
             status = await supervisor.stop()
         else:
             status = await supervisor.restart(wait=wait, address=address)
         self.answer(status)
+
+    async def _every_process(self, action: str, wait: float) -> None:
+        if action == "start":
+            statuses = await self.manager.start_all(wait)
+        elif action == "stop":
+            statuses = await self.manager.stop_all()
+        else:
+            statuses = await self.manager.restart_all(wait)
+        self.answer({"processes": statuses})
 
 
 class LogHandler(FujitaHandler):

@@ -1,4 +1,5 @@
-"""Named supervisors, the fan-out of their status changes, and the shutdown of all of them.
+"""Named supervisors, started in the order their dependencies ask, the fan-out of their status
+changes, and the shutdown of all of them.
 
 Status listeners are not called back: they wait for the manager's version to move and then read
 the statuses that changed since the version they last saw. A slow listener thus holds nothing
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .broadcast import Broadcast
-from .errors import NoSuchProcess
+from .errors import ActionFailed, NoSuchProcess
 from .logstore import LogStore
 from .records import GroupRecords
+from .processes import Program, start_order
 from .project import DjangoProject
 from .replay import ReplayCache
 from .supervisor import Supervisor
@@ -45,7 +47,7 @@ class ProcessManager:
     def add(
         self,
         name: str,
-        project: DjangoProject,
+        project: DjangoProject | Program,
         *,
         cache_lines: int = 10_000,
         cache_bytes: int = 16 * 1024 * 1024,
@@ -76,6 +78,55 @@ class ProcessManager:
 
     def __iter__(self) -> Iterator[Supervisor]:
         return iter(self._supervisors.values())
+
+    # -- starting and stopping by dependency ----------------------------------------------------
+
+    def depends_on(self) -> dict[str, list[str]]:
+        return {
+            name: list(s.project.spec.depends_on) if isinstance(s.project, Program) else []
+            for name, s in self._supervisors.items()
+        }
+
+    async def start(self, name: str, wait: float = 0.0, address: str | None = None) -> Status:
+        """Start `name` after what it depends on, each of those running before the next starts;
+        ActionFailed (and `name` not started) when one of them does not come up."""
+        supervisor = self.get(name)
+        for dependency in start_order(self.depends_on(), name)[:-1]:
+            await self._start_dependency(dependency, name)
+        return await supervisor.start(wait=wait, address=address)
+
+    async def _start_dependency(self, dependency: str, of: str) -> None:
+        supervisor = self.get(dependency)
+        status = await supervisor.start(wait=supervisor.start_wait)
+        if status.state != "running":
+            raise ActionFailed(
+                f"{of} was not started: {dependency}, which it depends on, is {status.state} "
+                f"({status.message})."
+            )
+
+    async def start_all(self, wait: float = 0.0) -> list[Status]:
+        """Every process, dependencies first; one that fails to come up holds back only what
+        depends on it."""
+        failed: set[str] = set()
+        depends_on = self.depends_on()
+        for name in start_order(depends_on, *self._supervisors):
+            if failed & set(start_order(depends_on, name)[:-1]):
+                failed.add(name)
+                continue
+            status = await self.get(name).start(wait=wait or self.get(name).start_wait)
+            if status.state != "running":
+                failed.add(name)
+        return self.statuses()
+
+    async def stop_all(self) -> list[Status]:
+        """Every process, those that depend on others first."""
+        for name in reversed(start_order(self.depends_on(), *self._supervisors)):
+            await self.get(name).stop()
+        return self.statuses()
+
+    async def restart_all(self, wait: float = 0.0) -> list[Status]:
+        await self.stop_all()
+        return await self.start_all(wait)
 
     def statuses(self) -> list[Status]:
         return [supervisor.status() for supervisor in self._supervisors.values()]

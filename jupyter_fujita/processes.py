@@ -6,7 +6,8 @@ autostart, autorestart}) and from a `Procfile` or `Procfile.dev` beside manage.p
 honcho, foreman and overmind read: `name: command` a line). A Procfile entry that runs
 `manage.py runserver` is the `django` process, which keeps all its Django knowledge; the others
 become `Program`s, supervised the same way (group stop, log, states) with readiness read from
-a log pattern or a port. This module only reads and checks configuration: nothing runs here.
+a log pattern or a port. This module reads and checks configuration, and describes what runs
+for a program (`Program`, `ReadyWatcher`); the supervisor runs it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,24 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .project import JUPYTER_SECRETS, parse_address
-from .replay import Line
+from .runserver_output import Event, Ready
+from .wire import Line
 
 PROCFILES = ("Procfile.dev", "Procfile")  # the development one first, as overmind does
 PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.+)$")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ALL = "all"  # processes/all/start|stop|restart: every process; no process may take the name
 RUNSERVER = re.compile(r"(?:^|\s)(?:\S*/)?manage\.py\s+(?:runserver|runserver_plus)\b")
+RUNSERVER_PLUS = "runserver_plus"
 SPEC_KEYS = {"command", "cwd", "env", "ready", "depends_on", "autostart", "autorestart"}
 DJANGO = "django"
+RESERVED = (DJANGO, ALL)
 
 
 class ConfigError(ValueError):
@@ -69,20 +75,30 @@ def runs_runserver(command: str) -> bool:
     return RUNSERVER.search(command) is not None
 
 
+@dataclass(slots=True)
+class RunserverEntry:
+    """A Procfile's entry that runs runserver: it is the `django` process."""
+
+    command: str
+    source: str  # Procfile or Procfile.dev
+
+
 def load_specs(
     configured: dict[str, Any], project_dir: Path | None
-) -> tuple[dict[str, ProcessSpec], str | None]:
-    """The processes beside `django`, and the Procfile command that is `django`'s (or None).
+) -> tuple[dict[str, ProcessSpec], RunserverEntry | None]:
+    """The processes beside `django`, and the Procfile entry that is `django`'s (or None).
 
     Configured entries win over a Procfile's of the same name."""
     specs: dict[str, ProcessSpec] = {}
-    django_command: str | None = None
+    django_entry: RunserverEntry | None = None
     procfile = find_procfile(project_dir) if project_dir is not None else None
     if procfile is not None:
         for name, command in read_procfile(procfile).items():
             if runs_runserver(command):
-                django_command = command
+                django_entry = RunserverEntry(command, procfile.name)
                 continue
+            if name in RESERVED:
+                raise ConfigError(f"{procfile.name}: {name!r} is a name jupyter_fujita keeps")
             specs[name] = ProcessSpec(
                 name, shell_command(command), procfile.parent, source=procfile.name
             )
@@ -93,7 +109,7 @@ def load_specs(
             if dependency != DJANGO and dependency not in specs:
                 raise ConfigError(f"{spec.name}: depends_on names {dependency!r}, no such process")
     check_no_cycle(specs)
-    return specs, django_command
+    return specs, django_entry
 
 
 def shell_command(command: str) -> list[str]:
@@ -102,10 +118,10 @@ def shell_command(command: str) -> list[str]:
 
 
 def spec_from_config(name: str, options: Any, project_dir: Path | None) -> ProcessSpec:
-    if not NAME.match(name) or name == DJANGO:
+    if not NAME.match(name) or name in RESERVED:
         raise ConfigError(
             f"Fujita.processes: {name!r} is not a usable name (letters, digits, - and _; "
-            f"'{DJANGO}' is runserver's)"
+            f"'{DJANGO}' is runserver's, '{ALL}' means every process)"
         )
     if not isinstance(options, dict):
         raise ConfigError(
@@ -174,32 +190,49 @@ def check_no_cycle(specs: dict[str, ProcessSpec]) -> None:
         visit(name, [])
 
 
-def start_order(specs: dict[str, ProcessSpec], name: str) -> list[str]:
-    """`name` and what it depends on, dependencies first (django included when named)."""
+def start_order(depends_on: Mapping[str, list[str]], *names: str) -> list[str]:
+    """`names` and what they depend on, dependencies first (django included when named), each
+    once. `depends_on` maps a name to the names it depends on (checked to hold no circle)."""
     order: list[str] = []
 
     def visit(current: str) -> None:
         if current in order:
             return
-        spec = specs.get(current)
-        for dependency in spec.depends_on if spec else []:
+        for dependency in depends_on.get(current, []):
             visit(dependency)
         order.append(current)
 
-    visit(name)
+    for name in names:
+        visit(name)
     return order
 
 
 @dataclass(slots=True)
 class Program:
     """What runs for a process that is not runserver: its command, folder and environment;
-    readiness from `ready_port` (the port accepts connections) and/or `ready_log`."""
+    readiness from `ready_port` (the port accepts connections) and/or `ready_log`.
+
+    It answers what the supervisor asks of a DjangoProject, where that applies: no address to
+    move, no site to preview, no settings of its own."""
 
     spec: ProcessSpec
+    # The project's environment (Jupyter's secrets left out, .env, Fujita.env, the settings
+    # module): a worker needs the same settings as runserver.
+    base_env: Callable[[], dict[str, str]]
+    # Its folder goes first on PATH, so that `python manage.py ...` in a Procfile is the
+    # Python that runs Django, whichever environment started Jupyter.
+    python: str = sys.executable
+    preview_prefix = None
+    preview_mode = "off"
+    reach_probe = None
 
     @property
     def root(self) -> Path:
         return self.spec.cwd
+
+    @property
+    def source(self) -> str:
+        return self.spec.source
 
     def command(self) -> list[str]:
         return list(self.spec.command)
@@ -208,35 +241,59 @@ class Program:
         return self.spec.cwd
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(JUPYTER_SECRETS)}
+        env = self.base_env()
+        env["PATH"] = os.pathsep.join(
+            filter(None, [os.path.dirname(self.python), env.get("PATH", "")])
+        )
         env.update(self.spec.env)
-        env["PYTHONUNBUFFERED"] = "1"
         return env
+
+    def pick_port(self) -> None:
+        """Nothing to pick: a program's port is its own."""
 
     @property
     def host_port(self) -> tuple[str, int] | None:
         port = self.spec.ready_port
-        return parse_address(f"127.0.0.1:{port}") if port else None
+        return ("127.0.0.1", port) if port else None
+
+    @property
+    def ready_url(self) -> str | None:
+        """Where readiness is awaited: the ready port, or nowhere (ready when it says so)."""
+        port = self.spec.ready_port
+        return f"http://127.0.0.1:{port}/" if port else None
+
+    def identity(self) -> tuple[str | None, str | None]:
+        return None, None
 
     def describe(self) -> str:
         return shlex.join(self.spec.command)
 
 
 class ReadyWatcher:
-    """Reads a program's lines for its readiness pattern (and nothing else: it is not Django)."""
+    """Reads a program's lines for its readiness pattern, and nothing else: it is not Django.
+    Answers as RunserverWatcher does, so the supervisor reads both alike."""
 
-    def __init__(self, pattern: re.Pattern[str] | None) -> None:
-        self.pattern = pattern
+    def __init__(self, program: Program) -> None:
+        self.pattern = program.spec.ready_log
+        self.url = program.ready_url
         self.ready = False
+        self.last_error = None
 
     def reset(self) -> None:
         self.ready = False
 
-    def feed_batch(self, lines: list[Line]) -> bool:
-        """True once, for the batch in which the pattern is first seen."""
+    def at_spawn(self) -> list[Event]:
+        """With no pattern to wait for, readiness starts at once (the port, or nothing)."""
+        if self.pattern is None:
+            self.ready = True
+            return [Ready(self.url)]
+        return []
+
+    def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
+        """Ready once, in the batch in which the pattern is first seen."""
         if self.ready or self.pattern is None:
-            return False
+            return []
         if any(self.pattern.search(line.text) for line in lines):
             self.ready = True
-            return True
-        return False
+            return [Ready(self.url)]
+        return []

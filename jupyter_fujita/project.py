@@ -106,6 +106,7 @@ class DjangoProject:
     bound_address: str | None = None  # this run's address when `address` has port 0
     reach_probe: str | None = None  # a URL beside Django's that says whether a browser is local
     runserver_command: str = "runserver"  # or runserver_plus (django-extensions)
+    source: str = "Fujita"  # where its command comes from: Fujita's settings, or a Procfile
     runserver_args: list[str] = field(default_factory=list)
     env_file: str = ".env"
     env_file_required: bool = False  # configured by the user: a missing file is an error

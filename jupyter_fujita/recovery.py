@@ -6,7 +6,7 @@ its fix is saved, and (opt-in) after a crash, with back-off.
   again; a broken one is given RELOADER_GRACE seconds for Django's own reloader to act (its
   StatReloader misses an edit saved within a second of the error), then restarted if it is
   still broken.
-- **`autorestart`.** A crash (not a stop) is followed by a start after 1, 2, 4 … 60 seconds;
+- **`autorestart`** (the processes named). A crash (not a stop) is followed by a start after 1, 2, 4 … 60 seconds;
   after `max_crashes` crashes in a row it gives up and says so. Running again resets the count.
 
 Every such start is a line of the supervisor's in the log. This follows the manager's status
@@ -36,10 +36,10 @@ WATCHED = PythonFilter(extra_extensions=(".html", ".txt", ".json", ".env", ".cfg
 
 class Recovery:
     def __init__(
-        self, manager: ProcessManager, autorestart: bool = False, max_crashes: int = 5
+        self, manager: ProcessManager, autorestart: set[str] | None = None, max_crashes: int = 5
     ) -> None:
         self.manager = manager
-        self.autorestart = autorestart
+        self.autorestart = autorestart or set()  # the names of the processes it restarts
         self.max_crashes = max_crashes
         self._crashes: dict[str, int] = {}
         self._watches: dict[str, asyncio.Task[None]] = {}
@@ -77,7 +77,7 @@ class Recovery:
             self._watch(name)
         else:
             self._unwatch(name)
-        if state == "crashed" and self.autorestart and name not in self._restarts:
+        if state == "crashed" and name in self.autorestart and name not in self._restarts:
             self._crashes[name] = self._crashes.get(name, 0) + 1
             self._schedule_restart(name)
         elif state in ("stopped", "stopping"):  # stopped by someone: no restart pending

@@ -105,7 +105,7 @@ PORT_ERRORS = {
 
 @dataclass(slots=True)
 class Ready:
-    url: str
+    url: str | None  # None: nothing to connect to (a program ready when its log says so)
 
 
 @dataclass(slots=True)

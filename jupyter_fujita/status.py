@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
+from .project import DjangoProject
 from .wire import ACTIVE, Status
 
 if TYPE_CHECKING:
@@ -48,17 +49,21 @@ def status_of(supervisor: Supervisor) -> Status:
         manage_py=manage_py,
         settings=settings,
         log_disk_failed=supervisor.cache.disk_failed,
+        kind="django" if isinstance(project, DjangoProject) else "program",
+        source=project.source,
+        depends_on=[] if isinstance(project, DjangoProject) else list(project.spec.depends_on),
     )
 
 
 def message(supervisor: Supervisor) -> str:
     state, run = supervisor.state, supervisor.run
+    title = "Django" if isinstance(supervisor.project, DjangoProject) else supervisor.name
     if state == "running":
-        return f"Django is running at {run.url}"
+        return f"{title} is running" + (f" at {run.url}" if run.url else "")
     if state == "starting":
         if run.slow:
             return f"Still starting: {supervisor.slow_reason()}. Look at the log, or restart."
-        return "Django is starting"
+        return f"{title} is starting"
     if state == "reloading":
         return "Django is reloading after a code change"
     if state == "broken" and run.error:
@@ -66,7 +71,7 @@ def message(supervisor: Supervisor) -> str:
     if state == "paused" and run.debugger:
         return f"Paused in the debugger at {run.debugger.file}:{run.debugger.line}"
     if state == "stopping":
-        return "Django is stopping"
+        return f"{title} is stopping"
     if state == "crashed":
         error = run.error
         if error and error.kind in ("port", "spawn", "record"):
@@ -74,8 +79,8 @@ def message(supervisor: Supervisor) -> str:
         # an `exit` error says only how it ended, which the sentence says already
         why = f": {error.summary()}" if error and error.kind != "exit" else ""
         ended = describe_exit(run.returncode) if run.returncode is not None else "ended"
-        return f"Django {ended}{why}"
-    return "Django is stopped"
+        return f"{title} {ended}{why}"
+    return f"{title} is stopped"
 
 
 def describe_exit(returncode: int) -> str:

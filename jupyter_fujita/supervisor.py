@@ -1,5 +1,7 @@
-"""One supervised runserver: its lifecycle (start, stop, restart), the state its output and exit
-put it in, and the end of its whole process group.
+"""One supervised process: its lifecycle (start, stop, restart), the state its output and exit
+put it in, and the end of its whole process group. Mostly runserver (a DjangoProject, read by
+RunserverWatcher); the project's other processes (a Program, read by ReadyWatcher: a worker, a
+watcher) are supervised the same way, with only readiness to read in their output.
 
 runserver is two processes: the autoreloader parent and the child that serves (re-executed on
 every code change). It runs in a session of its own, so its process group holds both, and stop
@@ -34,6 +36,7 @@ from . import actions, oskit
 from .broadcast import Broadcast
 from .errors import BadRequest, Conflict, shown
 from .pipes import close_pipes, drain, read_pipe
+from .processes import Program, ReadyWatcher
 from .project import LOOPBACK_FOR, DjangoProject, parse_address
 from .records import GroupRecords
 from .replay import ReplayCache
@@ -103,7 +106,7 @@ class Supervisor:
     def __init__(
         self,
         name: str,
-        project: DjangoProject,
+        project: DjangoProject | Program,
         cache: ReplayCache,
         *,
         stop_timeout: float = 5.0,
@@ -121,7 +124,11 @@ class Supervisor:
         self.max_line_bytes = max_line_bytes
         self.records = records
         self.on_change = on_change
-        self.watcher = RunserverWatcher(project.root)
+        self.watcher: RunserverWatcher | ReadyWatcher = (
+            RunserverWatcher(project.root)
+            if isinstance(project, DjangoProject)
+            else ReadyWatcher(project)
+        )
         self.runs = RunHistory(cache.store.folder if cache.store is not None else None)
         self.lock = asyncio.Lock()
         self._changed = Broadcast()
@@ -152,10 +159,12 @@ class Supervisor:
             if self.state not in ACTIVE:
                 await self._set_address(address)
                 await self._spawn()
-            elif address is not None and address != self.project.address:
+            elif address is not None and (
                 await self._check_address(address)  # a bad one is 400 whatever the state
+                != self.django.address
+            ):
                 raise Conflict(
-                    f"Django is already running on {self.project.address}: "
+                    f"Django is already running on {self.django.address}: "
                     f"restart it to move it to {address}."
                 )
         if wait > 0:
@@ -203,6 +212,8 @@ class Supervisor:
         """
         if address is None:
             return None
+        if not isinstance(self.project, DjangoProject):
+            raise BadRequest(f"{self.name} is not Django: it has no address to move.")
         try:
             host, port = parse_address(address)
         except ValueError as error:
@@ -225,7 +236,18 @@ class Supervisor:
     async def _set_address(self, address: str | None) -> None:
         checked = await self._check_address(address)
         if checked is not None:
-            self.project.address = checked
+            self.django.address = checked
+
+    @property
+    def django(self) -> DjangoProject:
+        """The project, where only runserver's will do (its address, its port errors)."""
+        assert isinstance(self.project, DjangoProject), f"{self.name} is not Django"
+        return self.project
+
+    @property
+    def what(self) -> str:
+        """What runs, in messages: "runserver", or the process's name."""
+        return "runserver" if isinstance(self.project, DjangoProject) else self.name
 
     def _settled(self) -> bool:
         return self.state not in ("starting", "stopping")
@@ -258,24 +280,14 @@ class Supervisor:
         command = self.project.command()  # raises NotConfigured before anything changes
         cwd = self.project.cwd()
         for pgid in self.records.orphans() if self.records else []:
-            self.say(f"Ending runserver group {pgid} left by an earlier Jupyter server")
+            self.say(f"Ending process group {pgid} left by an earlier Jupyter server")
             await self.end_group(pgid)
         self.watcher.reset()
         self.hints.pop("port", None)
         self.hints.pop("debugger-pin", None)  # Werkzeug says it again (the same) if it is on
         started = _utc_now()
         run = self.run = CurrentRun(command, str(cwd), started)
-        host, port = self.project.host_port
-        try:
-            free, why = oskit.port_is_free(host, port), "is already in use by another program"
-        except OSError as error:  # configured, so checked once, but interfaces come and go
-            free, why = False, f"cannot be listened on: {error.strerror}"
-        if not free:
-            self.say(f"Not starting: {host}:{port} {why}.")
-            run.error = DjangoError("port", f"Port {port} on {host} {why}")
-            run.ended = run.started
-            self.hints["port"] = actions.port_hint(host, port)
-            self.set_state("crashed")
+        if not self._port_is_usable():
             return
         self.say(f"Starting: {shlex.join(command)}  (in {cwd})")
         self.runs.begin(started, self.cache.last_seq, command)
@@ -300,6 +312,30 @@ class Supervisor:
             self.start_wait, self._start_is_slow
         )
         self._run_task = asyncio.create_task(self._supervise(proc))
+        if isinstance(self.watcher, ReadyWatcher):
+            for event in self.watcher.at_spawn():  # no pattern: readiness starts now
+                self._on_event(event)
+
+    def _port_is_usable(self) -> bool:
+        """Before a start: its port free (runserver's, a program's ready port); if not, it
+        crashes at once with the reason, and Django is offered the next free port."""
+        host_port = self.project.host_port
+        if host_port is None:
+            return True
+        host, port = host_port
+        try:
+            free, why = oskit.port_is_free(host, port), "is already in use by another program"
+        except OSError as error:  # configured, so checked once, but interfaces come and go
+            free, why = False, f"cannot be listened on: {error.strerror}"
+        if free:
+            return True
+        self.say(f"Not starting: {host}:{port} {why}.")
+        self.run.error = DjangoError("port", f"Port {port} on {host} {why}")
+        self.run.ended = self.run.started
+        if isinstance(self.project, DjangoProject):
+            self.hints["port"] = actions.port_hint(host, port)
+        self.set_state("crashed")
+        return False
 
     def _start_is_slow(self) -> None:
         self._slow_timer = None
@@ -311,6 +347,8 @@ class Supervisor:
         self.notify()
 
     def slow_reason(self) -> str:
+        if isinstance(self.project, Program):
+            return f"{self.name} is not ready after {self.start_wait:g} s"
         if self.run.start_line_seen:
             return "Django printed its start line but its port does not accept connections"
         return f"no start line from Django after {self.start_wait:g} s"
@@ -387,7 +425,11 @@ class Supervisor:
         if isinstance(event, Ready):
             run.start_line_seen = True
             self._cancel_readiness()
-            self._ready_task = asyncio.create_task(self._await_port(event.url))
+            if event.url is None:  # a program with no port: ready when its log said so
+                run.error = None
+                self.set_state("running")
+            else:
+                self._ready_task = asyncio.create_task(self._await_port(event.url))
         elif isinstance(event, Reloading):
             run.answers_ahead = 0  # a new child: nothing reads what was sent to the old one
             if run.pgid is not None:
@@ -415,7 +457,7 @@ class Supervisor:
             run.debugger = DebuggerLocation(event.file, event.line, event.function, event.seq)
             self.set_state("paused")
         elif isinstance(event, Failed) and event.error.kind in ("port", "permission"):
-            host, port = self.project.host_port  # Django's words do not say which port
+            host, port = self.django.host_port  # Django's words do not say which port
             event.error.message = event.error.message.format(host=host, port=port)
             run.error = event.error  # shown at once; the exit that follows makes it a crash
         # Other Failed: a fatal error that matters only if the process ends.
@@ -458,8 +500,9 @@ class Supervisor:
             await self.end_group(self.run.pgid)
         if self._run_task is not None:
             await self._run_task
-        host, port = self.project.host_port
-        await self._wait(lambda: oskit.port_is_free(host, port), self.stop_timeout)
+        host_port = self.project.host_port
+        if host_port is not None:
+            await self._wait(lambda: oskit.port_is_free(*host_port), self.stop_timeout)
 
     async def end_group(self, pgid: int) -> None:
         """Signal the group, and every process that left it, escalating until none of them is
@@ -520,10 +563,14 @@ class Supervisor:
             return
         ended = describe_exit(returncode)
         self.say(ended[0].upper() + ended[1:])
+        if returncode == 0 and isinstance(self.project, Program):
+            self.runs.end(run.ended, returncode, None, self.cache.last_seq)
+            self.set_state("stopped")  # its work done (a one-off build, say): not a crash
+            return
         run.error = (
-            self.watcher.last_error or run.error or DjangoError("exit", f"runserver {ended}")
+            self.watcher.last_error or run.error or DjangoError("exit", f"{self.what} {ended}")
         )
-        if run.error.kind == "port":
+        if run.error.kind == "port" and isinstance(self.project, DjangoProject):
             self.hints["port"] = actions.port_hint(*self.project.host_port)
         self.runs.end(run.ended, returncode, run.error, self.cache.last_seq)
         self.set_state("crashed")

@@ -96,6 +96,9 @@ class Status(msgspec.Struct):
     manage_py: str | None = None
     settings: str | None = None
     log_disk_failed: str | None = None  # why the log is kept in memory only (disk trouble)
+    kind: str = "django"  # django (runserver), program (a worker, a watcher: Fujita.processes)
+    source: str = "Fujita"  # Fujita (its settings), Fujita.processes, Procfile, Procfile.dev
+    depends_on: list[str] = msgspec.field(default_factory=list)  # started first, in order
 
 
 Stream = Literal["stdout", "stderr", "fujita"]

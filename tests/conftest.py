@@ -51,10 +51,13 @@ async def wait_for(condition: Callable[[], object], timeout: float = 20.0, what:
         await asyncio.sleep(0.05)
 
 
-def copy_demo_site(root: Path) -> Path:
-    """A fresh copy of the demo project under root; returns the folder holding manage.py."""
+def copy_demo_site(root: Path, procfile: bool = False) -> Path:
+    """A fresh copy of the demo project under root; returns the folder holding manage.py.
+    Its Procfile.dev (a worker and a CSS watcher beside runserver) only when asked for: most
+    tests are about runserver alone."""
     site = root / "site"
-    shutil.copytree(DEMO_SITE, site, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    skipped = ["db.sqlite3", "__pycache__"] + ([] if procfile else ["Procfile.dev"])
+    shutil.copytree(DEMO_SITE, site, ignore=shutil.ignore_patterns(*skipped))
     return site
 
 

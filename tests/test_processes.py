@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from jupyter_fujita.processes import (
     ConfigError,
+    Program,
     ReadyWatcher,
+    RunserverEntry,
     load_specs,
     read_procfile,
+    spec_from_config,
     start_order,
 )
-from jupyter_fujita.replay import Line
+from jupyter_fujita.runserver_output import Ready
+from jupyter_fujita.wire import Line
 
 PROCFILE = """\
 # what `honcho start` runs
@@ -26,7 +29,7 @@ css:    npx tailwindcss -i in.css -o static/out.css --watch
 def test_a_procfiles_runserver_entry_is_django_and_the_others_are_processes(tmp_path):
     (tmp_path / "Procfile").write_text(PROCFILE)
     specs, django = load_specs({}, tmp_path)
-    assert django == "python manage.py runserver 0.0.0.0:$PORT"
+    assert django == RunserverEntry("python manage.py runserver 0.0.0.0:$PORT", "Procfile")
     assert list(specs) == ["worker", "css"]
     assert specs["worker"].command == ["/bin/sh", "-c", "celery -A shop worker -l info"]
     assert specs["worker"].source == "Procfile" and specs["worker"].cwd == tmp_path
@@ -66,7 +69,9 @@ def test_configured_processes_win_and_are_checked(tmp_path):
     assert specs["worker"].source == "Fujita.processes"
     assert specs["mail"].ready_port == 1025 and specs["mail"].depends_on == ["worker"]
     assert specs["mail"].cwd == tmp_path / "sub" and specs["mail"].env == {"A": "1"}
-    assert start_order(specs, "mail") == ["worker", "mail"]
+    depends_on = {name: spec.depends_on for name, spec in specs.items()}
+    assert start_order(depends_on, "mail") == ["worker", "mail"]
+    assert start_order(depends_on, "worker", "mail") == ["worker", "mail"]
 
 
 @pytest.mark.parametrize(
@@ -96,8 +101,19 @@ def test_django_is_not_a_name_to_take_and_cycles_are_refused(tmp_path):
         )
 
 
-def test_readiness_is_read_from_the_pattern_once():
-    watcher = ReadyWatcher(re.compile(r"celery@\S+ ready"))
-    assert not watcher.feed_batch([Line(1, "stderr", 0.0, "starting")])
-    assert watcher.feed_batch([Line(2, "stderr", 0.0, "[x] celery@box ready.")])
-    assert not watcher.feed_batch([Line(3, "stderr", 0.0, "celery@box ready.")])
+def test_readiness_is_read_from_the_pattern_once(tmp_path):
+    spec = spec_from_config(
+        "worker", {"command": "celery worker", "ready": {"log": r"celery@\S+ ready"}}, tmp_path
+    )
+    watcher = ReadyWatcher(Program(spec, dict))
+    assert watcher.at_spawn() == []
+    assert watcher.feed_batch([Line(1, "stderr", 0.0, "starting")]) == []
+    assert watcher.feed_batch([Line(2, "stderr", 0.0, "[x] celery@box ready.")]) == [Ready(None)]
+    assert watcher.feed_batch([Line(3, "stderr", 0.0, "celery@box ready.")]) == []
+
+
+def test_without_a_pattern_readiness_starts_at_spawn_on_the_port_if_any(tmp_path):
+    spec = spec_from_config("mail", {"command": "mailpit", "ready": {"port": 8025}}, tmp_path)
+    assert ReadyWatcher(Program(spec, dict)).at_spawn() == [Ready("http://127.0.0.1:8025/")]
+    spec = spec_from_config("beat", {"command": "celery beat"}, tmp_path)
+    assert ReadyWatcher(Program(spec, dict)).at_spawn() == [Ready(None)]

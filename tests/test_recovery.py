@@ -71,7 +71,7 @@ async def test_a_crash_on_a_settings_error_comes_back_when_the_fix_is_saved(site
 
 async def test_autorestart_retries_with_back_off_until_it_runs(site, supervised):
     supervisor, follow = supervised
-    follow(autorestart=True)
+    follow(autorestart={"django"})
     # settings that fail the first two times they are imported (runserver's parent imports
     # them once per start)
     counter = site / "starts.txt"
@@ -93,7 +93,7 @@ async def test_autorestart_retries_with_back_off_until_it_runs(site, supervised)
 
 async def test_autorestart_gives_up_after_its_limit(site, supervised):
     supervisor, follow = supervised
-    follow(autorestart=True, max_crashes=2)
+    follow(autorestart={"django"}, max_crashes=2)
     with (site / "mysite" / "settings.py").open("a") as file:
         file.write("\nraise RuntimeError('always')\n")
     await supervisor.start(wait=60)
