@@ -93,3 +93,6 @@ async def test_the_description_is_served_and_what_the_server_answers_fits_it(jp_
         validator(schema["responses"]["200"]["content"]["application/json"]["schema"]).validate(
             answer
         )
+    stopped = await jp_fetch(*API, "processes", "all", "stop", method="POST", body=b"")
+    schema = SPEC["paths"]["/processes/all/stop"]["post"]["responses"]["200"]["content"]
+    validator(schema["application/json"]["schema"]).validate(json.loads(stopped.body))
