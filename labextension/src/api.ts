@@ -3,7 +3,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { englishTrans, Trans } from './i18n';
-import { Action, IStatus } from './tokens';
+import { IStatus, LifecycleAction } from './tokens';
 
 const API_PATH = 'fujita/api';
 
@@ -41,19 +41,20 @@ export class FujitaAPI {
     }
   }
 
-  act(name: string, action: Action): Promise<IStatus> {
+  /** Start, stop or restart: `POST processes/{name}/{action}`. */
+  runLifecycleAction(name: string, action: LifecycleAction): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, action), { method: 'POST' });
   }
 
   /** Run a hint's action: `POST processes/{name}/actions/{action}`. */
-  runAction(name: string, action: string): Promise<IStatus> {
+  runHintAction(name: string, action: string): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, 'actions', encodeURIComponent(action)), {
       method: 'POST'
     });
   }
 
-  /** Write `text` to the process's stdin. */
-  sendStdin(name: string, text: string): Promise<IStatus> {
+  /** Write `text` to the process's stdin: `POST processes/{name}/stdin`. */
+  writeStdin(name: string, text: string): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, 'stdin'), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
