@@ -3,7 +3,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { englishTrans, Trans } from './i18n';
-import { IStatus, LifecycleAction } from './tokens';
+import { IRun, IStatus, LifecycleAction, ILogPage } from './tokens';
 
 const API_PATH = 'fujita/api';
 
@@ -60,6 +60,18 @@ export class FujitaAPI {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ text })
     });
+  }
+
+  /** The lines after `since`, the first `limit` of them (read from disk where need be). */
+  readLog(name: string, since: number, limit: number): Promise<ILogPage> {
+    const query = new URLSearchParams({ since: String(since), limit: String(limit) });
+    return this._request<ILogPage>(`${processPath(name, 'log')}?${query.toString()}`);
+  }
+
+  /** The runs still in the log, oldest first. */
+  async listRuns(name: string): Promise<IRun[]> {
+    const body = await this._request<{ runs: IRun[] }>(processPath(name, 'runs'));
+    return body.runs;
   }
 
   async clearLog(name: string): Promise<void> {

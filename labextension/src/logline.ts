@@ -79,6 +79,15 @@ export class LineRenderer {
         node.className = 'jp-fujita-notice';
         node.textContent = entry.text;
         break;
+      case 'unloaded':
+        node.className = 'jp-fujita-notice';
+        node.dataset.fujitaUnloaded = `${entry.from}-${entry.to}`;
+        node.textContent = this._trans.__(
+          'Lines %1–%2 are not in the page (it holds a bounded number of lines): Download has them.',
+          entry.from,
+          entry.to
+        );
+        break;
     }
     return node;
   }

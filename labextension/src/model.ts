@@ -8,6 +8,7 @@ import { FujitaAPI } from './api';
 import { englishTrans, Trans } from './i18n';
 import { lifecycleMakesSense } from './lifecycle';
 import { LogModel } from './logmodel';
+import { RunsModel } from './runs';
 import { ReconnectingSocket } from './socket';
 import {
   BusyKey,
@@ -47,6 +48,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   ) {
     this._api = new FujitaAPI(serverSettings, _trans);
     this.log = new LogModel(this._api);
+    this.runs = new RunsModel(this._api);
     this._socket = new ReconnectingSocket({
       // The REST list first: it says why when the API is missing, which a WebSocket cannot.
       prepare: async () => this._applySnapshot(await this._api.listProcesses(), true),
@@ -57,6 +59,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   }
 
   readonly log: LogModel;
+  readonly runs: RunsModel;
 
   get processName(): string | null {
     return this._name;
@@ -130,13 +133,15 @@ export class FujitaModel implements IFujitaModel, IDisposable {
 
   async clearLog(): Promise<void> {
     const name = this._requireName();
-    return this._whileBusy('clear', () => this._api.clearLog(name));
+    await this._whileBusy('clear', () => this._api.clearLog(name));
+    this.runs.refresh(); // the runs whose lines were cleared are gone too
   }
 
   dispose(): void {
     if (!this.isDisposed) {
       this._socket.dispose();
       this.log.dispose();
+      this.runs.dispose();
       Signal.clearData(this);
     }
   }
@@ -184,6 +189,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
 
   private _setStatus(status: IStatus | null): void {
     this._status = status;
+    this.runs.follow(status);
     this._statusChanged.emit(status);
   }
 

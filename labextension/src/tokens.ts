@@ -170,6 +170,17 @@ export interface ITracebackFrame {
   line: number;
 }
 
+/** The answer of `GET processes/{name}/log`. */
+export interface ILogPage {
+  lines: ILine[];
+  log_id: string;
+  first_seq: number;
+  last_seq: number;
+  next_since: number;
+  /** Lines after `since` that are gone (rotated out of the disk budget). */
+  gap: number;
+}
+
 /** Messages of `fujita/api/processes/{name}/log/ws`. */
 export type LogMessage =
   | { type: 'lines'; log_id: string; lines: ILine[] }
@@ -179,6 +190,22 @@ export type LogMessage =
 /** Messages of `fujita/api/status/ws`. */
 export type StatusMessage =
   { type: 'snapshot'; processes: IStatus[] } | { type: 'status'; process: IStatus };
+
+/** One run of the process, from `GET processes/{name}/runs` (oldest first). */
+export interface IRun {
+  number: number;
+  started: string;
+  /** Null while it runs. */
+  ended: string | null;
+  returncode: number | null;
+  /** "SIGKILL" when a signal ended it. */
+  signal: string | null;
+  error: IDjangoError | null;
+  /** Its first line in the log, and its last (null while it runs). */
+  first_seq: number;
+  last_seq: number | null;
+  command: string[];
+}
 
 /** Start, stop, restart: `POST processes/{name}/{action}`. */
 export type LifecycleAction = 'start' | 'stop' | 'restart';
@@ -193,7 +220,9 @@ export type Connection = 'connecting' | 'connected' | 'disconnected';
 export type LogEntry =
   | { kind: 'line'; key: number; line: ILine; traceback?: ITracebackRole | null }
   | { kind: 'gap'; key: number; from: number; to: number }
-  | { kind: 'notice'; key: number; text: string };
+  | { kind: 'notice'; key: number; text: string }
+  /** Lines a..b are on the server but not in the page (earlier lines were read on demand). */
+  | { kind: 'unloaded'; key: number; from: number; to: number };
 
 /** The log of one process: bounded, numbered, streamed while someone looks. */
 export interface ILogModel {
@@ -207,6 +236,23 @@ export interface ILogModel {
   setVisible(visible: boolean): void;
   /** Keep at most `count` entries (the maxLines setting). */
   setMaxEntries(count: number): void;
+  /**
+   * Hold the lines from `seq` on: when they are older than the lines held, read them from the
+   * server and put them first (half the page's bound at most when it is full: the oldest lines
+   * held make room, an `unloaded` entry marks what is left out).
+   */
+  loadFrom(seq: number): Promise<void>;
+}
+
+/** The recent runs of the process, fetched again when a run starts or ends. */
+export interface IRunsModel {
+  /** Oldest first; empty until fetched. */
+  readonly runs: readonly IRun[];
+  /** Why the list could not be fetched; null when it could. */
+  readonly error: string | null;
+  readonly changed: ISignal<IRunsModel, void>;
+  /** Fetch only while someone looks at the list. */
+  setVisible(visible: boolean): void;
 }
 
 /** The supervised process as the page knows it. */
@@ -217,6 +263,7 @@ export interface IFujitaModel {
   /** Why the page cannot reach the API, for people; null when it can. */
   readonly connectionError: string | null;
   readonly log: ILogModel;
+  readonly runs: IRunsModel;
   readonly statusChanged: ISignal<IFujitaModel, IStatus | null>;
   readonly connectionChanged: ISignal<IFujitaModel, Connection>;
   readonly busyChanged: ISignal<IFujitaModel, void>;
