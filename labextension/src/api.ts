@@ -3,7 +3,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { englishTrans, Trans } from './i18n';
-import { Action, IStatus } from './tokens';
+import { IRun, IStatus, LifecycleAction, ILogPage } from './tokens';
 
 const API_PATH = 'fujita/api';
 
@@ -41,24 +41,37 @@ export class FujitaAPI {
     }
   }
 
-  act(name: string, action: Action): Promise<IStatus> {
+  /** Start, stop or restart: `POST processes/{name}/{action}`. */
+  runLifecycleAction(name: string, action: LifecycleAction): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, action), { method: 'POST' });
   }
 
   /** Run a hint's action: `POST processes/{name}/actions/{action}`. */
-  runAction(name: string, action: string): Promise<IStatus> {
+  runHintAction(name: string, action: string): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, 'actions', encodeURIComponent(action)), {
       method: 'POST'
     });
   }
 
-  /** Write `text` to the process's stdin. */
-  sendStdin(name: string, text: string): Promise<IStatus> {
+  /** Write `text` to the process's stdin: `POST processes/{name}/stdin`. */
+  writeStdin(name: string, text: string): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, 'stdin'), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ text })
     });
+  }
+
+  /** The lines after `since`, the first `limit` of them (read from disk where need be). */
+  readLog(name: string, since: number, limit: number): Promise<ILogPage> {
+    const query = new URLSearchParams({ since: String(since), limit: String(limit) });
+    return this._request<ILogPage>(`${processPath(name, 'log')}?${query.toString()}`);
+  }
+
+  /** The runs still in the log, oldest first. */
+  async listRuns(name: string): Promise<IRun[]> {
+    const body = await this._request<{ runs: IRun[] }>(processPath(name, 'runs'));
+    return body.runs;
   }
 
   async clearLog(name: string): Promise<void> {

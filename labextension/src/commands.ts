@@ -2,51 +2,15 @@
 // the views, open a file at a line, run a hint's action, answer the debugger), their palette
 // entries under "Django", and the one place where a failed request becomes an error notification.
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import { refreshIcon, runIcon, stopIcon, tabIcon } from '@jupyterlab/ui-components';
+import { tabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposable';
 
 import { openFileAtLine } from './editor';
 import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
-import { actionMakesSense } from './model';
-import { Action, CommandIDs, IFujitaModel } from './tokens';
-
-interface IActionCommand {
-  action: Action;
-  id: string;
-  icon: typeof runIcon;
-  label: (trans: Trans) => string;
-  caption: (trans: Trans) => string;
-  failure: (trans: Trans) => string;
-}
-
-const ACTIONS: readonly IActionCommand[] = [
-  {
-    action: 'start',
-    id: CommandIDs.start,
-    icon: runIcon,
-    label: trans => trans.__('Start Django'),
-    caption: trans => trans.__("Start Django's development server"),
-    failure: trans => trans.__('Could not start Django')
-  },
-  {
-    action: 'stop',
-    id: CommandIDs.stop,
-    icon: stopIcon,
-    label: trans => trans.__('Stop Django'),
-    caption: trans => trans.__("Stop Django's development server"),
-    failure: trans => trans.__('Could not stop Django')
-  },
-  {
-    action: 'restart',
-    id: CommandIDs.restart,
-    icon: refreshIcon,
-    label: trans => trans.__('Restart Django'),
-    caption: trans => trans.__("Restart Django's development server"),
-    failure: trans => trans.__('Could not restart Django')
-  }
-];
+import { LIFECYCLE } from './lifecycle';
+import { CommandIDs, IFujitaModel, isActive } from './tokens';
 
 export interface ICommandsOptions {
   commands: CommandRegistry;
@@ -65,14 +29,14 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   const trans = options.trans ?? englishTrans();
   const disposables = new DisposableSet();
 
-  for (const spec of ACTIONS) {
+  for (const spec of LIFECYCLE) {
     disposables.add(
-      commands.addCommand(spec.id, {
+      commands.addCommand(spec.command, {
         label: spec.label(trans),
         caption: spec.caption(trans),
         icon: spec.icon,
-        isEnabled: () => model.canRun(spec.action),
-        execute: () => reportFailure(spec.failure(trans), model.run(spec.action))
+        isEnabled: () => model.canRunLifecycleAction(spec.action),
+        execute: () => reportFailure(spec.failure(trans), model.runLifecycleAction(spec.action))
       })
     );
   }
@@ -91,8 +55,11 @@ export function addCommands(options: ICommandsOptions): IDisposable {
       icon: djangoIcon,
       execute: async () => {
         openSidebar();
-        if (model.canRun('start')) {
-          await reportFailure(trans.__('Could not start Django'), model.run('start'));
+        if (model.canRunLifecycleAction('start')) {
+          await reportFailure(
+            trans.__('Could not start Django'),
+            model.runLifecycleAction('start')
+          );
         }
       }
     })
@@ -134,32 +101,32 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     })
   );
   disposables.add(
-    commands.addCommand(CommandIDs.runHint, {
+    commands.addCommand(CommandIDs.runHintAction, {
       label: args => trans.__('Run Django Action: %1', stringArg(args.action)),
-      caption: trans.__("Run the action of one of Django's hints (migrate, next-port)"),
+      caption: trans.__("Run the action of one of Django's hints (migrate, next-port, restart)"),
       isEnabled: args =>
         model.connection === 'connected' &&
         typeof args.action === 'string' &&
         !model.isBusy(`hint:${args.action}`),
       execute: args => {
         const action = stringArg(args.action);
-        return reportFailure(trans.__('Could not run %1', action), model.runHint(action));
+        return reportFailure(trans.__('Could not run %1', action), model.runHintAction(action));
       }
     })
   );
   disposables.add(
-    commands.addCommand(CommandIDs.sendStdin, {
+    commands.addCommand(CommandIDs.writeStdin, {
       label: trans.__('Send to Django'),
       caption: trans.__("Write a line to runserver's stdin (answers the debugger)"),
       isEnabled: () => model.connection === 'connected' && !model.isBusy('stdin'),
       execute: args =>
-        reportFailure(trans.__('Could not send to Django'), model.sendStdin(stringArg(args.text)))
+        reportFailure(trans.__('Could not send to Django'), model.writeStdin(stringArg(args.text)))
     })
   );
 
   if (palette) {
     const ids = [
-      ...ACTIONS.map(a => a.id),
+      ...LIFECYCLE.map(spec => spec.command),
       CommandIDs.openSidebar,
       CommandIDs.openPreview,
       CommandIDs.clearLog
@@ -194,7 +161,7 @@ function previewMakesSense(model: IFujitaModel): boolean {
   if (model.connection !== 'connected' || status === null) {
     return false;
   }
-  return Boolean(status.preview_url) || !actionMakesSense('stop', status.state);
+  return Boolean(status.preview_url) || !isActive(status.state);
 }
 
 /** Whether `request` succeeded; when not, an error notification says why. */

@@ -127,7 +127,9 @@ export class DebuggerBox extends ModelView {
       this._lingerUntil = Date.now() + LINGER_MS;
       this._lingerTimer = window.setTimeout(() => this.update(), LINGER_MS + 50);
     }
-    const sent: unknown = await this._commands.execute(CommandIDs.sendStdin, { text: `${text}\n` });
+    const sent: unknown = await this._commands.execute(CommandIDs.writeStdin, {
+      text: `${text}\n`
+    });
     if (fromInput && sent === true && this._input.value === text) {
       this._input.value = '';
     }

@@ -2,7 +2,7 @@
 // button (the site in a JupyterLab tab), the Start / Stop / Restart buttons and the error banner
 // (its `file:line` opens the file there, a system check error lists its checks). It renders the
 // model and runs commands.
-import { LabIcon, refreshIcon, runIcon, stopIcon, tabIcon } from '@jupyterlab/ui-components';
+import { tabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 
 import { button, element } from './dom';
@@ -11,43 +11,15 @@ import { englishTrans, Trans } from './i18n';
 import { displayMessage, displayState } from './model';
 import { ModelView } from './modelview';
 import { Reachability } from './reach';
-import { Action, CommandIDs, DEFAULT_PROCESS, ICheck, IFujitaModel, IProcessError } from './tokens';
-
-interface IActionButton {
-  action: Action;
-  command: string;
-  label: (trans: Trans) => string;
-  title: (trans: Trans) => string;
-  icon: LabIcon;
-  className: string;
-}
-
-const BUTTONS: readonly IActionButton[] = [
-  {
-    action: 'start',
-    command: CommandIDs.start,
-    label: trans => trans.__('Start'),
-    title: trans => trans.__('Start Django'),
-    icon: runIcon,
-    className: 'jp-mod-accept'
-  },
-  {
-    action: 'stop',
-    command: CommandIDs.stop,
-    label: trans => trans.__('Stop'),
-    title: trans => trans.__('Stop Django'),
-    icon: stopIcon,
-    className: 'jp-mod-warn'
-  },
-  {
-    action: 'restart',
-    command: CommandIDs.restart,
-    label: trans => trans.__('Restart'),
-    title: trans => trans.__('Restart Django'),
-    icon: refreshIcon,
-    className: ''
-  }
-];
+import { ILifecycleSpec, LIFECYCLE } from './lifecycle';
+import {
+  CommandIDs,
+  DEFAULT_PROCESS,
+  ICheck,
+  IDjangoError,
+  IFujitaModel,
+  LifecycleAction
+} from './tokens';
 
 export class StatusHeader extends ModelView {
   constructor(options: StatusHeader.IOptions) {
@@ -73,7 +45,7 @@ export class StatusHeader extends ModelView {
       element('span', 'jp-fujita-action-label', trans.__('Preview'))
     );
     const actions = element('div', 'jp-fujita-actions');
-    for (const spec of BUTTONS) {
+    for (const spec of LIFECYCLE) {
       const node = actionButton(spec, trans, () => void options.commands.execute(spec.command));
       this._buttons.set(spec.action, node);
       actions.append(node);
@@ -128,7 +100,7 @@ export class StatusHeader extends ModelView {
 
     for (const [action, node] of this._buttons) {
       const busy = model.isBusy(action);
-      node.disabled = !model.canRun(action);
+      node.disabled = !model.canRunLifecycleAction(action);
       node.classList.toggle('jp-mod-busy', busy);
       node.setAttribute('aria-busy', String(busy));
     }
@@ -159,7 +131,7 @@ export class StatusHeader extends ModelView {
     }
   }
 
-  private _renderError(error: IProcessError | null): void {
+  private _renderError(error: IDjangoError | null): void {
     this._error.hidden = error === null;
     const key = JSON.stringify(error);
     if (key === this._errorKey) {
@@ -215,7 +187,7 @@ export class StatusHeader extends ModelView {
   private readonly _preview: HTMLButtonElement;
   private readonly _reach = new Reachability(() => this.render());
   private readonly _error = element('div', 'jp-fujita-error');
-  private readonly _buttons = new Map<Action, HTMLButtonElement>();
+  private readonly _buttons = new Map<LifecycleAction, HTMLButtonElement>();
   private _errorKey = '';
 }
 
@@ -229,13 +201,13 @@ export namespace StatusHeader {
   }
 }
 
-function actionButton(spec: IActionButton, trans: Trans, onClick: () => void): HTMLButtonElement {
+function actionButton(spec: ILifecycleSpec, trans: Trans, onClick: () => void): HTMLButtonElement {
   const node = button(`jp-fujita-action ${spec.className}`, '', onClick);
   node.dataset.fujitaAction = spec.action;
-  node.title = spec.title(trans);
+  node.title = spec.label(trans);
   node.append(
     spec.icon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
-    element('span', 'jp-fujita-action-label', spec.label(trans))
+    element('span', 'jp-fujita-action-label', spec.button(trans))
   );
   return node;
 }

@@ -46,7 +46,7 @@ export class HintsView extends ModelView {
       return note;
     }
     const node = button('jp-fujita-hint', hint.label || hint.message, () => {
-      void this._commands.execute(CommandIDs.runHint, { action });
+      void this._commands.execute(CommandIDs.runHintAction, { action });
     });
     node.dataset.fujitaHint = action;
     node.dataset.fujitaHintKind = hint.kind;

@@ -12,6 +12,8 @@ import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
 /** The most entries kept by default (the maxLines setting); older ones are dropped in chunks
  * (a tenth more at most), to keep appends cheap. */
 export const MAX_ENTRIES = 20000;
+/** The most lines one `GET log` answers. */
+const PAGE_LINES = 10000;
 
 export class LogModel implements ILogModel, IDisposable {
   constructor(private readonly _api: FujitaAPI) {
@@ -72,7 +74,7 @@ export class LogModel implements ILogModel, IDisposable {
   /** Forget every line and the last seq (the next connection replays the cache); say why. */
   reset(notice?: string): void {
     this._entries = [];
-    this._tracebacks = new TracebackReader();
+    this._tracebacks = this._newReader();
     this._lastSeq = null;
     this._logId = null;
     if (notice) {
@@ -82,11 +84,86 @@ export class LogModel implements ILogModel, IDisposable {
     this._socket.restart();
   }
 
+  async loadFrom(seq: number): Promise<void> {
+    const name = this._name;
+    const at = this._entries.findIndex(entry => entry.kind === 'line' && entry.line.seq >= seq);
+    const anchor = this._entries[at];
+    if (name === null || anchor?.kind !== 'line' || anchor.line.seq === seq) {
+      return; // newer than every line held (the stream brings it), or held
+    }
+    const before = this._entries.slice(0, at);
+    if (
+      before[before.length - 1]?.kind !== 'unloaded' &&
+      before.some(entry => entry.kind === 'line')
+    ) {
+      return; // between two lines held: gone from the server (a gap says so)
+    }
+    // Half the page at most when it is full: the newest lines stay, the oldest held ones go.
+    const end = anchor.line.seq;
+    const held = this._entries.length - at;
+    const room = Math.max(this._maxEntries - held - 1, Math.floor(this._maxEntries / 2));
+    const lines = await this._readLines(name, seq, end, Math.min(end - seq, room));
+    const index = this._entries.indexOf(anchor);
+    if (lines === null || lines.length === 0 || name !== this._name || index < 0) {
+      return; // another process or log meanwhile, or the anchor left: not our place any more
+    }
+    // what was before the anchor (an earlier run read this way) goes, then what does not fit
+    const excess = Math.max(this._entries.length - index + lines.length + 1 - this._maxEntries, 0);
+    this._entries.splice(0, index + excess);
+    const next = this._entries.find(entry => entry.kind === 'line');
+    const reader = this._newReader();
+    const earlier: LogEntry[] = lines.map(line => ({
+      kind: 'line',
+      key: 0,
+      line,
+      traceback: line.stream === 'stderr' ? reader.read(line.text, !!line.frame) : null
+    }));
+    const last = lines[lines.length - 1].seq;
+    if (next?.kind === 'line' && last < next.line.seq - 1) {
+      earlier.push({ kind: 'unloaded', key: 0, from: last + 1, to: next.line.seq - 1 });
+    }
+    // keys stay consecutive: the earlier entries count down from the first one's
+    const firstKey = this._entries[0]?.key ?? this._nextKey;
+    for (const [i, entry] of earlier.entries()) {
+      entry.key = firstKey - earlier.length + i;
+    }
+    this._entries.unshift(...earlier);
+    this._changed.emit('reset');
+  }
+
   dispose(): void {
     if (!this.isDisposed) {
       this._socket.dispose();
       Signal.clearData(this);
     }
+  }
+
+  private _newReader(): TracebackReader {
+    return new TracebackReader(() => this._foldIds++);
+  }
+
+  /** Up to `count` lines from `from` on, before `end`, read from the server; null when the log
+   * changed meanwhile. */
+  private async _readLines(
+    name: string,
+    from: number,
+    end: number,
+    count: number
+  ): Promise<ILine[] | null> {
+    const lines: ILine[] = [];
+    let since = from - 1;
+    while (lines.length < count) {
+      const page = await this._api.readLog(name, since, Math.min(PAGE_LINES, count - lines.length));
+      if (page.log_id !== this._logId) {
+        return null;
+      }
+      lines.push(...page.lines.filter(line => line.seq < end));
+      if (page.lines.length === 0 || page.next_since >= end - 1) {
+        break;
+      }
+      since = page.next_since;
+    }
+    return lines;
   }
 
   private _update(): void {
@@ -129,7 +206,7 @@ export class LogModel implements ILogModel, IDisposable {
       case 'cleared':
         // what follows is the whole log, maybe of a new server whose seqs start over
         this._entries = [];
-        this._tracebacks = new TracebackReader();
+        this._tracebacks = this._newReader();
         this._lastSeq = null;
         this._logId = null;
         this._changed.emit('reset');
@@ -165,11 +242,12 @@ export class LogModel implements ILogModel, IDisposable {
   private readonly _socket: ReconnectingSocket;
   private readonly _changed = new Signal<this, 'append' | 'reset'>(this);
   private _entries: LogEntry[] = [];
-  private _tracebacks = new TracebackReader();
+  private _tracebacks = this._newReader();
   private _maxEntries = MAX_ENTRIES;
   private _lastSeq: number | null = null;
   private _logId: string | null = null;
   private _nextKey = 0;
+  private _foldIds = 0;
   private _name: string | null = null;
   private _enabled = false;
   private _visible = false;

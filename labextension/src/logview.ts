@@ -1,20 +1,19 @@
 // The log view: a bounded window of DOM lines over the log model. It follows the tail until the
 // user scrolls up ("Jump to latest" brings it back), narrows to a filter (text, request status
 // classes), shows earlier lines on demand, and renders at most once per animation frame, so a
-// flood of lines keeps the page responsive. Text goes in as text; only lines with ANSI escapes go
-// through JupyterLab's own (escaping, sanitizing) text renderer. Traceback frames link to their
-// file; a 500's request line jumps to its traceback.
-import { IRenderMime, renderText } from '@jupyterlab/rendermime';
+// flood of lines keeps the page responsive. A 500's request line jumps to its traceback. What each
+// line looks like is logline.ts's business.
+import { IRenderMime } from '@jupyterlab/rendermime';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { StatusClass, statusClass } from './chips';
-import { button, element } from './dom';
-import { fileLink, handleFileLinks, isOpenable } from './editor';
-import { COMPACT_CLASS, RAW_TOGGLE_CLASS, renderCompactRequest, toggleRaw } from './requestline';
+import { button } from './dom';
+import { handleFileLinks } from './editor';
 import { englishTrans, Trans } from './i18n';
-import { IFrame, ILine, ILogModel, LogEntry } from './tokens';
-import { describeGroup, IFoldGroup, ITracebackRole } from './traceback';
+import { JUMP_CLASS, LineRenderer } from './logline';
+import { RAW_TOGGLE_CLASS } from './requestline';
+import { ILogModel, LogEntry } from './tokens';
 
 /** The most entries in the DOM at once. */
 export const MAX_RENDERED = 2000;
@@ -27,7 +26,7 @@ export class LogView extends Widget {
   constructor(options: LogView.IOptions) {
     super();
     this._model = options.model;
-    this._sanitizer = options.sanitizer;
+    this._lines = new LineRenderer({ sanitizer: options.sanitizer, trans: options.trans });
     this._onJump = options.onJump;
     this._trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-logArea');
@@ -45,7 +44,7 @@ export class LogView extends Widget {
     });
     this._resizeObserver.observe(this._list);
     handleFileLinks(this._list, options.onOpenFile);
-    this._list.addEventListener('click', event => this._onFoldOrRawClick(event));
+    this._list.addEventListener('click', event => this._lines.handleClick(event, this._list));
     this._list.addEventListener('click', event => this._onJumpClick(event));
     this._list.addEventListener('keydown', event => this._onJumpKey(event));
     this._earlier = button(
@@ -67,6 +66,7 @@ export class LogView extends Widget {
     const query = text.trim().toLowerCase();
     if (query !== this._query) {
       this._query = query;
+      this._updateRendererFilter();
       this._jumpToLatest();
     }
   }
@@ -77,6 +77,7 @@ export class LogView extends Widget {
       classes.size === this._statuses.size && [...classes].every(c => this._statuses.has(c));
     if (!same) {
       this._statuses = new Set(classes);
+      this._updateRendererFilter();
       this._jumpToLatest();
     }
   }
@@ -112,6 +113,10 @@ export class LogView extends Widget {
     this._schedule();
   }
 
+  private _updateRendererFilter(): void {
+    this._lines.setFilter(this._query, this._query !== '' || this._statuses.size > 0);
+  }
+
   private _onModelChanged(_: ILogModel, change: 'append' | 'reset'): void {
     if (change === 'reset') {
       this._stale = true;
@@ -139,23 +144,12 @@ export class LogView extends Widget {
       this._renderTail();
     } else if (this._following) {
       this._extendDown(Infinity);
-      this._refreshSummaries();
+      this._lines.refreshSummaries();
       if (this._followTail) {
         this._scrollToBottom();
       } // else the new lines wait below the view, "Jump to latest" shows them
     }
     this._updateButtons();
-  }
-
-  /** Folds that got more frames since they were drawn say so. */
-  private _refreshSummaries(): void {
-    for (const id of this._grown) {
-      const known = this._heads.get(id);
-      if (known && known.node.isConnected) {
-        this._renderSummary(known.node, known.group);
-      }
-    }
-    this._grown.clear();
   }
 
   private _jumpToLatest(): void {
@@ -211,11 +205,11 @@ export class LogView extends Widget {
   private _renderWindow(from: number, to: number): void {
     const entries = this._model.entries;
     const nodes: HTMLElement[] = [];
-    this._heads.clear();
+    this._lines.forgetDrawn();
     this._keys = [];
     for (let i = from; i < to; i++) {
       if (this._matches(entries[i])) {
-        nodes.push(this._createNode(entries[i]));
+        nodes.push(this._lines.render(entries[i]));
         this._keys.push(entries[i].key);
       }
     }
@@ -241,7 +235,7 @@ export class LogView extends Widget {
     let i = start;
     for (let added = 0; i < entries.length && added < limit; i++) {
       if (this._matches(entries[i])) {
-        fragment.append(this._createNode(entries[i]));
+        fragment.append(this._lines.render(entries[i]));
         this._keys.push(entries[i].key);
         added++;
       }
@@ -267,7 +261,7 @@ export class LogView extends Widget {
     let i = end - 1;
     for (; i >= 0 && nodes.length < limit; i--) {
       if (this._matches(entries[i])) {
-        nodes.push(this._createNode(entries[i]));
+        nodes.push(this._lines.render(entries[i]));
         keys.push(entries[i].key);
       }
     }
@@ -390,7 +384,7 @@ export class LogView extends Widget {
     if (target?.closest?.(`.${RAW_TOGGLE_CLASS}`)) {
       return null; // the "raw" button of a 500's line shows the line, it does not jump
     }
-    const node = target?.closest?.('.jp-fujita-jump-traceback');
+    const node = target?.closest?.(`.${JUMP_CLASS}`);
     if (!(node instanceof HTMLElement) || !this._list.contains(node)) {
       return null;
     }
@@ -398,170 +392,13 @@ export class LogView extends Widget {
     return Number.isInteger(seq) ? seq : null;
   }
 
-  /** The line's text: ANSI colours rendered, a frame's file a link, the filter's matches marked. */
-  private _renderText(node: HTMLElement, line: ILine): void {
-    if (line.text.includes('\x1b')) {
-      node.classList.add('jp-RenderedText');
-      void renderText({ host: node, sanitizer: this._sanitizer, source: line.text });
-    } else if (line.frame && isOpenable(line.frame.file)) {
-      renderFrame(node, line.text, line.frame, this._trans);
-    } else if (this._query) {
-      appendHighlighted(node, line.text, this._query);
-    } else {
-      node.textContent = line.text;
-    }
-  }
-
-  /**
-   * A traceback's line: the user's frames stand out; a run of other frames folds under its first
-   * line, which says how many frames in which packages (not while filtering: a match must show).
-   */
-  private _markTraceback(node: HTMLElement, role: ITracebackRole | null | undefined): void {
-    if (!role) {
-      return;
-    }
-    if (role.user) {
-      node.classList.add('jp-fujita-userframe');
-    }
-    const group = role.group;
-    if (!group || this._query || this._statuses.size > 0) {
-      return;
-    }
-    const open = this._openGroups.has(group.id);
-    node.dataset.fujitaFold = String(group.id);
-    node.classList.add('jp-fujita-libframe');
-    if (role.head) {
-      node.classList.add('jp-fujita-fold-head');
-      node.classList.toggle('jp-mod-open', open);
-      const text = element('span', 'jp-fujita-fold-text');
-      text.append(...Array.from(node.childNodes));
-      const summary = element('span', 'jp-fujita-fold');
-      summary.tabIndex = 0;
-      summary.setAttribute('role', 'button');
-      node.replaceChildren(summary, text);
-      this._heads.set(group.id, { node, group });
-      this._renderSummary(node, group);
-    } else {
-      node.classList.toggle('jp-fujita-folded', !open);
-      this._grown.add(group.id);
-    }
-  }
-
-  private _renderSummary(node: HTMLElement, group: IFoldGroup): void {
-    const summary = node.querySelector<HTMLElement>('.jp-fujita-fold');
-    if (!summary) {
-      return;
-    }
-    const open = this._openGroups.has(group.id);
-    summary.textContent = `${open ? '▾' : '▸'} ${describeGroup(group, this._trans)}`;
-    summary.title = open
-      ? this._trans.__('Fold these frames')
-      : this._trans.__('Show these frames (not your code)');
-    summary.setAttribute('aria-expanded', String(open));
-  }
-
-  /** A fold's summary opens or closes its run of frames; "raw" shows a request line as is. */
-  private _onFoldOrRawClick(event: MouseEvent): void {
-    const target = event.target as Element | null;
-    const raw = target?.closest?.(`.${RAW_TOGGLE_CLASS}`);
-    if (raw && this._list.contains(raw)) {
-      const node = raw.closest<HTMLElement>(`.${COMPACT_CLASS}`);
-      if (node) {
-        toggleRaw(node);
-        const seq = Number(node.dataset.seq);
-        if (!this._rawSeqs.delete(seq)) {
-          this._rawSeqs.add(seq);
-        }
-      }
-      return;
-    }
-    const fold = target?.closest?.('.jp-fujita-fold');
-    const head = fold?.closest<HTMLElement>('.jp-fujita-fold-head');
-    if (!head || !this._list.contains(head)) {
-      return;
-    }
-    const id = Number(head.dataset.fujitaFold);
-    const open = !this._openGroups.has(id);
-    if (open) {
-      this._openGroups.add(id);
-    } else {
-      this._openGroups.delete(id);
-    }
-    head.classList.toggle('jp-mod-open', open);
-    for (const node of this._list.querySelectorAll<HTMLElement>(
-      `[data-fujita-fold="${id}"]:not(.jp-fujita-fold-head)`
-    )) {
-      node.classList.toggle('jp-fujita-folded', !open);
-    }
-    const known = this._heads.get(id);
-    if (known) {
-      this._renderSummary(head, known.group);
-    }
-  }
-
-  private _createNode(entry: LogEntry): HTMLElement {
-    const node = document.createElement('div');
-    switch (entry.kind) {
-      case 'line': {
-        const { line } = entry;
-        node.className = 'jp-fujita-line';
-        node.dataset.seq = String(line.seq);
-        node.dataset.stream = line.stream;
-        node.title = this._timeFormat.format(line.time * 1000);
-        node.dataset.time = node.title; // shown before the line when time stamps are on
-        if (line.partial) {
-          node.classList.add('jp-fujita-partial');
-        }
-        markRequest(node, line);
-        const plain = !line.text.includes('\x1b');
-        if (line.request && typeof line.request.status === 'number' && plain) {
-          renderCompactRequest(node, line, host => this._renderText(host, line), this._trans);
-          if (this._rawSeqs.has(line.seq)) {
-            toggleRaw(node);
-          }
-        } else {
-          this._renderText(node, line);
-        }
-        if (entry.traceback) {
-          this._markTraceback(node, entry.traceback);
-        }
-        break;
-      }
-      case 'gap':
-        node.className = 'jp-fujita-gap';
-        node.dataset.fujitaGap = `${entry.from}-${entry.to}`;
-        node.textContent =
-          entry.from === entry.to
-            ? this._trans.__(
-                "Line %1 is missing: it left the server's cache before this page read it.",
-                entry.from
-              )
-            : this._trans.__(
-                "Lines %1–%2 are missing: they left the server's cache before this page read them.",
-                entry.from,
-                entry.to
-              );
-        break;
-      case 'notice':
-        node.className = 'jp-fujita-notice';
-        node.textContent = entry.text;
-        break;
-    }
-    return node;
-  }
-
   private readonly _model: ILogModel;
-  private readonly _sanitizer: IRenderMime.ISanitizer;
+  private readonly _lines: LineRenderer;
   private readonly _onJump: (seq: number) => void;
   private readonly _trans: Trans;
   private readonly _list = document.createElement('div');
   private readonly _earlier: HTMLButtonElement;
   private readonly _jump: HTMLButtonElement;
-  private readonly _timeFormat = new Intl.DateTimeFormat(undefined, {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit'
-  });
   /** Keys of the rendered entries, in DOM order. */
   private _keys: number[] = [];
   /** The first and last model entries the window covers (rendered or filtered out). */
@@ -571,12 +408,6 @@ export class LogView extends Widget {
   private _statuses: ReadonlySet<StatusClass> = new Set();
   private _following = true;
   private _followTail = true;
-  /** Folded runs of frames the user opened, request lines shown raw (by seq). */
-  private readonly _openGroups = new Set<number>();
-  private readonly _rawSeqs = new Set<number>();
-  /** The first line of each drawn fold, and the folds that grew since they were drawn. */
-  private readonly _heads = new Map<number, { node: HTMLElement; group: IFoldGroup }>();
-  private readonly _grown = new Set<number>();
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;
@@ -601,59 +432,4 @@ export namespace LogView {
     onJump: (seq: number) => void;
     trans?: Trans;
   }
-}
-
-/** A request line: its status (for colour, and the chips); a 500 jumps to its traceback. */
-function markRequest(node: HTMLElement, line: ILine): void {
-  const { request } = line;
-  if (!request || typeof request.status !== 'number') {
-    return;
-  }
-  node.classList.add('jp-fujita-request');
-  node.dataset.fujitaStatus = String(request.status);
-  const name = statusClass(request.status);
-  if (name !== null) {
-    node.classList.add(`jp-fujita-status-${name}`);
-  }
-  const seq = request.traceback_seq;
-  if (typeof seq === 'number') {
-    node.classList.add('jp-fujita-jump-traceback');
-    node.dataset.fujitaTraceback = String(seq);
-    node.tabIndex = 0;
-    node.setAttribute('role', 'button');
-    node.title = `${node.title}: show the traceback of this error`;
-  }
-}
-
-/** `  File "/…/pages/views.py", line 12, in home`: the `File "…", line N` part a link. */
-function renderFrame(node: HTMLElement, text: string, frame: IFrame, trans: Trans): void {
-  const match = /File "[^"]*", line \d+/.exec(text);
-  if (match === null) {
-    node.append(fileLink(frame.file, frame.line, text, trans));
-    return;
-  }
-  const end = match.index + match[0].length;
-  node.append(
-    text.slice(0, match.index),
-    fileLink(frame.file, frame.line, match[0], trans),
-    text.slice(end)
-  );
-}
-
-/** The text, each case-insensitive match of `query` (lower case) in a <mark>. */
-function appendHighlighted(node: HTMLElement, text: string, query: string): void {
-  const lower = text.toLowerCase();
-  if (lower.length !== text.length) {
-    node.textContent = text; // a case mapping that changes lengths: no safe offsets
-    return;
-  }
-  let end = 0;
-  for (let at = lower.indexOf(query); at >= 0; at = lower.indexOf(query, end)) {
-    const mark = document.createElement('mark');
-    mark.className = 'jp-fujita-match';
-    mark.textContent = text.slice(at, at + query.length);
-    node.append(text.slice(end, at), mark);
-    end = at + query.length;
-  }
-  node.append(text.slice(end));
 }

@@ -6,29 +6,20 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { FujitaAPI } from './api';
 import { englishTrans, Trans } from './i18n';
+import { lifecycleMakesSense } from './lifecycle';
 import { LogModel } from './logmodel';
+import { RunsModel } from './runs';
 import { ReconnectingSocket } from './socket';
 import {
-  Action,
   BusyKey,
   Connection,
   DEFAULT_PROCESS,
   IFujitaModel,
   IStatus,
+  LifecycleAction,
   ProcessState,
   StatusMessage
 } from './tokens';
-
-/** The states in which each action makes sense. */
-const ACTION_STATES: Record<Action, readonly ProcessState[]> = {
-  start: ['stopped', 'crashed'],
-  stop: ['starting', 'running', 'reloading', 'broken', 'paused'],
-  restart: ['starting', 'running', 'reloading', 'broken', 'paused', 'crashed']
-};
-
-export function actionMakesSense(action: Action, state: ProcessState): boolean {
-  return ACTION_STATES[action].includes(state);
-}
 
 /** What the badges show: the process state, or why there is none to show. */
 export type DisplayState = ProcessState | 'connecting' | 'disconnected' | 'none';
@@ -57,6 +48,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   ) {
     this._api = new FujitaAPI(serverSettings, _trans);
     this.log = new LogModel(this._api);
+    this.runs = new RunsModel(this._api);
     this._socket = new ReconnectingSocket({
       // The REST list first: it says why when the API is missing, which a WebSocket cannot.
       prepare: async () => this._applySnapshot(await this._api.listProcesses(), true),
@@ -67,6 +59,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   }
 
   readonly log: LogModel;
+  readonly runs: RunsModel;
 
   get processName(): string | null {
     return this._name;
@@ -109,43 +102,46 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     return this._busy.has(what);
   }
 
-  canRun(action: Action): boolean {
+  canRunLifecycleAction(action: LifecycleAction): boolean {
     const busy = (['start', 'stop', 'restart'] as const).some(a => this._busy.has(a));
     return (
       !busy &&
       this._connection === 'connected' &&
       this._status !== null &&
-      actionMakesSense(action, this._status.state)
+      lifecycleMakesSense(action, this._status.state)
     );
   }
 
-  /** Ask the server to start, stop or restart the process; rejects with a FujitaAPIError. */
-  async run(action: Action): Promise<IStatus> {
-    const name = this._requireName();
-    return this._adopt(await this._whileBusy(action, () => this._api.act(name, action)));
-  }
-
-  async runHint(action: string): Promise<IStatus> {
+  async runLifecycleAction(action: LifecycleAction): Promise<IStatus> {
     const name = this._requireName();
     return this._adopt(
-      await this._whileBusy(`hint:${action}`, () => this._api.runAction(name, action))
+      await this._whileBusy(action, () => this._api.runLifecycleAction(name, action))
     );
   }
 
-  async sendStdin(text: string): Promise<IStatus> {
+  async runHintAction(action: string): Promise<IStatus> {
     const name = this._requireName();
-    return this._adopt(await this._whileBusy('stdin', () => this._api.sendStdin(name, text)));
+    return this._adopt(
+      await this._whileBusy(`hint:${action}`, () => this._api.runHintAction(name, action))
+    );
+  }
+
+  async writeStdin(text: string): Promise<IStatus> {
+    const name = this._requireName();
+    return this._adopt(await this._whileBusy('stdin', () => this._api.writeStdin(name, text)));
   }
 
   async clearLog(): Promise<void> {
     const name = this._requireName();
-    return this._whileBusy('clear', () => this._api.clearLog(name));
+    await this._whileBusy('clear', () => this._api.clearLog(name));
+    this.runs.refresh(); // the runs whose lines were cleared are gone too
   }
 
   dispose(): void {
     if (!this.isDisposed) {
       this._socket.dispose();
       this.log.dispose();
+      this.runs.dispose();
       Signal.clearData(this);
     }
   }
@@ -193,6 +189,7 @@ export class FujitaModel implements IFujitaModel, IDisposable {
 
   private _setStatus(status: IStatus | null): void {
     this._status = status;
+    this.runs.follow(status);
     this._statusChanged.emit(status);
   }
 

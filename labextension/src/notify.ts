@@ -6,7 +6,7 @@ import { IDisposable } from '@lumino/disposable';
 
 import { englishTrans, Trans } from './i18n';
 import { DEFAULT_SETTINGS, IFujitaSettings } from './settings';
-import { IFujitaModel, IProcessError, IStatus } from './tokens';
+import { IFujitaModel, IDjangoError, IStatus } from './tokens';
 
 export class CrashNotifier implements IDisposable {
   constructor(
@@ -88,7 +88,7 @@ export function describe(status: IStatus, trans: Trans = englishTrans()): string
   return `${what}: ${exception}${error.message}${where}`;
 }
 
-function sameError(a: IProcessError, b: IProcessError | null): boolean {
+function sameError(a: IDjangoError, b: IDjangoError | null): boolean {
   return (
     b !== null &&
     a.kind === b.kind &&

@@ -1,6 +1,6 @@
 // The sidebar panel: the status header, which project, Django's hints, the debugger box (while
-// paused), the log toolbar (filter box, status chips, Clear) and the log view, which follows the
-// user's settings. The log is streamed only while this panel is visible.
+// paused), the recent runs, the log toolbar (filter box, status chips, Clear) and the log view,
+// which follows the user's settings. The log is streamed only while this panel is visible.
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IRenderMime } from '@jupyterlab/rendermime';
 import { CommandRegistry } from '@lumino/commands';
@@ -17,6 +17,7 @@ import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { LogView } from './logview';
 import { ProjectLine } from './project';
+import { RunsView } from './runsview';
 import { IFujitaSettings, SettingsModel } from './settings';
 import { CommandIDs, IFujitaModel, SIDEBAR_ID } from './tokens';
 
@@ -58,6 +59,13 @@ export class FujitaSidebar extends Panel {
     this.addWidget(new ProjectLine(model, trans));
     this.addWidget(new HintsView({ model, commands, trans }));
     this.addWidget(new DebuggerBox({ model, commands, trans }));
+    this.addWidget(
+      new RunsView({
+        model: model.runs,
+        onReveal: run => void this.revealRun(run.first_seq),
+        trans
+      })
+    );
     this.addWidget(this._toolbar);
     this.addWidget(this._log);
 
@@ -72,6 +80,16 @@ export class FujitaSidebar extends Panel {
     this._log.setFilter('');
     this._log.setStatusFilter(new Set());
     this._log.reveal(seq);
+  }
+
+  /** Show a run's first line (`seq`), reading it from the server when the page lacks it. */
+  async revealRun(seq: number): Promise<void> {
+    try {
+      await this._model.log.loadFrom(seq);
+    } catch (error) {
+      console.warn('jupyter-fujita: the earlier lines could not be read', error);
+    }
+    this.reveal(seq);
   }
 
   dispose(): void {

@@ -1,5 +1,15 @@
-// The shapes of the jupyter_fujita API (see DESIGN.md), the ids of the page hooks and commands,
+// The shapes of the jupyter_fujita API (see docs/api.md), the ids of the page hooks and commands,
 // and the token through which other plugins can reach the process model.
+//
+// The wire types mirror jupyter_fujita/wire.py, where they are declared once as msgspec Structs:
+// `ProcessState` is its `State`, `ACTIVE_STATES` its `ACTIVE`, `IStatus` its `Status`,
+// `IDjangoError` its `DjangoError`, `IHint` its `Hint`, `IDebuggerLocation` its
+// `DebuggerLocation`, `ILine` its `Line`. Change both together.
+//
+// Three kinds of change, named the way docs/api.md names them:
+// - a lifecycle action: `POST processes/{name}/start|stop|restart` (`LifecycleAction`);
+// - a hint's action: `POST processes/{name}/actions/{action}` (`migrate`, `next-port`, `restart`);
+// - stdin: `POST processes/{name}/stdin` writes to runserver's stdin (answers the debugger).
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
@@ -30,17 +40,30 @@ export namespace CommandIDs {
   export const openPreview = 'fujita:open-preview';
   /** Open a file (relative to the Jupyter root) in the editor; args `{path, line?}`. */
   export const openFile = 'fujita:open-file';
-  /** Run a hint's action; args `{action}` ("migrate", "next-port"). */
-  export const runHint = 'fujita:run-hint';
+  /** Run a hint's action; args `{action}` ("migrate", "next-port", "restart"). */
+  export const runHintAction = 'fujita:run-hint-action';
   /** Write to runserver's stdin (answers the debugger); args `{text}`. */
-  export const sendStdin = 'fujita:send-stdin';
+  export const writeStdin = 'fujita:write-stdin';
 }
 
 export type ProcessState =
   'stopped' | 'starting' | 'running' | 'reloading' | 'broken' | 'paused' | 'stopping' | 'crashed';
 
+/** The states in which runserver is alive and may serve: it can be stopped, it has a URL. */
+export const ACTIVE_STATES: readonly ProcessState[] = [
+  'starting',
+  'running',
+  'reloading',
+  'broken',
+  'paused'
+];
+
+export function isActive(state: ProcessState): boolean {
+  return ACTIVE_STATES.includes(state);
+}
+
 /** What went wrong, as far as the output tells. */
-export interface IProcessError {
+export interface IDjangoError {
   kind: string;
   message: string;
   exception?: string | null;
@@ -91,7 +114,7 @@ export interface IStatus {
   ended: string | null;
   restarts: number;
   last_seq: number;
-  error: IProcessError | null;
+  error: IDjangoError | null;
   /** Absent from servers that do not read Django's output. */
   hints?: IHint[];
   debugger?: IDebuggerLocation | null;
@@ -127,7 +150,7 @@ export interface ILine {
   /** On a request line. */
   request?: IRequest;
   /** On a traceback's `File "…", line N` line inside the Jupyter root. */
-  frame?: IFrame;
+  frame?: ITracebackFrame;
   /** Text without its newline yet, published because it stayed idle (a prompt). */
   partial?: boolean;
 }
@@ -141,10 +164,21 @@ export interface IRequest {
   traceback_seq?: number | null;
 }
 
-/** A place in a file, `file` relative to the Jupyter root. */
-export interface IFrame {
+/** A traceback frame's place in a file, `file` relative to the Jupyter root. */
+export interface ITracebackFrame {
   file: string;
   line: number;
+}
+
+/** The answer of `GET processes/{name}/log`. */
+export interface ILogPage {
+  lines: ILine[];
+  log_id: string;
+  first_seq: number;
+  last_seq: number;
+  next_since: number;
+  /** Lines after `since` that are gone (rotated out of the disk budget). */
+  gap: number;
 }
 
 /** Messages of `fujita/api/processes/{name}/log/ws`. */
@@ -157,11 +191,27 @@ export type LogMessage =
 export type StatusMessage =
   { type: 'snapshot'; processes: IStatus[] } | { type: 'status'; process: IStatus };
 
-/** The requests that change a process. */
-export type Action = 'start' | 'stop' | 'restart';
+/** One run of the process, from `GET processes/{name}/runs` (oldest first). */
+export interface IRun {
+  number: number;
+  started: string;
+  /** Null while it runs. */
+  ended: string | null;
+  returncode: number | null;
+  /** "SIGKILL" when a signal ended it. */
+  signal: string | null;
+  error: IDjangoError | null;
+  /** Its first line in the log, and its last (null while it runs). */
+  first_seq: number;
+  last_seq: number | null;
+  command: string[];
+}
 
-/** What can keep the model busy: an action, clearing the log, stdin, or a hint's action. */
-export type BusyKey = Action | 'clear' | 'stdin' | `hint:${string}`;
+/** Start, stop, restart: `POST processes/{name}/{action}`. */
+export type LifecycleAction = 'start' | 'stop' | 'restart';
+
+/** What can keep the model busy: a lifecycle action, clearing the log, stdin, a hint's action. */
+export type BusyKey = LifecycleAction | 'clear' | 'stdin' | `hint:${string}`;
 
 /** Whether the page hears from the server. */
 export type Connection = 'connecting' | 'connected' | 'disconnected';
@@ -170,7 +220,9 @@ export type Connection = 'connecting' | 'connected' | 'disconnected';
 export type LogEntry =
   | { kind: 'line'; key: number; line: ILine; traceback?: ITracebackRole | null }
   | { kind: 'gap'; key: number; from: number; to: number }
-  | { kind: 'notice'; key: number; text: string };
+  | { kind: 'notice'; key: number; text: string }
+  /** Lines a..b are on the server but not in the page (earlier lines were read on demand). */
+  | { kind: 'unloaded'; key: number; from: number; to: number };
 
 /** The log of one process: bounded, numbered, streamed while someone looks. */
 export interface ILogModel {
@@ -184,6 +236,23 @@ export interface ILogModel {
   setVisible(visible: boolean): void;
   /** Keep at most `count` entries (the maxLines setting). */
   setMaxEntries(count: number): void;
+  /**
+   * Hold the lines from `seq` on: when they are older than the lines held, read them from the
+   * server and put them first (half the page's bound at most when it is full: the oldest lines
+   * held make room, an `unloaded` entry marks what is left out).
+   */
+  loadFrom(seq: number): Promise<void>;
+}
+
+/** The recent runs of the process, fetched again when a run starts or ends. */
+export interface IRunsModel {
+  /** Oldest first; empty until fetched. */
+  readonly runs: readonly IRun[];
+  /** Why the list could not be fetched; null when it could. */
+  readonly error: string | null;
+  readonly changed: ISignal<IRunsModel, void>;
+  /** Fetch only while someone looks at the list. */
+  setVisible(visible: boolean): void;
 }
 
 /** The supervised process as the page knows it. */
@@ -194,18 +263,20 @@ export interface IFujitaModel {
   /** Why the page cannot reach the API, for people; null when it can. */
   readonly connectionError: string | null;
   readonly log: ILogModel;
+  readonly runs: IRunsModel;
   readonly statusChanged: ISignal<IFujitaModel, IStatus | null>;
   readonly connectionChanged: ISignal<IFujitaModel, Connection>;
   readonly busyChanged: ISignal<IFujitaModel, void>;
   isBusy(what: BusyKey): boolean;
-  /** Whether `action` makes sense now. */
-  canRun(action: Action): boolean;
-  run(action: Action): Promise<IStatus>;
+  /** Whether the lifecycle action makes sense now. */
+  canRunLifecycleAction(action: LifecycleAction): boolean;
+  /** Start, stop or restart; rejects with a FujitaAPIError. */
+  runLifecycleAction(action: LifecycleAction): Promise<IStatus>;
   clearLog(): Promise<void>;
-  /** Run a hint's action (`migrate`, `next-port`); rejects with a FujitaAPIError. */
-  runHint(action: string): Promise<IStatus>;
+  /** Run a hint's action (`migrate`, `next-port`, `restart`); rejects with a FujitaAPIError. */
+  runHintAction(action: string): Promise<IStatus>;
   /** Write `text` to runserver's stdin (a debugger's answer, with its newline). */
-  sendStdin(text: string): Promise<IStatus>;
+  writeStdin(text: string): Promise<IStatus>;
 }
 
 export const IFujitaModel = new Token<IFujitaModel>(

@@ -38,6 +38,9 @@ export function describeGroup(group: IFoldGroup, trans: Trans = englishTrans()):
 }
 
 export class TracebackReader {
+  /** `newId` numbers the folds: readers of one log share it, so no two folds share an id. */
+  constructor(private readonly _newId: () => number) {}
+
   /** The role of the next line of stderr (other streams do not end a traceback). */
   read(text: string, userFrame: boolean): ITracebackRole | null {
     if (text === HEADER) {
@@ -59,7 +62,7 @@ export class TracebackReader {
       this._user = false;
       const head = this._group === null;
       if (head) {
-        this._group = { id: this._nextId++, frames: 0, packages: [] };
+        this._group = { id: this._newId(), frames: 0, packages: [] };
       }
       const group = this._group!;
       group.frames++;
@@ -86,5 +89,4 @@ export class TracebackReader {
   private _inside = false;
   private _group: IFoldGroup | null = null;
   private _user = false;
-  private _nextId = 0;
 }
