@@ -35,8 +35,21 @@ METHOD = """\
   one; terminado's lines by escaped newline, lost being what never arrived.
 - **Rounds** (`bench/figures.py`, `rounds`): ours, then the peer, round after round; a ratio is
   ours ÷ peer within a round. Shown: the median of the rounds and, in brackets, the worst
-  round; judged: the median (or what a figure's `value_is` says). A figure marked "0 lost"
-  fails when ours lost a line.
+  round; judged: the median (or what a figure's `value_is` says: a pooled percentile, or the
+  worst round where the bar says "never more than"). A figure marked "0 lost" fails when ours
+  lost a line. Every figure and its bar are in one table, `bench/bars.py`.
+- **The log on disk** (issue 15's costs): a client reading a {flood_lines:,}-line flood, its lost
+  lines counted by seq, against the same flood in a Jupyter terminal; one client that never
+  reads during a {stall_lines:,}-line flood (nobody else connected), the server's RSS sampled every
+  20 ms against its RSS before those rounds; the search, `GET log?since=&q=` page after page
+  over the whole retained log for a text found nowhere (so every line is read), in MB/s of the
+  log's text (100 B a line) from the first page asked to the last answered, against
+  `grep -ci` over the same segment files.
+- **Loop stalls** (`bench/looplag.py`): a server extension of the bench's own, idle until a
+  figure starts it: a 1 ms asyncio timer in our server whose lateness is how long the loop was
+  held, during the {flood_lines:,}-line flood (and the same flood in a Jupyter terminal on the same
+  server), the {stall_lines:,}-line flood and the search; while the loop is held past 20 ms, a
+  watchdog thread looks at the loop thread's stack every 5 ms, which says what held it.
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
   it ran, the bench's own process that runs the clients), and a profile of ours: py-spy sampling
   our server in one extra run of each end-to-end figure (raw stacks in
@@ -152,8 +165,15 @@ def figure_facts(figure: dict) -> list[str]:
                 f"{total.get('timed_out', 0)} of those rounds ended with lines missing "
                 "(no new line for 5 s, or the round's time was up)."
             )
+    held = figure["detail"].get("held_in")
+    if held:
+        looks = "; ".join(f"`{row['stack']}` ×{row['looks']}" for row in held)
+        out.append(
+            "- What held our server's loop past 20 ms (the loop thread's innermost frames, looked "
+            f"at every 5 ms while it was held; innermost first): {looks}."
+        )
     for key, value in figure["detail"].items():
-        if key.startswith("profile_") or key.endswith("_lost_kinds"):
+        if key.startswith("profile_") or key.endswith("_lost_kinds") or key == "held_in":
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue
@@ -226,7 +246,7 @@ def write_docs(results: dict, docs: Path) -> None:
         "python -m bench --only e2e,fanout   # some steps (see --help)",
         "```",
         "",
-        METHOD,
+        METHOD.format(**results["sizes"]),
     ]
     if missed:
         lines += [

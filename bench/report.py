@@ -46,8 +46,10 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
     if unit == "B":
         return f"{value:.0f} B"
-    if unit == "MiB":
-        return f"{value:.1f} MiB"
+    if unit in ("MiB", "MB"):
+        return f"{value:.1f} {unit}"
+    if unit == "MB/s":
+        return f"{value:.0f} MB/s"
     if unit == "% CPU":
         return f"{value:.2f} %"
     if unit == "fps":
@@ -72,7 +74,7 @@ def side_text(figure: dict, who: str) -> str:
     if not side:
         return "–"
     text = fmt(side["value"], figure["unit"])
-    if len(side["rounds"]) > 1 and figure["value_is"] == "median of rounds":
+    if len(side["rounds"]) > 1 and figure["value_is"] != "the worst round":
         text += f" ({fmt(side['worst'], figure['unit'])})"
     return text
 
@@ -135,14 +137,6 @@ def markdown_table(results: dict) -> str:
         row = row[:-1] + ["**MISS**" if row[-1] == "MISS" else row[-1]]
         out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return "\n".join(out)
-
-
-def peers_text(results: dict) -> str:
-    names = {}
-    for f in results["figures"]:
-        if f["peer"]:
-            names[f["key"]] = f["peer"]["name"]
-    return "\n".join(f"- `{key}`: {name}" for key, name in names.items())
 
 
 def plot(results: dict, path: Path) -> None:

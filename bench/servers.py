@@ -28,6 +28,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from .project import make_project
 
 PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
 LOG_WS = "/fujita/api/processes/django/log/ws"
 
 
@@ -160,11 +161,15 @@ class JupyterServer(Server):
         self.options = list(options)
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))  # bench.looplag, idle until asked
         for kind in ("CONFIG", "DATA", "RUNTIME"):
             path = self.folder / "jupyter" / kind.lower()
             path.mkdir(parents=True, exist_ok=True)
             env[f"JUPYTER_{kind}_DIR"] = str(path)
+        enabled = self.folder / "jupyter" / "config" / "jupyter_server_config.d"
+        enabled.mkdir(exist_ok=True)
+        looplag = {"ServerApp": {"jpserver_extensions": {"bench.looplag": True}}}
+        (enabled / "bench_looplag.json").write_text(json.dumps(looplag))
         env.pop("JUPYTER_FUJITA_URL", None)
         env.pop("JUPYTER_FUJITA_TOKEN", None)
         return env
@@ -235,9 +240,7 @@ class BenchModuleServer(Server):
     """A peer that runs one of bench's own modules (`python -m bench.<name>`)."""
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-        return env
+        return dict(os.environ, PYTHONPATH=str(ROOT))
 
 
 class TermPeer(BenchModuleServer):
