@@ -159,14 +159,14 @@ BARS = {
         "longest event-loop stall of the server during the floods and the search",
         "ms", "lower", "≤ 20 ms", f"{TERMINAL}, same server", limit=20,
     ),
+    "stalled_rss_growth": Bar(
+        "a client stops reading during a {stall_lines:,}-line flood: server RSS growth", "MB",
+        "lower", "≤ 32 MB", limit=32,
+    ),
     "stalled_others_rate": Bar(
         "a client stops reading during a {flood_lines:,}-line flood: the other 2 clients' "
         "rate, with it / without", "lines/s", "higher", "keep their rate (ratio ≥ 0.8), 0 lost",
         "same, no stalled client", ratio=0.8, lossless=True,
-    ),
-    "stalled_rss_growth": Bar(
-        "a client stops reading during a {stall_lines:,}-line flood: server RSS growth", "MB",
-        "lower", "≤ 32 MB", limit=32,
     ),
     "search_disk": Bar(
         "search of the whole log, on disk (GET log?q=, page after page)", "MB/s", "higher",

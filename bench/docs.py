@@ -165,7 +165,18 @@ def figure_facts(figure: dict) -> list[str]:
                 f"{total.get('timed_out', 0)} of those rounds ended with lines missing "
                 "(no new line for 5 s, or the round's time was up)."
             )
-    held = figure["detail"].get("held_in")
+    detail = figure["detail"]
+    if "during" in detail:
+        rounds = "; ".join(
+            f"{during}: {report.fmt(stall, 'ms')} ({report.fmt(busy, 'ms')} of the loop's own "
+            f"CPU in its busiest tick, {over} ticks late by more than 20 ms)"
+            for during, stall, busy, over in zip(
+                detail["during"], figure["ours"]["rounds"], detail["busy_ms"],
+                detail["over_20ms"], strict=True,
+            )
+        )  # fmt: skip
+        out.append(f"- Round by round, ours: {rounds}.")
+    held = detail.get("held_in")
     if held:
         looks = "; ".join(f"`{row['stack']}` ×{row['looks']}" for row in held)
         out.append(
@@ -173,7 +184,9 @@ def figure_facts(figure: dict) -> list[str]:
             f"at every 5 ms while it was held; innermost first): {looks}."
         )
     for key, value in figure["detail"].items():
-        if key.startswith("profile_") or key.endswith("_lost_kinds") or key == "held_in":
+        if key.startswith("profile_") or key.endswith("_lost_kinds"):
+            continue
+        if key in ("held_in", "during", "busy_ms", "over_20ms"):
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue
@@ -226,8 +239,9 @@ def write_docs(results: dict, docs: Path) -> None:
         "",
         report.markdown_table(results),
         "",
-        "Ratios are ours ÷ the peer, per round: above 1 is ours ahead for lines/s and frames/s,",
-        "below 1 for ms, bytes and CPU. In brackets: the worst round.",
+        "Ratios are ours ÷ the peer, per round: above 1 is ours ahead where higher is better",
+        "(lines/s, MB/s, frames/s), below 1 where lower is (ms, bytes, MB, CPU). In brackets: the",
+        "worst round (for a pooled percentile, the worst round's own).",
         "",
         "![ratios against their bars, and absolute figures against theirs](performance.png)",
         "",

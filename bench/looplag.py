@@ -3,9 +3,12 @@ and what the loop was running meanwhile.
 
 A server extension of the bench's own (`bench.looplag`, enabled in the bench's servers only),
 idle until asked, so that it costs the other figures nothing: `POST /bench/looplag` starts it,
-`GET /bench/looplag` stops it and answers `{"longest_ms", "over_20ms", "ticks", "held_in"}`. A
-timer due in 1 ms that fires late was held up by whatever the loop ran meanwhile (a disk read, an
-encode): the longest lateness is the longest stall, less at most the 1 ms it waited by design.
+`GET /bench/looplag` stops it and answers `{"longest_ms", "longest_busy_ms", "over_20ms",
+"ticks", "held_in"}`. A timer due in 1 ms that fires late was held up by whatever the loop ran
+meanwhile (a disk read, an encode): the longest lateness is the longest stall, less at most the
+1 ms it waited by design. Of that, the CPU time the loop's own thread spent (`longest_busy_ms`,
+the most in one tick) is work the loop ran; the rest it waited: for the GIL while another thread
+held it, or for a core on a busy machine.
 While the loop is held past 20 ms a watchdog thread looks at the loop thread's stack every 5 ms
 (`held_in`: its innermost frames, counted): what held it, when it is Python code (a long call
 into C that keeps the GIL is seen just after it returns). `LoopLag` drives it from the bench.
@@ -36,6 +39,7 @@ class Watch:
         self.task: asyncio.Task | None = None
         self.halt = threading.Event()
         self.longest = 0.0
+        self.longest_busy = 0.0
         self.over_20ms = 0
         self.ticks = 0
         self.last_tick = time.perf_counter()
@@ -43,7 +47,7 @@ class Watch:
 
     def start(self) -> None:
         self.stop()
-        self.longest, self.over_20ms, self.ticks = 0.0, 0, 0
+        self.longest, self.longest_busy, self.over_20ms, self.ticks = 0.0, 0.0, 0, 0
         self.held_in.clear()
         self.last_tick = time.perf_counter()
         self.task = asyncio.ensure_future(self._tick())
@@ -59,12 +63,13 @@ class Watch:
 
     async def _tick(self) -> None:
         while True:
-            asked = time.perf_counter()
+            asked, cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(INTERVAL)
             self.last_tick = now = time.perf_counter()
             late = now - asked - INTERVAL
             self.ticks += 1
             self.longest = max(self.longest, late)
+            self.longest_busy = max(self.longest_busy, time.thread_time() - cpu)
             self.over_20ms += late > HELD
 
     def _watchdog(self, loop_thread: int) -> None:
@@ -100,6 +105,7 @@ class LoopLagHandler(APIHandler):
         self.finish(
             {
                 "longest_ms": watch.longest * 1000,
+                "longest_busy_ms": watch.longest_busy * 1000,
                 "over_20ms": watch.over_20ms,
                 "ticks": watch.ticks,
                 "held_in": held_in,
@@ -135,6 +141,12 @@ class LoopLag:
 
     @property
     def stall(self) -> dict[str, Any]:
-        """What a round keeps: the longest stall, how many passed 20 ms, what held the loop."""
+        """What a round keeps: the longest stall, the loop's own CPU in its busiest tick, how
+        many passed 20 ms, what held the loop."""
         r = self.result
-        return {"stall_ms": r["longest_ms"], "over_20ms": r["over_20ms"], "held_in": r["held_in"]}
+        return {
+            "stall_ms": r["longest_ms"],
+            "busy_ms": r["longest_busy_ms"],
+            "over_20ms": r["over_20ms"],
+            "held_in": r["held_in"],
+        }

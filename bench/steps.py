@@ -378,6 +378,7 @@ class Bench:
             )
             stall.detail.setdefault("during", []).append(during)
             stall.detail.setdefault("over_20ms", []).append(a.extra["over_20ms"])
+            stall.detail.setdefault("busy_ms", []).append(a.extra["busy_ms"])
             held.update({row["stack"]: row["looks"] for row in a.extra["held_in"]})
         stall.detail["held_in"] = [{"stack": k, "looks": n} for k, n in held.most_common(8)]
         stall.show_worst()
@@ -470,21 +471,10 @@ class Bench:
     async def stalled(self) -> None:
         s = self.sizes
         server = self.ours
-        others, growth = self.figure("stalled_others_rate"), self.figure("stalled_rss_growth")
+        growth, others = self.figure("stalled_rss_growth"), self.figure("stalled_others_rate")
         await ours_burst(server, MARKERS, 1_000)  # warm
-
-        async def with_stalled(stalled: int) -> Run:
-            run = await ours_burst(server, MARKERS, s.flood_lines, clients=2, stalled=stalled)
-            return Run(run.extra["rate"], run.lost, run.extra)
-
-        await rounds(
-            others,
-            s.heavy_rounds,
-            (server, lambda: with_stalled(1)),
-            (server, lambda: with_stalled(0)),
-        )
         await asyncio.sleep(0.2)
-        baseline = server.rss()
+        baseline = server.rss()  # before this step's floods: theirs count too
 
         async def sleeper() -> Run:
             async with LoopLag(server) as lag:
@@ -497,6 +487,17 @@ class Bench:
         growth.detail["baseline_rss_mb"] = baseline / 1e6
         growth.detail["flood_seconds"] = [a.extra["seconds"] for a, _ in runs]
         self._loop_stalls(runs, f"{s.stall_lines:,}-line flood, 1 client stalled")
+
+        async def with_stalled(stalled: int) -> Run:
+            run = await ours_burst(server, MARKERS, s.flood_lines, clients=2, stalled=stalled)
+            return Run(run.extra["rate"], run.lost, run.extra)
+
+        await rounds(
+            others,
+            s.heavy_rounds,
+            (server, lambda: with_stalled(1)),
+            (server, lambda: with_stalled(0)),
+        )
 
     # -- search over all of the log, on disk -----------------------------------------------------
 
@@ -535,7 +536,7 @@ class Bench:
             await proc.wait()
             return Run(text / (time.monotonic() - t0) / 1e6)
 
-        runs = await rounds(fig, s.rounds, (server, ours), (None, grep))
+        runs = await rounds(fig, s.heavy_rounds, (server, ours), (None, grep))
         fig.detail["lines"] = last - first + 1
         fig.detail["text_mb"] = text / 1e6
         fig.detail["disk_mb"] = sum(f.stat().st_size for f in files) / 1e6
