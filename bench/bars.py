@@ -7,7 +7,7 @@ order is the order in which a whole run makes the figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,14 @@ FULL = Sizes(
     idle_seconds=30.0,
     idle_windows=3,
 )
-QUICK = Sizes(
+QUICK = replace(  # a smoke run: what differs from the full one
+    FULL,
     rounds=2,
     heavy_rounds=2,
     ingest_lines=50_000,
     e2e_lines=50_000,
     fanout_lines=5_000,
-    clients=50,
     latency_lines=12,
-    memory_lines=10_000,
     django_lines=30_000,
     flood_lines=50_000,
     stall_lines=300_000,
@@ -94,6 +93,17 @@ FANOUT_BAR = "≥ 8× terminado's {clients} clients, 0 lost"
 FANOUT_PEER = "terminado, {clients} clients on one terminal"
 LATENCY = "latency at 10 lines/s, child write → client receive"
 
+
+def both(
+    key: str, title: str, unit: str, better: str, bar: str, peer: str, **bars: float | bool
+) -> dict[str, Bar]:
+    """The same figure for each workload: request lines, then the marker flood."""
+    return {
+        f"{key}_{name}": Bar(f"{title}: {what}", unit, better, bar, peer, **bars)
+        for name, what in (("requests", REQUESTS), ("markers", MARKERS))
+    }
+
+
 BARS = {
     "memory_per_line": Bar(
         "memory per cached 100-byte line", "B", "lower", "≤ 250 B",
@@ -107,20 +117,12 @@ BARS = {
         f"ingest: {MARKERS}, the log on disk", "lines/s", "higher", "≥ 1 M lines/s",
         "seed: read_until per line", limit=1e6,
     ),
-    "e2e_1_client_requests": Bar(
-        f"end to end, 1 client: {REQUESTS}", "lines/s", "higher", E2E_BAR, TERMINADO,
+    **both(
+        "e2e_1_client", "end to end, 1 client", "lines/s", "higher", E2E_BAR, TERMINADO,
         ratio=3, lossless=True,
     ),
-    "e2e_1_client_markers": Bar(
-        f"end to end, 1 client: {MARKERS}", "lines/s", "higher", E2E_BAR, TERMINADO,
-        ratio=3, lossless=True,
-    ),
-    "e2e_{clients}_clients_requests": Bar(
-        f"{FANOUT}: {REQUESTS}", "lines/s", "higher", FANOUT_BAR, FANOUT_PEER,
-        ratio=8, lossless=True,
-    ),
-    "e2e_{clients}_clients_markers": Bar(
-        f"{FANOUT}: {MARKERS}", "lines/s", "higher", FANOUT_BAR, FANOUT_PEER,
+    **both(
+        "e2e_{clients}_clients", FANOUT, "lines/s", "higher", FANOUT_BAR, FANOUT_PEER,
         ratio=8, lossless=True,
     ),
     "latency_p50": Bar(

@@ -170,7 +170,7 @@ async def unread_flood(server: JupyterServer, lines: int, stalled: int = 1) -> d
     deadline = t0 + burst_timeout(lines)
     try:
         status = await server.status()
-        while status["state"] not in ("crashed", "stopped") or status["last_seq"] <= base + lines:
+        while not server.child_ended(status) or status["last_seq"] <= base + lines:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"a {lines:,}-line flood still going: {status}")
             for _ in range(5):  # the status asked for every 0.1 s only: it costs the loop too
