@@ -214,6 +214,14 @@ def machine_text(results: dict) -> list[str]:
             for name, info in steps.items()
         )
         lines.append(f"- Steps, their time and the 1-minute load average before each: {per}.")
+        busy = [name for name, info in steps.items() if info["loadavg_before"][0] > m["nproc"]]
+        if busy:
+            lines.append(
+                f"- Before {len(busy)} of the {len(steps)} steps ({', '.join(busy)}) the "
+                f"1-minute load average was above the machine's {m['nproc']} cores: their "
+                "figures are slower than the code on a quiet machine, and noisier; the ratios, "
+                "ours and the peer measured in interleaved rounds, suffer less."
+            )
     return lines
 
 
