@@ -35,8 +35,21 @@ METHOD = """\
   one; terminado's lines by escaped newline, lost being what never arrived.
 - **Rounds** (`bench/figures.py`, `rounds`): ours, then the peer, round after round; a ratio is
   ours ÷ peer within a round. Shown: the median of the rounds and, in brackets, the worst
-  round; judged: the median (or what a figure's `value_is` says). A figure marked "0 lost"
-  fails when ours lost a line.
+  round; judged: the median (or what a figure's `value_is` says: a pooled percentile, or the
+  worst round where the bar says "never more than"). A figure marked "0 lost" fails when ours
+  lost a line. Every figure and its bar are in one table, `bench/bars.py`.
+- **The log on disk** (issue 15's costs): a client reading a {flood_lines:,}-line flood, its lost
+  lines counted by seq, against the same flood in a Jupyter terminal; one client that never
+  reads during a {stall_lines:,}-line flood (nobody else connected), the server's RSS sampled every
+  20 ms against its RSS before those rounds; the search, `GET log?since=&q=` page after page
+  over the whole retained log for a text found nowhere (so every line is read), in MB/s of the
+  log's text (100 B a line) from the first page asked to the last answered, against
+  `grep -ci` over the same segment files.
+- **Loop stalls** (`bench/looplag.py`): a server extension of the bench's own, idle until a
+  figure starts it: a 1 ms asyncio timer in our server whose lateness is how long the loop was
+  held, during the {flood_lines:,}-line flood (and the same flood in a Jupyter terminal on the same
+  server), the {stall_lines:,}-line flood and the search; while the loop is held past 20 ms, a
+  watchdog thread looks at the loop thread's stack every 5 ms, which says what held it.
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
   it ran, the bench's own process that runs the clients), and a profile of ours: py-spy sampling
   our server in one extra run of each end-to-end figure (raw stacks in
@@ -152,8 +165,28 @@ def figure_facts(figure: dict) -> list[str]:
                 f"{total.get('timed_out', 0)} of those rounds ended with lines missing "
                 "(no new line for 5 s, or the round's time was up)."
             )
+    detail = figure["detail"]
+    if "during" in detail:
+        rounds = "; ".join(
+            f"{during}: {report.fmt(stall, 'ms')} ({report.fmt(busy, 'ms')} of the loop's own "
+            f"CPU in its busiest tick, {over} ticks late by more than 20 ms)"
+            for during, stall, busy, over in zip(
+                detail["during"], figure["ours"]["rounds"], detail["busy_ms"],
+                detail["over_20ms"], strict=True,
+            )
+        )  # fmt: skip
+        out.append(f"- Round by round, ours: {rounds}.")
+    held = detail.get("held_in")
+    if held:
+        looks = "; ".join(f"`{row['stack']}` ×{row['looks']}" for row in held)
+        out.append(
+            "- What held our server's loop past 20 ms (the loop thread's innermost frames, looked "
+            f"at every 5 ms while it was held; innermost first): {looks}."
+        )
     for key, value in figure["detail"].items():
         if key.startswith("profile_") or key.endswith("_lost_kinds"):
+            continue
+        if key in ("held_in", "during", "busy_ms", "over_20ms"):
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue
@@ -181,6 +214,14 @@ def machine_text(results: dict) -> list[str]:
             for name, info in steps.items()
         )
         lines.append(f"- Steps, their time and the 1-minute load average before each: {per}.")
+        busy = [name for name, info in steps.items() if info["loadavg_before"][0] > m["nproc"]]
+        if busy:
+            lines.append(
+                f"- Before {len(busy)} of the {len(steps)} steps ({', '.join(busy)}) the "
+                f"1-minute load average was above the machine's {m['nproc']} cores: their "
+                "figures are slower than the code on a quiet machine, and noisier; the ratios, "
+                "ours and the peer measured in interleaved rounds, suffer less."
+            )
     return lines
 
 
@@ -206,8 +247,9 @@ def write_docs(results: dict, docs: Path) -> None:
         "",
         report.markdown_table(results),
         "",
-        "Ratios are ours ÷ the peer, per round: above 1 is ours ahead for lines/s and frames/s,",
-        "below 1 for ms, bytes and CPU. In brackets: the worst round.",
+        "Ratios are ours ÷ the peer, per round: above 1 is ours ahead where higher is better",
+        "(lines/s, MB/s, frames/s), below 1 where lower is (ms, bytes, MB, CPU). In brackets: the",
+        "worst round (for a pooled percentile, the worst round's own).",
         "",
         "![ratios against their bars, and absolute figures against theirs](performance.png)",
         "",
@@ -226,7 +268,7 @@ def write_docs(results: dict, docs: Path) -> None:
         "python -m bench --only e2e,fanout   # some steps (see --help)",
         "```",
         "",
-        METHOD,
+        METHOD.format(**results["sizes"]),
     ]
     if missed:
         lines += [

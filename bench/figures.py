@@ -14,65 +14,12 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psutil
 
-
-@dataclass(frozen=True)
-class Sizes:
-    rounds: int  # rounds of the cheap figures
-    heavy_rounds: int  # rounds of the figures that move a lot of lines
-    ingest_lines: int
-    e2e_lines: int
-    fanout_lines: int  # per client, with `clients` clients
-    clients: int
-    latency_lines: int  # per round and side, at 10 lines/s
-    memory_lines: int
-    django_lines: int
-    flood_lines: int
-    page_lines: int
-    page_rounds: int
-    idle_seconds: float
-    idle_windows: int
-    replay_small: int = 10_000
-    replay_big: int = 100_000
-
-
-FULL = Sizes(
-    rounds=5,
-    heavy_rounds=3,
-    ingest_lines=300_000,
-    e2e_lines=300_000,
-    fanout_lines=50_000,
-    clients=50,
-    latency_lines=50,
-    memory_lines=10_000,  # the default cache: Fujita.cache_lines
-    django_lines=200_000,
-    flood_lines=1_000_000,
-    page_lines=200_000,
-    page_rounds=3,
-    idle_seconds=30.0,
-    idle_windows=3,
-)
-QUICK = Sizes(
-    rounds=2,
-    heavy_rounds=2,
-    ingest_lines=50_000,
-    e2e_lines=50_000,
-    fanout_lines=5_000,
-    clients=50,
-    latency_lines=12,
-    memory_lines=10_000,
-    django_lines=30_000,
-    flood_lines=50_000,
-    page_lines=10_000,
-    page_rounds=1,
-    idle_seconds=4.0,
-    idle_windows=2,
-    replay_big=30_000,  # still three times the cache: most of it from disk
-)
+from .bars import BARS, Bar, Sizes
 
 
 @dataclass
@@ -88,14 +35,7 @@ class Run:
 @dataclass
 class Figure:
     key: str
-    title: str
-    unit: str
-    better: str  # "higher" | "lower": for ours and the peer
-    bar: str  # the bar, in words
-    peer_name: str | None = None
-    limit: float | None = None  # the bar on ours' value, in `unit`, in the `better` direction
-    ratio_bar: float | None = None  # the bar on the median ratio, in the `better` direction
-    lossless: bool = False  # passing needs 0 lines lost by ours
+    spec: Bar  # its title, unit, direction and bars, sizes filled in
     ours: list[float] = field(default_factory=list)  # one value per round
     peer: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # ours / peer, per round
@@ -106,6 +46,17 @@ class Figure:
     value_is: str = "median of rounds"
     passed: bool | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, key: str, sizes: Sizes) -> Figure:
+        """The figure `key` names in the table of bars, its sizes filled in."""
+        spec = BARS[key]
+
+        def fill(text: str | None) -> str | None:
+            return None if text is None else text.format(**sizes.__dict__)
+
+        filled = replace(spec, title=fill(spec.title), bar=fill(spec.bar), peer=fill(spec.peer))
+        return cls(fill(key), filled)
 
     def add(self, ours: Run, peer: Run | None = None) -> None:
         self.ours.append(ours.value)
@@ -124,7 +75,14 @@ class Figure:
             self.ratios.append(ours.value / peer.value if peer.value else float("inf"))
 
     def worst(self, values: list[float]) -> float:
-        return max(values) if self.better == "lower" else min(values)
+        return max(values) if self.spec.better == "lower" else min(values)
+
+    def show_worst(self) -> None:
+        """Show and judge each side's worst round: for a bar that says "never more than"."""
+        self.ours_value = self.worst(self.ours)
+        self.peer_value = self.worst(self.peer) if self.peer else None
+        self.value_is = "the worst round"
+        self.judge()
 
     @property
     def value(self) -> float:
@@ -141,13 +99,15 @@ class Figure:
         figure that says so, ours lost no line."""
 
         def within(value: float, bar: float) -> bool:
-            return value >= bar if self.better == "higher" else value <= bar
+            return value >= bar if self.spec.better == "higher" else value <= bar
 
-        ok = not (self.lossless and sum(n or 0 for n in self.lost["ours"]))
-        if self.limit is not None:
-            ok = ok and within(self.value, self.limit)
-        if self.ratio_bar is not None:
-            ok = ok and bool(self.ratios) and within(statistics.median(self.ratios), self.ratio_bar)
+        ok = not (self.spec.lossless and sum(n or 0 for n in self.lost["ours"]))
+        if self.spec.limit is not None:
+            ok = ok and within(self.value, self.spec.limit)
+        if self.spec.ratio is not None:
+            ok = (
+                ok and bool(self.ratios) and within(statistics.median(self.ratios), self.spec.ratio)
+            )
         self.passed = ok
         return ok
 
@@ -174,17 +134,17 @@ class Figure:
 
         return {
             "key": self.key,
-            "title": self.title,
-            "unit": self.unit,
-            "better": self.better,
-            "bar": self.bar,
-            "limit": self.limit,
-            "ratio_bar": self.ratio_bar,
-            "lossless": self.lossless,
+            "title": self.spec.title,
+            "unit": self.spec.unit,
+            "better": self.spec.better,
+            "bar": self.spec.bar,
+            "limit": self.spec.limit,
+            "ratio_bar": self.spec.ratio,
+            "lossless": self.spec.lossless,
             "value_is": self.value_is,
             "pass": self.passed,
             "ours": side(self.ours, self.value, "jupyter_fujita", "ours"),
-            "peer": side(self.peer, self.peer_shown, self.peer_name, "peer"),
+            "peer": side(self.peer, self.peer_shown, self.spec.peer, "peer"),
             "ratio": self.summary(self.ratios) if self.ratios else None,
             "detail": self.detail,
         }
@@ -247,6 +207,16 @@ async def rounds(figure: Figure, count: int, ours: Side, peer: Side | None = Non
         say(text)
     figure.judge()
     return runs
+
+
+def read_off(figure: Figure, runs: list, name: str) -> None:
+    """Another figure from the same rounds: each side's `extra[name]` as its value."""
+    for a, b in runs:
+        figure.add(
+            Run(a.extra[name], a.lost, cpu=a.cpu),
+            None if b is None else Run(b.extra[name], b.lost, cpu=b.cpu),
+        )
+    figure.judge()
 
 
 def percentile(values: list[float], q: float) -> float:

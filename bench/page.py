@@ -19,7 +19,7 @@ import asyncio
 import secrets
 from typing import Any
 
-from .figures import Run, rounds
+from .figures import Run, read_off, rounds
 from .project import set_mode
 from .servers import PYTHON, LabServer, free_port
 
@@ -117,33 +117,8 @@ async def page_figures(bench: Any) -> None:
     from .steps import wait_port
 
     s = bench.sizes
-    last_line = bench.figure(
-        "page_last_line",
-        f"the page: a view's {s.page_lines:,}-line flood, view returned → last line on screen",
-        "ms",
-        "lower",
-        "≤ 1 s",
-        peer_name="a JupyterLab terminal",
-        limit=1000,
-    )
-    longest = bench.figure(
-        "page_longest_task",
-        "… the page's longest task meanwhile",
-        "ms",
-        "lower",
-        "≤ 50 ms",
-        peer_name="a JupyterLab terminal",
-        limit=50,
-    )
-    fps = bench.figure(
-        "page_fps",
-        "… frames per second meanwhile",
-        "fps",
-        "higher",
-        "≥ 50 fps",
-        peer_name="a JupyterLab terminal",
-        limit=50,
-    )
+    last_line = bench.figure("page_last_line")
+    longest, fps = bench.figure("page_longest_task"), bench.figure("page_fps")
     lab = LabServer(bench._dir("lab"))
     bench.servers.append(lab)
     lab.start()
@@ -204,11 +179,8 @@ async def page_figures(bench: Any) -> None:
                 )
         finally:
             await browser.close()
-    for a, b in runs:
-        longest.add(Run(a.extra["longest"]), Run(b.extra["longest"]))
-        fps.add(Run(a.extra["fps"]), Run(b.extra["fps"]))
-    longest.judge()
-    fps.judge()
+    read_off(longest, runs, "longest")
+    read_off(fps, runs, "fps")
     fps.detail["idle_page"] = idle  # the same page, nothing flowing: what this machine gives
     for fig in (last_line, longest, fps):
         fig.detail["view_ms"] = {

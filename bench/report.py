@@ -46,8 +46,10 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
     if unit == "B":
         return f"{value:.0f} B"
-    if unit == "MiB":
-        return f"{value:.1f} MiB"
+    if unit in ("MiB", "MB"):
+        return f"{value:.1f} {unit}"
+    if unit == "MB/s":
+        return f"{value:.0f} MB/s"
     if unit == "% CPU":
         return f"{value:.2f} %"
     if unit == "fps":
@@ -72,7 +74,7 @@ def side_text(figure: dict, who: str) -> str:
     if not side:
         return "–"
     text = fmt(side["value"], figure["unit"])
-    if len(side["rounds"]) > 1 and figure["value_is"] == "median of rounds":
+    if len(side["rounds"]) > 1 and figure["value_is"] != "the worst round":
         text += f" ({fmt(side['worst'], figure['unit'])})"
     return text
 
@@ -137,14 +139,6 @@ def markdown_table(results: dict) -> str:
     return "\n".join(out)
 
 
-def peers_text(results: dict) -> str:
-    names = {}
-    for f in results["figures"]:
-        if f["peer"]:
-            names[f["key"]] = f["peer"]["name"]
-    return "\n".join(f"- `{key}`: {name}" for key, name in names.items())
-
-
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -194,7 +188,7 @@ def plot(results: dict, path: Path) -> None:
         value = f["ours"]["value"]
         # as "how much of the bar it uses": ≤ 1 passes, whichever way the figure is better
         share = value / f["limit"] if f["better"] == "lower" else f["limit"] / max(value, 1e-9)
-        share = max(share, 1e-3)  # a 0.00 % idle CPU still shows, at the floor
+        share = max(share, 2e-3)  # a 0.00 % idle CPU or 0 MB growth still shows, at the floor
         names.append(f"{f['key']} ({fmt(value, f['unit'])})")
         shares.append(share)
         oks.append(share <= 1)

@@ -15,13 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import report
-from .figures import FULL, QUICK, say
-from .steps import Bench
+from .bars import FULL, QUICK
+from .figures import say
+from .steps import STEPS, Bench
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = (
-    "memory", "ingest", "e2e", "fanout", "latency", "replay", "django", "stalled", "flood", "page",
-)  # fmt: skip
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

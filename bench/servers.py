@@ -28,6 +28,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from .project import make_project
 
 PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
 LOG_WS = "/fujita/api/processes/django/log/ws"
 
 
@@ -101,6 +102,24 @@ class Server:
         response = await AsyncHTTPClient().fetch(request)
         return json.loads(response.body) if response.body else None
 
+    async def status(self) -> dict:
+        raise NotImplementedError
+
+    @staticmethod
+    def child_ended(status: dict) -> bool:
+        raise NotImplementedError
+
+    async def wait_child_ended(self, timeout: float = 120.0) -> dict:
+        """Until the child it runs has ended; its last status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.status()
+            if self.child_ended(status):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}'s child still running: {status}")
+            await asyncio.sleep(0.02)
+
     # -- what the OS says about it ----------------------------------------------------------------
 
     def rss(self) -> int:
@@ -160,11 +179,15 @@ class JupyterServer(Server):
         self.options = list(options)
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))  # bench.looplag, idle until asked
         for kind in ("CONFIG", "DATA", "RUNTIME"):
             path = self.folder / "jupyter" / kind.lower()
             path.mkdir(parents=True, exist_ok=True)
             env[f"JUPYTER_{kind}_DIR"] = str(path)
+        enabled = self.folder / "jupyter" / "config" / "jupyter_server_config.d"
+        enabled.mkdir(exist_ok=True)
+        looplag = {"ServerApp": {"jpserver_extensions": {"bench.looplag": True}}}
+        (enabled / "bench_looplag.json").write_text(json.dumps(looplag))
         env.pop("JUPYTER_FUJITA_URL", None)
         env.pop("JUPYTER_FUJITA_TOKEN", None)
         return env
@@ -206,16 +229,9 @@ class JupyterServer(Server):
     async def clear(self) -> None:
         await self.fetch("/fujita/api/processes/django/log", "DELETE")
 
-    async def wait_child_ended(self, timeout: float = 120.0) -> dict:
-        """Until the child has ended (a burst child exits by itself: state `crashed`, code 0)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            status = await self.status()
-            if status["state"] in ("crashed", "stopped"):
-                return status
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"child still {status['state']}")
-            await asyncio.sleep(0.02)
+    @staticmethod
+    def child_ended(status: dict) -> bool:
+        return status["state"] in ("crashed", "stopped")  # a burst child exits: `crashed`, code 0
 
 
 class LabServer(JupyterServer):
@@ -232,29 +248,25 @@ class LabServer(JupyterServer):
 
 
 class BenchModuleServer(Server):
-    """A peer that runs one of bench's own modules (`python -m bench.<name>`)."""
+    """A peer that runs one of bench's own modules: `python -m bench.<module> --port P --cwd
+    PROJECT [options] --command <runserver>`."""
+
+    module = ""
+
+    def options(self) -> list[str]:
+        return []
+
+    def command(self) -> list[str]:
+        where = ["--port", str(self.port), "--cwd", str(self.project), *self.options()]
+        return [PYTHON, "-m", f"bench.{self.module}", *where, "--command", *self.child_command()]
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-        return env
+        return dict(os.environ, PYTHONPATH=str(ROOT))
 
 
 class TermPeer(BenchModuleServer):
     name = "terminado"
-
-    def command(self) -> list[str]:
-        return [
-            PYTHON,
-            "-m",
-            "bench.termpeer",
-            "--port",
-            str(self.port),
-            "--cwd",
-            str(self.project),
-            "--command",
-            *self.child_command(),
-        ]
+    module = "termpeer"
 
     async def wait_ready(self) -> None:
         await self.ready("/ping")
@@ -264,26 +276,14 @@ class TermPeer(BenchModuleServer):
 
 
 class SeedPeer(BenchModuleServer):
-    name = "seed"
+    name = module = "seed"
 
     def __init__(self, folder: Path, ring: int) -> None:
         super().__init__(folder)
         self.ring = ring
 
-    def command(self) -> list[str]:
-        return [
-            PYTHON,
-            "-m",
-            "bench.seed",
-            "--port",
-            str(self.port),
-            "--cwd",
-            str(self.project),
-            "--ring",
-            str(self.ring),
-            "--command",
-            *self.child_command(),
-        ]
+    def options(self) -> list[str]:
+        return ["--ring", str(self.ring)]
 
     async def wait_ready(self) -> None:
         await self.ready("/status")
@@ -294,12 +294,6 @@ class SeedPeer(BenchModuleServer):
     async def start_child(self) -> None:
         await self.fetch("/start", "POST")
 
-    async def wait_child_ended(self, timeout: float = 120.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = await self.status()
-            if not status["running"]:
-                return status
-            if time.monotonic() > deadline:
-                raise TimeoutError("seed child still running")
-            await asyncio.sleep(0.02)
+    @staticmethod
+    def child_ended(status: dict) -> bool:
+        return not status["running"]

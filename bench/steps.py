@@ -1,97 +1,51 @@
-"""The steps of a run: each makes its figures and measures them with `figures.rounds`.
+"""The steps of a run: each takes its figures from the table of bars (bars.py) and measures them
+with `figures.rounds`, ours against a peer.
 
 Our server runs as shipped: `Fujita.cache_lines`, `cache_bytes` and `log_bytes` at their
-defaults, so a reader behind the memory cache reads from disk. Two workloads: the marker flood
-(100-byte lines on stdout, which the Django reader skips with one search a batch) and what
-runserver really prints (request lines on stderr, a 500 and its traceback in every 1,000).
+defaults, so a reader behind the memory cache reads from the log on disk (in the server's own
+temp data dir).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from . import inproc
-from .figures import Figure, Run, Sizes, load, percentile, rounds, say
+from .bars import Sizes
+from .bursts import (
+    MARKERS,
+    NEWLINE,
+    WORKLOADS,
+    burst_timeout,
+    lost_by,
+    ours_burst,
+    readers_of,
+    steady_rates,
+    term_burst,
+    unread_flood,
+    until_all,
+)
+from .figures import Figure, Run, load, percentile, read_off, rounds, say
+from .looplag import LoopLag
 from .probe import Probe, probed
-from .project import MARKER, set_mode
+from .project import LINE_BYTES, MARKER, set_mode
 from .servers import LOG_WS, PYTHON, JupyterServer, SeedPeer, TermPeer
+from .spy import spy
 from .wsclient import SEQS, WSClient, connect
 
-NEWLINE = b"\\n"  # a newline inside a JSON string, as terminado sends pty output
-MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    title: str
-    mode: str  # of the child (project.py)
-    stream: str
-    marker: bytes  # in every line of the burst, in none of the supervisor's own
-
-
-MARKERS = Workload("markers", "marker flood on stdout", "burst", "stdout", MARKER.encode())
-REQUESTS = Workload(
-    "requests", "runserver request lines on stderr", "requests", "stderr", b"HTTP/1.1"
-)
-WORKLOADS = (REQUESTS, MARKERS)
-
-
-def burst_timeout(lines: int) -> float:
-    return 15.0 + lines / 50_000  # generous: a miss should be a slow figure, not a hang
-
-
-async def until_all(
-    futures: list[asyncio.Future], timeout: float, clients: list[WSClient] = (), idle: float = 5.0
-) -> float | None:
-    """When the last of the futures was set; None if some were not within the timeout, or no
-    client received a new line for `idle` seconds (what their clients did not get then is counted
-    as lost, and the run goes on)."""
-    deadline = time.monotonic() + timeout
-    pending = set(futures)
-    seen, quiet_since = -1, time.monotonic()
-    while pending and time.monotonic() < deadline:
-        _, pending = await asyncio.wait(pending, timeout=0.25)
-        received = sum(c.count + c.lost for c in clients)  # new lines: repeats are no progress
-        if received != seen:
-            seen, quiet_since = received, time.monotonic()
-        elif clients and time.monotonic() - quiet_since > idle:
-            break
-    for future in pending:
-        future.cancel()
-    errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
-    if any(not isinstance(error, ConnectionError) for error in errors):
-        raise errors[0]
-    # a connection the server closed before all its lines came: those lines are lost
-    return None if pending or errors else max(f.result() for f in futures)
-
-
-def steady_rates(clients: list[WSClient], end: float) -> dict[str, float]:
-    """Throughput once lines flow: from the first message that held any to the last line, so
-    that the child's start (the same ~50 ms for every peer) does not weigh on the faster one.
-    The lines of that first message are not counted: they arrived before the clock started."""
-    clients = [c for c in clients if c.first_hit_time is not None] or clients[:1]
-    if clients[0].first_hit_time is None:
-        return {"total_rate": 0.0, "rate": 0.0}
-    start = min(c.first_hit_time for c in clients)
-    first = min(clients, key=lambda c: c.first_hit_time)
-    delivered = sum(c.count for c in clients) - first.first_hit_count
-    return {
-        "total_rate": delivered / (end - start),
-        "rate": delivered / len(clients) / (end - start),
-    }
+# The steps of a whole run, in order: each a method of `Bench`.
+STEPS = (
+    "memory", "ingest", "e2e", "fanout", "latency", "replay", "django", "flood", "stalled",
+    "search", "page",
+)  # fmt: skip
+NEEDLE = "no-such-text-in-the-log"  # a search that finds nothing reads every line
 
 
 class Bench:
@@ -128,164 +82,39 @@ class Bench:
         return killed
 
     async def run(self, only: set[str] | None = None) -> list[Figure]:
-        steps = [
-            ("memory", self.memory),
-            ("ingest", self.ingest),
-            ("e2e", self.e2e),
-            ("fanout", self.fanout),
-            ("latency", self.latency),
-            ("replay", self.replay),
-            ("django", self.django_and_idle),
-            ("stalled", self.stalled),
-            ("flood", self.flood),
-            ("page", self.page),
-        ]
-        for name, step in steps:
+        for name in STEPS:
             if only and name not in only:
                 continue
             say(f"-- {name}")
             started = time.monotonic()
             self.steps[name] = {"loadavg_before": load()}
-            await step()
+            await getattr(self, name)()
             self.steps[name]["seconds"] = time.monotonic() - started
             say(f"   {self.steps[name]['seconds']:.1f} s")
             for server in self.servers:
                 server.remember_descendants()
         return self.figures
 
-    async def spy(self, figure: Figure, run) -> None:
-        """One more run of ours with py-spy sampling our server (every thread): where its time
-        went, by function, kept in the figure's detail; the raw stacks in `spy_dir` if set."""
-        if self.sizes.rounds < 3 and self.spy_dir is None:
-            return  # a quick run: no profiles unless the page is written
-        pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        if not Path(pyspy).exists():
-            figure.detail["profile_ours"] = None
-            return
-        out = self.folder / f"spy-{figure.key}.txt"
-        command = [pyspy, "record", "--pid", str(self.ours.proc.pid), "--format", "raw"]
-        command += ["--output", str(out), "--rate", "250", "--nonblocking"]
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            await asyncio.sleep(1.0)  # attached
-            await run()
-        finally:
-            proc.send_signal(signal.SIGINT)
-            await asyncio.to_thread(proc.wait, 60)
-        if not out.exists():
-            figure.detail["profile_ours"] = None
-            return
-        figure.detail["profile_ours"] = spy_summary(out.read_text())
-        if self.spy_dir is not None:
-            self.spy_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy(out, self.spy_dir / f"{figure.key}.txt")
+    def figure(self, key: str) -> Figure:
+        """The figure the table of bars names `key`: made on first use, the same one after."""
+        made = Figure.of(key, self.sizes)
+        for figure in self.figures:
+            if figure.key == made.key:
+                return figure
+        self.figures.append(made)
+        return made
 
-    def figure(self, *args: Any, **kwargs: Any) -> Figure:
-        figure = Figure(*args, **kwargs)
-        self.figures.append(figure)
-        return figure
-
-    # -- one burst, one side ----------------------------------------------------------------------
-
-    async def ours_burst(
-        self,
-        work: Workload,
-        lines: int,
-        clients: int = 1,
-        stalled: int = 0,
-        sample_rss: list[int] | None = None,
-    ) -> Run:
-        """Clients connected, then the child writes `lines`; lines/s until every client has all
-        (per client, and in all: `extra`), and the lines they lost (a gap, or a seq skipped)."""
-        server = self.ours
-        base = (await server.status())["last_seq"]
-        set_mode(server.project, work.mode, lines=lines)
-        path = f"{LOG_WS}?since={base}"
-        stalls = [
-            await connect(server.port, path, server.headers, stall=True) for _ in range(stalled)
-        ]
-        readers = [
-            await connect(
-                server.port, path, server.headers, pattern=SEQS, marker=work.marker, since=base
-            )
-            for _ in range(clients)
-        ]
-        # counted by seq: the supervisor's "Starting: ..." line, then the burst
-        done = [reader.expect(lines + 1) for reader in readers]
-        sampler = None
-        if sample_rss is not None:
-            sampler = asyncio.ensure_future(self._sample_rss(server, sample_rss))
-        t0 = time.monotonic()
-        await server.start_child(0)
-        try:
-            end = await until_all(done, burst_timeout(lines * clients), readers)
-            closed_early = sum(r.closed.done() for r in readers)
-        finally:
-            if sampler is not None:
-                sampler.cancel()
-            for client in readers + stalls:
-                client.close()
-        await server.wait_child_ended()
-        timed_out = end is None
-        end = end or time.monotonic()
-        rates = steady_rates(readers, end)
-        # what a reader never got: announced by a gap, skipped, or not there by the timeout
-        lost = sum(r.lost + max(0, lines + 1 - r.count - r.lost) for r in readers)
-        extra = {
-            **rates,
-            "seconds": end - t0,
-            "gaps": sum(r.gaps for r in readers),
-            "announced": sum(r.missed for r in readers),
-            "unannounced": sum(r.unannounced for r in readers),
-            "repeated": sum(r.repeated for r in readers),
-            "timed_out": timed_out,
-            "closed_by_server": closed_early,
-        }
-        if lost or extra["repeated"]:
-            say(f"   ours lost lines: {extra}")
-        return Run(rates["total_rate"] if clients > 1 else rates["rate"], lost, extra)
-
-    async def _sample_rss(self, server: JupyterServer, into: list[int]) -> None:
-        while True:
-            into.append(server.rss())
-            await asyncio.sleep(0.02)
-
-    async def term_burst(self, work: Workload, lines: int, clients: int = 1) -> Run:
-        """terminado: `clients` clients on one terminal (one pty); the child waits until all are
-        connected, then writes; lines/s until every client has them all."""
-        name = self._name("burst")
-        go = self.term.folder / f"go-{name}"
-        set_mode(self.term.project, work.mode, lines=lines, go=str(go))
-        readers = [
-            await connect(self.term.port, f"/websocket/{name}", pattern=NEWLINE)
-            for _ in range(clients)
-        ]
-        try:
-            done = [reader.expect(lines) for reader in readers]
-            go.touch()
-            end = await until_all(done, burst_timeout(lines * clients), readers)
-        finally:
-            for reader in readers:
-                reader.close()
-            await self.term.kill(name)
-            go.unlink(missing_ok=True)
-        rates = steady_rates(readers, end or time.monotonic())
-        lost = sum(max(0, lines - r.count) for r in readers)
-        return Run(rates["total_rate"] if clients > 1 else rates["rate"], lost, rates)
+    async def spy(self, figure: Figure, run: Any) -> None:
+        """Where our server's time went in one more run (spy.py); a quick run does without,
+        unless it writes the page."""
+        if self.sizes.rounds >= 3 or self.spy_dir is not None:
+            await spy(figure, self.ours.proc.pid, run, self.folder, self.spy_dir)
 
     # -- in the bench's process --------------------------------------------------------------------
 
     async def memory(self) -> None:
         s = self.sizes
-        fig = self.figure(
-            "memory_per_line",
-            "memory per cached 100-byte line",
-            "B",
-            "lower",
-            "≤ 250 B",
-            peer_name="lean record: a slots dataclass per line, in a list",
-            limit=250,
-        )
+        fig = self.figure("memory_per_line")
 
         async def ours() -> Run:
             return inproc.traced_ours(s.memory_lines)
@@ -300,106 +129,67 @@ class Bench:
 
     async def ingest(self) -> None:
         s = self.sizes
-        folder = self.ours.project  # the same child as everywhere, run in this process
         for work in WORKLOADS:
-            fig = self.figure(
-                f"ingest_{work.name}",
-                f"ingest: {work.title}",
-                "lines/s",
-                "higher",
-                "≥ 4× the seed design",
-                peer_name="seed: read_until per line",
-                ratio_bar=4,
-            )
-            args = (folder, work.mode, work.stream, s.ingest_lines)
-            ours = (None, lambda a=args: inproc.ingest_ours(*a))
-            peer = (None, lambda a=args: inproc.ingest_seed(*a))
+            fig = self.figure(f"ingest_{work.name}")
+            args = (self.ours.project, work.mode, work.stream, s.ingest_lines)
+
+            async def ours(a: tuple = args) -> Run:
+                return await inproc.ingest_ours(*a)
+
+            async def seed(a: tuple = args) -> Run:
+                return await inproc.ingest_seed(*a)
+
             await rounds(
                 fig,
                 s.rounds,
-                (None, lambda run=ours[1]: inproc.collected(run)),
-                (None, lambda run=peer[1]: inproc.collected(run)),
+                (None, lambda run=ours: inproc.collected(run)),
+                (None, lambda run=seed: inproc.collected(run)),
             )
             fig.detail["lines"] = s.ingest_lines
-            for side, (_, run) in (("ours", ours), ("peer", peer)):
+            for side, run in (("ours", ours), ("peer", seed)):
                 fig.detail[f"profile_{side}"] = await inproc.profiled(run, s.ingest_lines)
 
     # -- end to end ------------------------------------------------------------------------------
 
     async def e2e(self) -> None:
-        s = self.sizes
-        for work in WORKLOADS:
-            fig = self.figure(
-                f"e2e_1_client_{work.name}",
-                f"end to end, 1 client: {work.title}",
-                "lines/s",
-                "higher",
-                "≥ 3× terminado, 0 lost",
-                peer_name="terminado, 1 client",
-                ratio_bar=3,
-                lossless=True,
-            )
-            ours = (self.ours, lambda w=work: self.ours_burst(w, s.e2e_lines))
-            peer = (self.term, lambda w=work: self.term_burst(w, s.e2e_lines))
-            await rounds(fig, s.rounds, ours, peer)
-            fig.detail["lines"] = s.e2e_lines
-            await self.spy(fig, ours[1])
+        await self._end_to_end(1, self.sizes.e2e_lines, self.sizes.rounds)
 
     async def fanout(self) -> None:
         s = self.sizes
-        n = s.clients
+        await self._end_to_end(s.clients, s.fanout_lines, s.heavy_rounds)
+
+    async def _end_to_end(self, clients: int, lines: int, count: int) -> None:
+        """Each workload to `clients` clients of ours and of one terminado terminal."""
         for work in WORKLOADS:
-            fig = self.figure(
-                f"e2e_{n}_clients_{work.name}",
-                f"end to end, {n} clients, lines/s delivered in all: {work.title}",
-                "lines/s",
-                "higher",
-                f"≥ 8× terminado's {n} clients, 0 lost",
-                peer_name=f"terminado, {n} clients on one terminal",
-                ratio_bar=8,
-                lossless=True,
-            )
-            ours = (self.ours, lambda w=work: self.ours_burst(w, s.fanout_lines, clients=n))
-            peer = (self.term, lambda w=work: self.term_burst(w, s.fanout_lines, clients=n))
-            await rounds(fig, s.heavy_rounds, ours, peer)
-            fig.detail["lines_per_client"] = s.fanout_lines
-            await self.spy(fig, ours[1])
+            many = "e2e_{clients}_clients_" if clients > 1 else "e2e_1_client_"
+            fig = self.figure(many + work.name)
+
+            async def ours(w: Any = work) -> Run:
+                return await ours_burst(self.ours, w, lines, clients=clients)
+
+            async def peer(w: Any = work) -> Run:
+                return await term_burst(self.term, self._name("burst"), w, lines, clients)
+
+            await rounds(fig, count, (self.ours, ours), (self.term, peer))
+            fig.detail["lines_per_client" if clients > 1 else "lines"] = lines
+            await self.spy(fig, ours)
 
     # -- latency at 10 lines/s -------------------------------------------------------------------
 
     async def latency(self) -> None:
         s = self.sizes
-        p50 = self.figure(
-            "latency_p50",
-            "latency at 10 lines/s, child write → client receive, p50",
-            "ms",
-            "lower",
-            "≤ 2 ms and ≤ 1.2× one-message-per-line",
-            peer_name="seed: one message per line",
-            limit=2,
-            ratio_bar=1.2,
-        )
-        p99 = self.figure(
-            "latency_p99",
-            "latency at 10 lines/s, child write → client receive, p99",
-            "ms",
-            "lower",
-            "≤ 5 ms and ≤ 1.2× one-message-per-line",
-            peer_name="seed: one message per line",
-            limit=5,
-            ratio_bar=1.2,
-        )
+        p50, p99 = self.figure("latency_p50"), self.figure("latency_p99")
         ours = (self.ours, lambda: self._latency(self.ours, s.latency_lines))
         peer = (self.seed, lambda: self._latency(self.seed, s.latency_lines))
         runs = await rounds(p50, s.rounds, ours, peer)
-        pooled = {"ours": [], "peer": []}
         for a, b in runs:
-            pooled["ours"] += a.extra["samples"]
-            pooled["peer"] += b.extra["samples"]
-            p99.add(
-                Run(percentile(a.extra["samples"], 99), a.lost, cpu=a.cpu),
-                Run(percentile(b.extra["samples"], 99), b.lost, cpu=b.cpu),
-            )
+            a.extra["p99"] = percentile(a.extra["samples"], 99)
+            b.extra["p99"] = percentile(b.extra["samples"], 99)
+        read_off(p99, runs, "p99")
+        pooled = {
+            "ours": [ms for a, _ in runs for ms in a.extra["samples"]],
+            "peer": [ms for _, b in runs for ms in b.extra["samples"]],
+        }
         for fig, q in ((p50, 50), (p99, 99)):
             fig.ours_value = percentile(pooled["ours"], q)
             fig.peer_value = percentile(pooled["peer"], q)
@@ -436,26 +226,8 @@ class Bench:
 
     async def replay(self) -> None:
         s = self.sizes
-        small = self.figure(
-            "replay_10k",
-            f"replay of {s.replay_small:,} lines to a new client",
-            "ms",
-            "lower",
-            "≤ 25 ms",
-            peer_name="seed: one message per line",
-            limit=25,
-        )
-        big = self.figure(
-            "replay_100k_blocking",
-            f"replay of {s.replay_big:,} lines (from disk beyond the cache): "
-            "longest wait of a concurrent GET",
-            "ms",
-            "lower",
-            "≤ 50 ms",
-            peer_name="seed: one message per line",
-            limit=50,
-        )
-        await self.ours_burst(MARKERS, s.replay_big, clients=1)
+        small, big = self.figure("replay_10k"), self.figure("replay_100k_blocking")
+        await ours_burst(self.ours, MARKERS, s.replay_big)
         ours_last = (await self.ours.status())["last_seq"]
         set_mode(self.seed.project, "burst", lines=s.replay_big)
         await self.seed.start_child()
@@ -507,23 +279,13 @@ class Bench:
             t1 = await until_all([client.expect(count)], burst_timeout(count), [client])
         finally:
             client.close()
-        lost = client.lost + max(0, count - client.count - client.lost)
-        return t1 or time.monotonic(), lost
+        return t1 or time.monotonic(), lost_by([client], count)
 
     # -- the real path: a Django view under runserver; then idle ---------------------------------
 
-    async def django_and_idle(self) -> None:
+    async def django(self) -> None:
         s = self.sizes
-        fig = self.figure(
-            "e2e_django_view",
-            "end to end through runserver: a view's burst, 1 client",
-            "lines/s",
-            "higher",
-            "≥ 3× terminado, 0 lost",
-            peer_name="terminado, 1 client",
-            ratio_bar=3,
-            lossless=True,
-        )
+        fig = self.figure("e2e_django_view")
         server = self.ours
         set_mode(server.project, "django")
         set_mode(self.term.project, "django")
@@ -537,14 +299,7 @@ class Bench:
 
         async def ours() -> Run:
             base = (await server.status())["last_seq"]
-            client = await connect(
-                server.port,
-                f"{LOG_WS}?since={base}",
-                server.headers,
-                pattern=SEQS,
-                marker=MARKERS.marker,
-                since=base,
-            )
+            [client] = await readers_of(server, base, MARKERS.marker)
             try:
                 done = client.expect(lines)
                 await http.fetch(django_burst_request(server.django_port, lines))
@@ -552,7 +307,7 @@ class Bench:
                 rate = steady_rates([client], end or time.monotonic())["rate"]
             finally:
                 client.close()
-            return Run(rate, client.lost + max(0, lines - client.count - client.lost))
+            return Run(rate, lost_by([client], lines))
 
         async def peer() -> Run:
             term_client.count, term_client.first_hit_time = 0, None
@@ -577,15 +332,7 @@ class Bench:
     async def idle(self, term_name: str) -> None:
         """Django quiet under each, 3 clients each, both servers' CPU over the same window."""
         s = self.sizes
-        fig = self.figure(
-            "idle_cpu",
-            "idle: Django quiet, 3 clients connected",
-            "% CPU",
-            "lower",
-            "≤ 1%",
-            peer_name="terminado, same Django, 3 clients",
-            limit=1.0,
-        )
+        fig = self.figure("idle_cpu")
         server = self.ours
         base = (await server.status())["last_seq"]
         clients = [
@@ -617,63 +364,28 @@ class Bench:
             for client in clients:
                 client.close()
 
-    # -- a client that stops reading -------------------------------------------------------------
+    # -- floods: Jupyter stays usable, a reader loses nothing, the loop is not held up -----------
 
-    async def stalled(self) -> None:
-        s = self.sizes
-        server = self.ours
-        growth = self.figure(
-            "stalled_rss_growth",
-            f"a client stops reading, {s.flood_lines:,} lines flowing: server RSS growth",
-            "MiB",
-            "lower",
-            "≤ cache budget (16 MiB) + 8 MiB",
-            limit=16 + 8,
-        )
-        others = self.figure(
-            "stalled_others_rate",
-            "… the other 2 clients' rate, with the stalled one / without",
-            "lines/s",
-            "higher",
-            "keep their rate (ratio ≥ 0.8), 0 lost",
-            peer_name="same, no stalled client",
-            ratio_bar=0.8,
-            lossless=True,
-        )
-        await self.ours_burst(MARKERS, 1_000)  # warm
-        await asyncio.sleep(0.2)
-        baseline = server.rss()
-
-        async def run(stalled: int) -> Run:
-            samples: list[int] = [baseline]
-            result = await self.ours_burst(
-                MARKERS, s.flood_lines, clients=2, stalled=stalled, sample_rss=samples
+    def _loop_stalls(self, runs: list, during: str) -> None:
+        """The longest loop stalls of these rounds, into the figure of all of them, with what
+        held our server's loop (looplag.py)."""
+        stall = self.figure("loop_stall")
+        held = Counter({row["stack"]: row["looks"] for row in stall.detail.get("held_in", ())})
+        for a, b in runs:
+            stall.add(
+                Run(a.extra["stall_ms"], cpu=a.cpu),
+                None if b is None else Run(b.extra["stall_ms"], cpu=b.cpu),
             )
-            return Run(result.extra["rate"], result.lost, {**result.extra, "peak": max(samples)})
-
-        runs = await rounds(
-            others, s.heavy_rounds, (server, lambda: run(1)), (server, lambda: run(0))
-        )
-        for with_stall, _ in runs:
-            growth.add(Run((with_stall.extra["peak"] - baseline) / MiB))
-        growth.ours_value = max(growth.ours)
-        growth.value_is = "the worst round: peak RSS while a client stalls, above the start's"
-        growth.detail["baseline_rss_mib"] = baseline / MiB
-        growth.judge()
-
-    # -- Jupyter stays usable during a flood -----------------------------------------------------
+            stall.detail.setdefault("during", []).append(during)
+            stall.detail.setdefault("over_20ms", []).append(a.extra["over_20ms"])
+            stall.detail.setdefault("busy_ms", []).append(a.extra["busy_ms"])
+            held.update({row["stack"]: row["looks"] for row in a.extra["held_in"]})
+        stall.detail["held_in"] = [{"stack": k, "looks": n} for k, n in held.most_common(8)]
+        stall.show_worst()
 
     async def flood(self) -> None:
         s = self.sizes
-        fig = self.figure(
-            "status_p99_flood",
-            f"GET /api/status p99 during a {s.flood_lines:,}-line flood",
-            "ms",
-            "lower",
-            "≤ 50 ms",
-            peer_name="the same flood in a Jupyter terminal",
-            limit=50,
-        )
+        p99, reader = self.figure("status_p99_flood"), self.figure("flood_reader")
         server = self.ours
 
         def probe() -> Probe:
@@ -684,42 +396,62 @@ class Bench:
 
             async def work() -> tuple[float, float]:
                 t0 = time.monotonic()
-                result["run"] = await self.ours_burst(MARKERS, s.flood_lines)
+                result["run"] = await ours_burst(server, MARKERS, s.flood_lines)
                 return t0, t0 + result["run"].extra["seconds"]
 
-            latencies, t0, t1 = await probed(probe(), work)
+            async with LoopLag(server) as lag:
+                latencies, t0, t1 = await probed(probe(), work)
             run = result["run"]
-            return Run(
-                percentile(latencies, 99) * 1000, run.lost, {**run.extra, "flood_s": t1 - t0}
-            )
+            extra = {**run.extra, "flood_s": t1 - t0, **lag.stall}
+            return Run(percentile(latencies, 99) * 1000, run.lost, extra)
 
         async def peer() -> Run:
-            latencies, t0, t1 = await probed(probe(), lambda: self._terminal_flood(s.flood_lines))
-            return Run(percentile(latencies, 99) * 1000, extra={"flood_s": t1 - t0})
+            flood: dict = {}
 
-        await rounds(fig, s.heavy_rounds, (server, ours), (server, peer))
+            async def work() -> tuple[float, float]:
+                flood.update(await self._terminal_flood(s.flood_lines))
+                return flood["t0"], flood["t1"]
 
-    async def _terminal_flood(self, lines: int) -> tuple[float, float]:
-        """The same child run from a Jupyter terminal, one client reading; its start and end."""
+            async with LoopLag(server) as lag:
+                latencies, t0, t1 = await probed(probe(), work)
+            extra = {"rate": flood["rate"], "flood_s": t1 - t0, **lag.stall}
+            return Run(percentile(latencies, 99) * 1000, flood["lost"], extra)
+
+        runs = await rounds(p99, s.heavy_rounds, (server, ours), (server, peer))
+        read_off(reader, runs, "rate")
+        self._loop_stalls(runs, f"{s.flood_lines:,}-line flood, 1 client reading")
+
+    async def _terminal_flood(self, lines: int) -> dict[str, Any]:
+        """The same child run from a Jupyter terminal, one client reading: its start and end,
+        its lines/s from the first marker line on, and the lines the client did not get."""
         server = self.ours
         set_mode(server.project, "burst", lines=lines)
         name = (await server.fetch("/api/terminals", "POST"))["name"]
         ended = asyncio.get_running_loop().create_future()
         prompt = asyncio.get_running_loop().create_future()
+        first: list[tuple[float, int]] = []  # when the first marker came, and the count then
+        marker = MARKER.encode()
 
         def on_message(client: WSClient, payload: bytes, now: float) -> None:
             if payload.startswith(b'["disconnect"') and not ended.done():
                 ended.set_result(now)
             elif payload.startswith(b'["stdout"') and not prompt.done():
                 prompt.set_result(now)
+            elif not first and marker in payload:
+                first.append((now, client.count))
 
         client = await connect(
-            server.port, f"/terminals/websocket/{name}", server.headers, on_message=on_message
+            server.port,
+            f"/terminals/websocket/{name}",
+            server.headers,
+            pattern=NEWLINE,
+            on_message=on_message,
         )
         try:
             await asyncio.wait_for(prompt, 30)
             await asyncio.sleep(0.3)
             command = f"cd {server.project} && exec {PYTHON} manage.py runserver x\r"
+            client.count = 0  # the prompt's lines are not the flood's
             t0 = time.monotonic()
             client.send_text(json.dumps(["stdin", command]))
             t1 = await asyncio.wait_for(ended, burst_timeout(lines))
@@ -729,7 +461,90 @@ class Bench:
                 await server.fetch(f"/api/terminals/{name}", "DELETE")
             except Exception:  # noqa: BLE001 - already gone with its process
                 pass
-        return t0, t1
+        # the count holds the command's echo too: a line or two more than the flood's
+        start, before = first[0] if first else (t0, 0)
+        rate = (client.count - before) / (t1 - start) if t1 > start else 0.0
+        return {"t0": t0, "t1": t1, "rate": rate, "lost": max(0, lines - client.count)}
+
+    # -- a client that stops reading -------------------------------------------------------------
+
+    async def stalled(self) -> None:
+        s = self.sizes
+        server = self.ours
+        growth, others = self.figure("stalled_rss_growth"), self.figure("stalled_others_rate")
+        await ours_burst(server, MARKERS, 1_000)  # warm
+        await asyncio.sleep(0.2)
+        baseline = server.rss()  # before this step's floods: theirs count too
+
+        async def sleeper() -> Run:
+            async with LoopLag(server) as lag:
+                flood = await unread_flood(server, s.stall_lines)
+            extra = {"seconds": flood["seconds"], **lag.stall}
+            return Run((max(flood["rss"]) - baseline) / 1e6, extra=extra)
+
+        runs = await rounds(growth, s.heavy_rounds, (server, sleeper))
+        growth.show_worst()
+        growth.detail["baseline_rss_mb"] = baseline / 1e6
+        growth.detail["flood_seconds"] = [a.extra["seconds"] for a, _ in runs]
+        self._loop_stalls(runs, f"{s.stall_lines:,}-line flood, 1 client stalled")
+
+        async def with_stalled(stalled: int) -> Run:
+            run = await ours_burst(server, MARKERS, s.flood_lines, clients=2, stalled=stalled)
+            return Run(run.extra["rate"], run.lost, run.extra)
+
+        await rounds(
+            others,
+            s.heavy_rounds,
+            (server, lambda: with_stalled(1)),
+            (server, lambda: with_stalled(0)),
+        )
+
+    # -- search over all of the log, on disk -----------------------------------------------------
+
+    async def search(self) -> None:
+        s = self.sizes
+        fig = self.figure("search_disk")
+        server = self.ours
+        log = "/fujita/api/processes/django/log"
+        held = await server.fetch(f"{log}?limit=0")
+        wanted = s.search_bytes // LINE_BYTES
+        if held["last_seq"] - held["first_seq"] < wanted:  # a partial run: fill the disk first
+            await unread_flood(server, wanted, stalled=0)
+            held = await server.fetch(f"{log}?limit=0")
+        first, last = held["first_seq"], held["last_seq"]
+        text = (last - first + 1) * LINE_BYTES  # the log's text, as the child wrote it
+        files = sorted(self.ours.folder.glob("jupyter/data/jupyter_fujita/logs/*/django/*.jsonl"))
+
+        async def ours() -> Run:
+            since, pages, found = first - 1, 0, 0
+            async with LoopLag(server) as lag:
+                t0 = time.monotonic()
+                while since < last:
+                    page = await server.fetch(f"{log}?since={since}&q={NEEDLE}&limit=100")
+                    if page["next_since"] <= since:
+                        raise RuntimeError(f"the search stopped at {since}: {page}")
+                    since, pages, found = page["next_since"], pages + 1, found + len(page["lines"])
+                seconds = time.monotonic() - t0
+            extra = {"pages": pages, "found": found, **lag.stall}
+            return Run(text / seconds / 1e6, extra=extra)
+
+        async def grep() -> Run:
+            t0 = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                "grep", "-ci", NEEDLE, *map(str, files), stdout=asyncio.subprocess.DEVNULL
+            )
+            await proc.wait()
+            return Run(text / (time.monotonic() - t0) / 1e6)
+
+        runs = await rounds(fig, s.heavy_rounds, (server, ours), (None, grep))
+        fig.detail["lines"] = last - first + 1
+        fig.detail["text_mb"] = text / 1e6
+        fig.detail["disk_mb"] = sum(f.stat().st_size for f in files) / 1e6
+        fig.detail["how"] = f"lines × {LINE_BYTES} B of text over the seconds from the first "
+        fig.detail["how"] += "page asked to the last answered"
+        fig.detail["pages"] = runs[0][0].extra["pages"]
+        await self.spy(fig, ours)
+        self._loop_stalls([(a, None) for a, _ in runs], "search of the whole log")
 
     # -- the page: the same flood in the sidebar and in a JupyterLab terminal ----------------------
 
@@ -737,27 +552,6 @@ class Bench:
         from .page import page_figures
 
         await page_figures(self)
-
-
-def spy_summary(raw: str, top: int = 15) -> dict[str, Any]:
-    """py-spy's raw stacks, summed: samples whose innermost frame is each function (all threads;
-    a thread waiting in Python code, as a pool thread for work, counts where it waits)."""
-    own: Counter[str] = Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        leaf = stack.rsplit(";", 1)[-1]
-        name, _, where = leaf.partition(" (")
-        module = where.split(":", 1)[0]
-        own[f"{name} ({module})"] += int(count)
-        total += int(count)
-    return {
-        "tool": "py-spy on our server (one more run), innermost frame, all threads",
-        "samples": total,
-        "top": [{"function": f, "share": n / total} for f, n in own.most_common(top)],
-    }
 
 
 def django_burst_request(port: int, lines: int, last: str = "") -> HTTPRequest:

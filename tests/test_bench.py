@@ -10,14 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.bars import QUICK, keys
+
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = [
-    "memory_per_line", "ingest_requests", "ingest_markers", "e2e_1_client_requests",
-    "e2e_1_client_markers", "e2e_50_clients_requests", "e2e_50_clients_markers", "latency_p50",
-    "latency_p99", "replay_10k", "replay_100k_blocking", "e2e_django_view", "idle_cpu",
-    "stalled_rss_growth", "stalled_others_rate", "status_p99_flood", "page_last_line",
-    "page_longest_task", "page_fps",
-]  # fmt: skip
+FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
 # Each ratio the design claims ahead of its peer (ours ÷ peer; for ms and bytes, the peer ÷
 # ours), with the floor a quick run on a loaded CI machine must keep. Where the product is ahead
 # today the floor is 1; where it is not yet (request lines, one client: see docs/performance.md)
@@ -35,6 +31,10 @@ AHEAD = {
     "replay_100k_blocking": 1.0,
     "memory_per_line": 0.9,
 }
+# What issue 15 asks of the log on disk, at a tenth of its bar where the quick run's figure is a
+# speed on a loaded machine; in full where it is a bound the product keeps.
+FLOORS = {"ingest_markers": 100_000, "search_disk": 5}  # lines/s, MB/s
+CEILINGS = {"stalled_rss_growth": 32}  # MB
 
 
 def test_the_quick_bench_is_sane(tmp_path):
@@ -63,3 +63,7 @@ def test_the_quick_bench_is_sane(tmp_path):
         ratio = figure["ratio"]["median"]
         ahead = ratio if figure["better"] == "higher" else 1 / ratio
         assert ahead > floor, (key, figure["ratio"])
+    for key, floor in FLOORS.items():
+        assert figures[key]["ours"]["value"] >= floor, (key, figures[key]["ours"])
+    for key, ceiling in CEILINGS.items():
+        assert figures[key]["ours"]["value"] <= ceiling, (key, figures[key]["ours"])

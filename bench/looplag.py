@@ -1,0 +1,152 @@
+"""A loop-lag probe inside the Jupyter server: how long its event loop kept a 1 ms timer waiting,
+and what the loop was running meanwhile.
+
+A server extension of the bench's own (`bench.looplag`, enabled in the bench's servers only),
+idle until asked, so that it costs the other figures nothing: `POST /bench/looplag` starts it,
+`GET /bench/looplag` stops it and answers `{"longest_ms", "longest_busy_ms", "over_20ms",
+"ticks", "held_in"}`. A timer due in 1 ms that fires late was held up by whatever the loop ran
+meanwhile (a disk read, an encode): the longest lateness is the longest stall, less at most the
+1 ms it waited by design. Of that, the CPU time the loop's own thread spent (`longest_busy_ms`,
+the most in one tick) is work the loop ran; the rest it waited: for the GIL while another thread
+held it, or for a core on a busy machine.
+While the loop is held past 20 ms a watchdog thread looks at the loop thread's stack every 5 ms
+(`held_in`: its innermost frames, counted): what held it, when it is Python code (a long call
+into C that keeps the GIL is seen just after it returns). `LoopLag` drives it from the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+INTERVAL = 0.001
+HELD = 0.020  # the bar: the loop held longer than this
+LOOK_EVERY = 0.005
+
+
+class Watch:
+    """The timer, the watchdog, and what they saw."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task | None = None
+        self.halt = threading.Event()
+        self.longest = 0.0
+        self.longest_busy = 0.0
+        self.over_20ms = 0
+        self.ticks = 0
+        self.last_tick = time.perf_counter()
+        self.held_in: Counter[str] = Counter()
+
+    def start(self) -> None:
+        self.stop()
+        self.longest, self.longest_busy, self.over_20ms, self.ticks = 0.0, 0.0, 0, 0
+        self.held_in.clear()
+        self.last_tick = time.perf_counter()
+        self.task = asyncio.ensure_future(self._tick())
+        self.halt = threading.Event()
+        loop_thread = threading.get_ident()
+        threading.Thread(target=self._watchdog, args=(loop_thread,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.halt.set()
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _tick(self) -> None:
+        while True:
+            asked, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(INTERVAL)
+            self.last_tick = now = time.perf_counter()
+            late = now - asked - INTERVAL
+            self.ticks += 1
+            self.longest = max(self.longest, late)
+            self.longest_busy = max(self.longest_busy, time.thread_time() - cpu)
+            self.over_20ms += late > HELD
+
+    def _watchdog(self, loop_thread: int) -> None:
+        while not self.halt.wait(LOOK_EVERY):
+            if time.perf_counter() - self.last_tick > HELD + INTERVAL:
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    self.held_in[innermost(frame)] += 1
+
+
+def innermost(frame: Any, depth: int = 4) -> str:
+    """The innermost frames of a stack, `function (file:line)`, innermost first."""
+    names = []
+    while frame is not None and len(names) < depth:
+        code = frame.f_code
+        where = "/".join(code.co_filename.rsplit("/", 2)[-2:])
+        names.append(f"{code.co_qualname} ({where}:{frame.f_lineno})")
+        frame = frame.f_back
+    return " < ".join(names)
+
+
+class LoopLagHandler(APIHandler):
+    @web.authenticated
+    def post(self) -> None:
+        self.settings["bench_looplag"].start()
+        self.finish({"started": True})
+
+    @web.authenticated
+    def get(self) -> None:
+        watch = self.settings["bench_looplag"]
+        watch.stop()
+        held_in = [{"stack": stack, "looks": n} for stack, n in watch.held_in.most_common(5)]
+        self.finish(
+            {
+                "longest_ms": watch.longest * 1000,
+                "longest_busy_ms": watch.longest_busy * 1000,
+                "over_20ms": watch.over_20ms,
+                "ticks": watch.ticks,
+                "held_in": held_in,
+            }
+        )
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "bench.looplag"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    web_app = serverapp.web_app
+    web_app.settings["bench_looplag"] = Watch()
+    path = url_path_join(web_app.settings["base_url"], "bench/looplag")
+    web_app.add_handlers(".*$", [(path, LoopLagHandler)])
+
+
+class LoopLag:
+    """The probe of one server, around some work: `async with LoopLag(server) as lag: ...`, then
+    `lag.result`."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.result: dict[str, Any] = {}
+
+    async def __aenter__(self) -> LoopLag:
+        await self.server.fetch("/bench/looplag", "POST")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.result = await self.server.fetch("/bench/looplag")
+
+    @property
+    def stall(self) -> dict[str, Any]:
+        """What a round keeps: the longest stall, the loop's own CPU in its busiest tick, how
+        many passed 20 ms, what held the loop."""
+        r = self.result
+        return {
+            "stall_ms": r["longest_ms"],
+            "busy_ms": r["longest_busy_ms"],
+            "over_20ms": r["over_20ms"],
+            "held_in": r["held_in"],
+        }
