@@ -270,7 +270,8 @@ class LogHandler(FujitaHandler):
             else:
                 page = min(limit, PAGE_LINES) if limit is not None else PAGE_LINES
             piece = await read_log(cache, min(since, cache.last_seq), max_lines=page)
-            lines = only.apply(piece.lines) if only else piece.lines
+            # A search scans up to SCAN_LINES: off the event loop, which it would hold.
+            lines = await asyncio.to_thread(only.apply, piece.lines) if only else piece.lines
             if only and limit is not None and len(lines) > limit:
                 lines = lines[:limit]
                 piece.position = lines[-1].seq

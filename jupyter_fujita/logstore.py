@@ -29,6 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
@@ -74,6 +75,9 @@ class LogStore:
         self._segments: list[Segment] = []
         self._queue: list[Line] = []
         self._flush_scheduled = False
+        # The newest segment, open for appending: opening it at every flush held the event
+        # loop (the benchmark's watchdog caught it there).
+        self._file: BinaryIO | None = None
         # Readers run in threads, several at once: one at a time extends a segment's index.
         self._index_lock = threading.Lock()
         try:
@@ -151,17 +155,25 @@ class LogStore:
     def _write(self, lines: list[Line]) -> None:
         segment = self._segments[-1] if self._segments else None
         if segment is None or segment.size >= self.segment_bytes or segment.count < 0:
+            self._close_file()
             segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
             self._segments.append(segment)
+        if self._file is None:
+            self._file = segment.path.open("ab")
         data = _encoder.encode_lines(lines)
-        with segment.path.open("ab") as file:
-            file.write(data)
+        self._file.write(data)
+        self._file.flush()  # readers (threads) read up to segment.size from the file
         segment.size += len(data)
         segment.count += len(lines)
         # log.json is written when the store opens and closes only (a rename costs
         # milliseconds): after a crash, the last segment says where seqs stand.
         self.next_seq = lines[-1].seq + 1
         self._rotate()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
 
     def _rotate(self) -> None:
         while len(self._segments) > 1 and self.nbytes > self.max_bytes:
@@ -171,6 +183,7 @@ class LogStore:
     def clear(self) -> None:
         """Remove every line on disk; seqs go on from where they were."""
         self._queue = []
+        self._close_file()
         for segment in self._segments:
             try:
                 segment.path.unlink(missing_ok=True)
@@ -180,6 +193,10 @@ class LogStore:
 
     def close(self) -> None:
         self.flush()
+        try:
+            self._close_file()
+        except OSError:
+            pass  # what it held was flushed at each write
         if self.failed is None:
             try:
                 self._save_meta()

@@ -296,9 +296,9 @@ async def read_log(
         gap_from, gap_to = after + 1, store.first_seq - 1
         after = store.first_seq - 1
     budget = max_bytes if max_bytes is not None else 1 << 62
-    lines = await asyncio.to_thread(store.read, after, budget, cache.first_seq)
-    if max_lines is not None:
-        lines = lines[:max_lines]
+    # Decoded no further than asked: a search pages through the disk max_lines at a time.
+    stop = cache.first_seq if max_lines is None else min(cache.first_seq, after + 1 + max_lines)
+    lines = await asyncio.to_thread(store.read, after, budget, stop)
     if not lines:  # nothing more on disk before the cache: go on from the cache
         piece = cache.read(max(after, cache.first_seq - 1), max_lines, max_bytes)
         if piece.gap_from is None and after + 1 < cache.first_seq:
