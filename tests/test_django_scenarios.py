@@ -18,14 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import (
-    add_test_views,
-    copy_demo_site,
-    edit,
-    free_port,
-    let_reloader_settle,
-    wait_for,
-)
+from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
+from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
 from jupyter_fujita.django import DjangoProject
@@ -149,7 +143,7 @@ async def test_urls_syntax_error_is_broken_then_runs_once_fixed(manager, site, p
     assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line ")
     await let_reloader_settle()
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 60)
+    await wait_for_state(supervisor, "running", 60)
     assert supervisor.status().error is None
 
 
@@ -170,7 +164,7 @@ async def test_a_system_check_error_carries_its_check_ids(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "broken", status.message
-    assert await supervisor.wait_for(lambda: supervisor.error.checks, 10)
+    await wait_for(lambda: supervisor.error.checks, 10, "the system checks", lambda: where(supervisor))
     error = supervisor.status().error
     assert error.kind == "system-check"
     assert "admin.E406" in [check["id"] for check in error.checks]
@@ -241,7 +235,7 @@ async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, sit
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    await wait_for_state(supervisor, "paused", 30)
     paused = supervisor.status()
     assert paused.debugger["file"] == "site/pages/views.py"
     assert paused.debugger["function"] == "pause"
@@ -260,7 +254,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    await wait_for_state(supervisor, "paused", 30)
     await supervisor.send("n\n")
     await asyncio.sleep(0.05)  # the pace under test, not a wait for something
     await supervisor.send("c\n")
@@ -269,7 +263,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     await wait_for(lambda: sum(t.startswith("(Pdb)") for t in texts(supervisor)) >= 2, 10)
     assert supervisor.state == "running" and supervisor.status().debugger is None
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30)  # pauses again
+    await wait_for_state(supervisor, "paused", 30)  # pauses again
     await supervisor.send("c\n")
     assert await asyncio.wait_for(request, 30) == 200
 
@@ -372,7 +366,7 @@ async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manage
     # The serving child dies: the crash is not blamed on the request's handled exception.
     child = next(pid for pid in oskit.group_members(supervisor.pgid) if pid != supervisor.proc.pid)
     os.kill(child, 9)
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 20), supervisor.state
+    await wait_for_state(supervisor, "crashed", 20)
     assert supervisor.error is not None and supervisor.error.exception != "ValueError", (
         supervisor.error
     )
@@ -393,7 +387,12 @@ async def test_a_model_check_error_points_at_the_field(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state in ("broken", "crashed"), status.message
-    assert await supervisor.wait_for(lambda: bool(supervisor.error and supervisor.error.checks), 10)
+    await wait_for(
+        lambda: supervisor.error and supervisor.error.checks,
+        10,
+        "the system checks",
+        lambda: where(supervisor),
+    )
     check = supervisor.error.checks[0]
     assert (check["id"], check["object"]) == ("fields.E160", "pages.Note.created")
     assert (check["file"], check["line"]) == ("site/pages/models.py", 8)
@@ -407,7 +406,7 @@ async def test_a_port_taken_while_django_starts_is_named_and_the_next_one_offere
     with socket.socket() as squatter:  # ...and another program takes it before Django binds
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+        await wait_for_state(supervisor, "crashed", 60)
         status = supervisor.status()
         assert status.error.kind == "port"
         assert (
