@@ -164,7 +164,9 @@ async def test_a_system_check_error_carries_its_check_ids(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "broken", status.message
-    await wait_for(lambda: supervisor.error.checks, 10, "the system checks", lambda: where(supervisor))
+    await wait_for(
+        lambda: supervisor.error.checks, 10, "the system checks", lambda: where(supervisor)
+    )
     error = supervisor.status().error
     assert error.kind == "system-check"
     assert "admin.E406" in [check["id"] for check in error.checks]

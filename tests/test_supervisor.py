@@ -394,7 +394,10 @@ async def test_no_start_line_after_start_wait_says_so_and_hints_at_a_restart(
     status = await supervisor.start(wait=0)
     assert status.message == "Django is starting" and status.hints == []
     await wait_for(
-        lambda: "slow-start" in supervisor.hints, 10, "the slow-start hint", lambda: where(supervisor)
+        lambda: "slow-start" in supervisor.hints,
+        10,
+        "the slow-start hint",
+        lambda: where(supervisor),
     )
     status = supervisor.status()
     assert status.state == "starting"
