@@ -166,8 +166,8 @@ class RemoteBackend:
         try:
             response = await AsyncHTTPClient().fetch(request)
         except HTTPClientError as error:
-            answer = error.response.body if error.response else None
-            raise self._explain(error.code, answer, error.message or "") from None
+            reply = error.response.body if error.response else None
+            raise self._explain(error.code, reply, error.message or "") from None
         except OSError as error:
             raise ClientError(f"cannot reach {self.describe()}: {error}") from None
         answer: JSON = json.loads(response.body)

@@ -6,13 +6,13 @@ traceback.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .client import LIFECYCLE, JSON, Backend, ClientError, Lifecycle, connect
+from .client import LIFECYCLE, JSON, Backend, ClientError, connect
 from .logstyle import traceback_lines
 
 TRACEBACK_LINES = 400  # a traceback longer than this is cut (Django's own are about 40 lines)
@@ -135,7 +135,7 @@ class FujitaMagics(Magics):
             return FujitaPanel(name, backend=self.backend())
         backend = self.backend()
         if command in LIFECYCLE:
-            print(one_line(backend.lifecycle(name, cast(Lifecycle, command), address)))
+            print(one_line(backend.lifecycle(name, command, address)))
         elif command in HINT_ACTIONS:
             print(one_line(backend.hint_action(name, command)))
         elif command == "preview":

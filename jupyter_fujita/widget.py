@@ -97,9 +97,7 @@ class FujitaPanel(widgets.VBox):
             placeholder="pdb: c to continue, n for next line", continuous_update=False
         )
         # continuous_update=False: the value changes on Enter (or leaving the box), then it is sent
-        self.debugger_input.observe(
-            lambda change: change["new"] and self.send_to_debugger(change["new"]), "value"
-        )
+        self.debugger_input.observe(self._on_debugger_input, "value")
         send = widgets.Button(description="Send", tooltip="Send this line to the debugger")
         send.on_click(lambda _: self.send_to_debugger(self.debugger_input.value))
         self.debugger_box = widgets.HBox([self.debugger_input, send])
@@ -178,6 +176,10 @@ class FujitaPanel(widgets.VBox):
         self._act(
             "send to the debugger", lambda: self.backend.stdin_async(self.process, text + "\n")
         )
+
+    def _on_debugger_input(self, change: dict[str, Any]) -> None:
+        if change["new"]:  # not the box emptied after sending
+            self.send_to_debugger(change["new"])
 
     def _hint_button(self, hint: JSON) -> widgets.Button:
         button = widgets.Button(
