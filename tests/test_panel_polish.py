@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -154,3 +155,24 @@ def test_status_names_the_project_and_its_settings_module(server, kernel):
     lines = kernel.run("%fujita status").splitlines()
     assert lines[0] == "django: stopped — Django is stopped"
     assert lines[1] == "  project: site/manage.py (settings: mysite.settings)"
+
+
+def test_the_panel_downloads_the_whole_log_as_text_from_the_jupyter_server(server, kernel):
+    assert kernel.run("%fujita start").startswith("django: running")
+    assert get(f"http://127.0.0.1:{server.django_port}/?from=download") == 200
+    kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
+    kernel.wait_for("'from=download' in panel.log_text()")
+    link = kernel.run("print(panel.download_link.value)")
+    # a path on the Jupyter server (the browser's way to it), opened in a new tab
+    href = html.unescape(re.search(r'href="([^"]+)"', link)[1])
+    assert href == "/fujita/api/processes/django/log.txt"
+    assert 'target="_blank"' in link and ">Download</a>" in link
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}{href}", headers={"Authorization": f"token {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        text = response.read().decode()
+    shown = json.loads(kernel.run("import json\nprint(json.dumps(panel.log_text().splitlines()))"))
+    assert text.splitlines() == shown  # the run's lines, the same the panel shows
+    assert text.count("Starting: ") == 1 and '"GET /?from=download HTTP/1.1" 200' in text
