@@ -74,6 +74,14 @@ def test_the_magic_acts_and_prints_one_line_each(server, kernel):
     assert oskit.port_is_free("127.0.0.1", server.django_port)
 
 
+def test_the_magic_documents_itself_for_help_and_the_question_mark(kernel):
+    shown = kernel.run("%fujita --help")
+    # `%fujita?` shows the magic's docstring: the same text, its options included
+    assert kernel.run("print(get_ipython().find_line_magic('fujita').__doc__)") == shown
+    for words in ("%fujita start | stop | restart", "%fujita log [N] [--errors]", "--name NAME"):
+        assert words in shown
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
