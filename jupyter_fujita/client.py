@@ -10,14 +10,16 @@ finds it:
 3. else (plain IPython, a script, a kernel started by another tool) an embedded supervisor from
    the core, in a thread of this process, on `JUPYTER_FUJITA_ADDRESS` (default 127.0.0.1:8000).
 
-Both backends offer the same calls: blocking ones for the magic, `act_async` and `watch` for the
-panel, whose callbacks run on the caller's event loop.
+Both backends are a `Backend`: the same calls, in the REST API's words (docs/api.md), each change
+blocking for the magic and awaitable (`..._async`) for the panel, whose `watch` callbacks run on
+the caller's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import json
 import os
 import threading
@@ -27,7 +29,7 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from msgspec import to_builtins
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -39,11 +41,14 @@ from .project import DjangoProject, find_manage_py
 from .replay import LineFilter, log_feed
 from .wire import line_json
 
-OnStatus = Callable[[dict[str, Any]], None]
-OnLog = Callable[[dict[str, Any]], None]
+JSON = dict[str, Any]  # a record as the REST API answers it (Status, Line, a log message)
+OnStatus = Callable[[JSON], None]
+OnLog = Callable[[JSON], None]
 OnConnection = Callable[[str], None]  # "connected", "disconnected: <why>"
 RECONNECT_FIRST, RECONNECT_MAX = 0.5, 10.0  # seconds of back-off between reconnections
 ACTION_TIMEOUT = 90.0
+Lifecycle = Literal["start", "stop", "restart"]
+LIFECYCLE: tuple[Lifecycle, ...] = ("start", "stop", "restart")
 
 
 class ClientError(Exception):
@@ -53,7 +58,7 @@ class ClientError(Exception):
 class Watch:
     """A running subscription; close() ends it."""
 
-    def __init__(self, task: asyncio.Task | asyncio.Future) -> None:
+    def __init__(self, task: asyncio.Future[None] | concurrent.futures.Future[None]) -> None:
         self._task = task
 
     def close(self) -> None:
@@ -64,13 +69,54 @@ class Watch:
         return self._task.done()
 
 
+class Backend(Protocol):
+    """What the magic and the panel ask of a supervisor, wherever it runs.
+
+    Three kinds of change, as in the REST API: the lifecycle (start, stop, restart, with an
+    optional address), a hint's action (`actions/{action}`: migrate, next-port, restart) and a
+    line for runserver's stdin. Each comes blocking, for the magic, and awaitable, for the panel.
+    """
+
+    def describe(self) -> str:
+        """Where the supervisor is, for messages."""
+        ...
+
+    def statuses(self) -> list[JSON]: ...
+
+    def log(
+        self, name: str, limit: int, status: str | None = None, since: int | None = None
+    ) -> list[JSON]:
+        """The last `limit` lines (of `status`), or with `since` the first `limit` after it."""
+        ...
+
+    def log_text_path(self, name: str) -> str | None:
+        """The path on the Jupyter server of the whole log as text, or None without a server."""
+        ...
+
+    def lifecycle(self, name: str, action: Lifecycle, address: str | None = None) -> JSON: ...
+
+    async def lifecycle_async(
+        self, name: str, action: Lifecycle, address: str | None = None
+    ) -> JSON: ...
+
+    def hint_action(self, name: str, action: str) -> JSON: ...
+
+    async def hint_action_async(self, name: str, action: str) -> JSON: ...
+
+    def stdin(self, name: str, text: str) -> JSON: ...
+
+    async def stdin_async(self, name: str, text: str) -> JSON: ...
+
+    def watch(
+        self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
+    ) -> Watch: ...
+
+
 # -- a Jupyter server's API ---------------------------------------------------------------------
 
 
 class RemoteBackend:
     """The API of a Jupyter server that runs the jupyter_fujita extension."""
-
-    kind = "server"
 
     def __init__(self, api_url: str, token: str) -> None:
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
@@ -94,50 +140,25 @@ class RemoteBackend:
             )
         return ClientError(message)
 
-    # blocking calls, for the magic
-
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def request(self, method: str, path: str, body: JSON | None = None) -> JSON:
+        """One blocking call of the API, its JSON answer."""
         data = json.dumps(body).encode() if body is not None else (b"" if method != "GET" else None)
         request = urllib.request.Request(
             self.api_url + path, data=data, method=method, headers=self._headers()
         )
         try:
             with urllib.request.urlopen(request, timeout=ACTION_TIMEOUT) as response:
-                return json.loads(response.read())
+                answer: JSON = json.loads(response.read())
+                return answer
         except urllib.error.HTTPError as error:
             raise self._explain(error.code, error.read(), str(error.reason)) from None
         except OSError as error:
             raise ClientError(f"cannot reach {self.describe()}: {error}") from None
 
-    def statuses(self) -> list[dict[str, Any]]:
-        return self.request("GET", "processes")["processes"]
-
-    def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
-        """start, stop, restart; a hint's action (migrate, next-port); or stdin (`text`)."""
-        body = {"address": address} if address else None
-        return self.request("POST", f"processes/{_quote(name)}/{_action_path(action)}", body)
-
-    def send(self, name: str, text: str) -> dict[str, Any]:
-        return self.request("POST", f"processes/{_quote(name)}/stdin", {"text": text})
-
-    def log(
-        self, name: str, limit: int, status: str | None = None, since: int | None = None
-    ) -> list[dict[str, Any]]:
-        """The last `limit` lines (of `status`), or with `since` the first `limit` after it."""
-        query = {"limit": limit, **({"status": status} if status else {})}
-        if since is not None:
-            query["since"] = since
-        path = f"processes/{_quote(name)}/log?{urllib.parse.urlencode(query)}"
-        return self.request("GET", path)["lines"]
-
-    # awaitable calls and subscriptions, for the panel
-
-    async def act_async(
-        self, name: str, action: str, body: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        path = "stdin" if action == "stdin" else _action_path(action)
+    async def post_async(self, path: str, body: JSON | None = None) -> JSON:
+        """One awaitable POST of the API, its JSON answer."""
         request = HTTPRequest(
-            f"{self.api_url}processes/{_quote(name)}/{path}",
+            self.api_url + path,
             method="POST",
             body=json.dumps(body).encode() if body else b"",
             headers=self._headers(),
@@ -146,11 +167,51 @@ class RemoteBackend:
         try:
             response = await AsyncHTTPClient().fetch(request)
         except HTTPClientError as error:
-            body = error.response.body if error.response else None
-            raise self._explain(error.code, body, error.message or "") from None
+            reply = error.response.body if error.response else None
+            raise self._explain(error.code, reply, error.message or "") from None
         except OSError as error:
             raise ClientError(f"cannot reach {self.describe()}: {error}") from None
-        return json.loads(response.body)
+        answer: JSON = json.loads(response.body)
+        return answer
+
+    def statuses(self) -> list[JSON]:
+        result: list[JSON] = self.request("GET", "processes")["processes"]
+        return result
+
+    def log(
+        self, name: str, limit: int, status: str | None = None, since: int | None = None
+    ) -> list[JSON]:
+        query: dict[str, str | int] = {"limit": limit, **({"status": status} if status else {})}
+        if since is not None:
+            query["since"] = since
+        path = f"processes/{_quote(name)}/log?{urllib.parse.urlencode(query)}"
+        result: list[JSON] = self.request("GET", path)["lines"]
+        return result
+
+    def log_text_path(self, name: str) -> str | None:
+        # The path only: the browser reaches the server where the notebook came from, which
+        # is not always the loopback address the kernel uses (JupyterHub, a tunnel).
+        return urllib.parse.urlsplit(self.api_url).path + f"processes/{_quote(name)}/log.txt"
+
+    def lifecycle(self, name: str, action: Lifecycle, address: str | None = None) -> JSON:
+        return self.request("POST", *_lifecycle_call(name, action, address))
+
+    async def lifecycle_async(
+        self, name: str, action: Lifecycle, address: str | None = None
+    ) -> JSON:
+        return await self.post_async(*_lifecycle_call(name, action, address))
+
+    def hint_action(self, name: str, action: str) -> JSON:
+        return self.request("POST", _hint_action_path(name, action))
+
+    async def hint_action_async(self, name: str, action: str) -> JSON:
+        return await self.post_async(_hint_action_path(name, action))
+
+    def stdin(self, name: str, text: str) -> JSON:
+        return self.request("POST", f"processes/{_quote(name)}/stdin", {"text": text})
+
+    async def stdin_async(self, name: str, text: str) -> JSON:
+        return await self.post_async(f"processes/{_quote(name)}/stdin", {"text": text})
 
     def watch(
         self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
@@ -232,9 +293,13 @@ def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-def _action_path(action: str) -> str:
-    """start/stop/restart are the process's own; the rest are hints' actions."""
-    return action if action in ("start", "stop", "restart") else f"actions/{_quote(action)}"
+def _lifecycle_call(name: str, action: Lifecycle, address: str | None) -> tuple[str, JSON | None]:
+    """The path and body of POST processes/{name}/{start|stop|restart}."""
+    return f"processes/{_quote(name)}/{action}", {"address": address} if address else None
+
+
+def _hint_action_path(name: str, action: str) -> str:
+    return f"processes/{_quote(name)}/actions/{_quote(action)}"
 
 
 # -- an in-process supervisor -------------------------------------------------------------------
@@ -246,8 +311,6 @@ class EmbeddedBackend:
     The core runs on an event loop in a daemon thread, so it keeps reading runserver's pipes
     whatever this process's main thread does; every child is stopped when the process exits.
     """
-
-    kind = "embedded"
 
     def __init__(self, root: Path, address: str = "127.0.0.1:8000") -> None:
         self.root = root
@@ -263,40 +326,27 @@ class EmbeddedBackend:
     def describe(self) -> str:
         return f"an embedded supervisor (no Jupyter server) in {self.root}"
 
-    def _run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = ACTION_TIMEOUT) -> Any:
+    def _run(self, coroutine: Coroutine[Any, Any, JSON]) -> JSON:
+        """Run on the supervisor's loop and wait, from a thread that is not that loop's."""
         try:
-            return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(ACTION_TIMEOUT)
         except FujitaError as error:
             raise ClientError(error.message) from None
 
-    def statuses(self) -> list[dict[str, Any]]:
+    async def _run_async(self, coroutine: Coroutine[Any, Any, JSON]) -> JSON:
+        """Run on the supervisor's loop, awaited from the caller's."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return await asyncio.wrap_future(future)
+        except FujitaError as error:
+            raise ClientError(error.message) from None
+
+    def statuses(self) -> list[JSON]:
         return [to_builtins(s) for s in self.manager.statuses()]
-
-    def act(self, name: str, action: str, address: str | None = None) -> dict[str, Any]:
-        return self._run(self._act(name, action, address))
-
-    async def _act(
-        self, name: str, action: str, address: str | None = None, text: str | None = None
-    ) -> dict[str, Any]:
-        supervisor = self.manager.get(name)
-        if action == "start":
-            status = await supervisor.start(wait=supervisor.start_wait, address=address)
-        elif action == "restart":
-            status = await supervisor.restart(wait=supervisor.start_wait, address=address)
-        elif action == "stop":
-            status = await supervisor.stop()
-        elif action == "stdin":
-            status = await supervisor.send_stdin(text or "")
-        else:
-            status = await supervisor.run_hint_action(action)
-        return to_builtins(status)
-
-    def send(self, name: str, text: str) -> dict[str, Any]:
-        return self._run(self._act(name, "stdin", text=text))
 
     def log(
         self, name: str, limit: int, status: str | None = None, since: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JSON]:
         cache = self.manager.get(name).cache
         if since is not None:
             return [line_json(line) for line in cache.read(since, max_lines=limit).lines]
@@ -305,15 +355,44 @@ class EmbeddedBackend:
             lines = LineFilter(status).apply(lines)
         return [line_json(line) for line in lines[len(lines) - limit :]] if limit else []
 
-    async def act_async(
-        self, name: str, action: str, body: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        text = (body or {}).get("text")
-        future = asyncio.run_coroutine_threadsafe(self._act(name, action, text=text), self._loop)
-        try:
-            return await asyncio.wrap_future(future)
-        except FujitaError as error:
-            raise ClientError(error.message) from None
+    def log_text_path(self, name: str) -> str | None:
+        return None  # no Jupyter server serves it: the log is in this process
+
+    async def _lifecycle(self, name: str, action: Lifecycle, address: str | None) -> JSON:
+        supervisor = self.manager.get(name)
+        if action == "start":  # what it depends on first
+            status = await self.manager.start(name, wait=supervisor.start_wait, address=address)
+        elif action == "restart":
+            status = await supervisor.restart(wait=supervisor.start_wait, address=address)
+        else:
+            status = await supervisor.stop()
+        return to_builtins(status)
+
+    def lifecycle(self, name: str, action: Lifecycle, address: str | None = None) -> JSON:
+        return self._run(self._lifecycle(name, action, address))
+
+    async def lifecycle_async(
+        self, name: str, action: Lifecycle, address: str | None = None
+    ) -> JSON:
+        return await self._run_async(self._lifecycle(name, action, address))
+
+    async def _hint_action(self, name: str, action: str) -> JSON:
+        return to_builtins(await self.manager.get(name).run_hint_action(action))
+
+    def hint_action(self, name: str, action: str) -> JSON:
+        return self._run(self._hint_action(name, action))
+
+    async def hint_action_async(self, name: str, action: str) -> JSON:
+        return await self._run_async(self._hint_action(name, action))
+
+    async def _stdin(self, name: str, text: str) -> JSON:
+        return to_builtins(await self.manager.get(name).send_stdin(text))
+
+    def stdin(self, name: str, text: str) -> JSON:
+        return self._run(self._stdin(name, text))
+
+    async def stdin_async(self, name: str, text: str) -> JSON:
+        return await self._run_async(self._stdin(name, text))
 
     def watch(
         self, name: str, on_status: OnStatus, on_log: OnLog, on_connection: OnConnection
@@ -323,7 +402,7 @@ class EmbeddedBackend:
         except RuntimeError:
             home = None
 
-        def deliver(callback: Callable[[dict[str, Any]], None], message: dict[str, Any]) -> None:
+        def deliver(callback: Callable[[JSON], None], message: JSON) -> None:
             if home is None:
                 callback(message)
             else:
@@ -366,7 +445,7 @@ class EmbeddedBackend:
 # -- finding the supervisor ----------------------------------------------------------------------
 
 
-def connect(cwd: Path | None = None) -> RemoteBackend | EmbeddedBackend:
+def connect(cwd: Path | None = None) -> Backend:
     """The supervisor this kernel should talk to (see the module's docstring)."""
     cwd = (cwd or Path.cwd()).resolve()
     url = os.environ.get("JUPYTER_FUJITA_URL")

@@ -6,83 +6,39 @@ traceback.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .client import ClientError, EmbeddedBackend, RemoteBackend, connect
+from .client import LIFECYCLE, JSON, Backend, ClientError, connect
 from .logstyle import traceback_lines
 
-USAGE = """\
-%fujita                      show the Django panel (and return it)
-%fujita start | stop | restart [--address HOST:PORT]
-                             act, then print the resulting status
-%fujita migrate | next-port  do what a hint suggests (apply migrations, move to a free port)
-%fujita status               the one-line status of every process, its error and hints
-%fujita log [N] [--errors]   the last N lines of the log (default 50); --errors: the current
-                             error and the last N requests that failed (5xx), each with its
-                             traceback
-%fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c, n)
-%fujita preview              show the site in the notebook, through the Jupyter server
-%fujita --help               this text
-Options: --name NAME (the process, default django), --address HOST:PORT (start, restart)."""
-
 TRACEBACK_LINES = 400  # a traceback longer than this is cut (Django's own are about 40 lines)
-ACTIONS = ("start", "stop", "restart", "migrate", "next-port")
-COMMANDS = ("panel", "status", "log", "send", "preview", *ACTIONS)
+HINT_ACTIONS = ("migrate", "next-port")  # the hints' actions a user types; restart is LIFECYCLE's
+COMMANDS = ("panel", "status", "log", "send", "preview", *LIFECYCLE, *HINT_ACTIONS)
 
 
-class UsageError(Exception):
-    pass
-
-
-def one_line(status: dict[str, Any]) -> str:
+def one_line(status: JSON) -> str:
     return f"{status['name']}: {status['state']} — {status['message']}"
 
 
-def parse(line: str) -> tuple[str, list[str], dict[str, str]]:
-    """'start --address 127.0.0.1:8001' -> ('start', [], {'address': '127.0.0.1:8001'})."""
-    try:
-        words = shlex.split(line)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    options: dict[str, str] = {}
-    rest: list[str] = []
-    while words:
-        word = words.pop(0)
-        if word in ("-h", "--help"):
-            return "help", [], {}
-        if word == "--errors":
-            options["errors"] = "yes"
-            continue
-        if rest and rest[0] == "send":
-            rest.append(word)  # send's text is taken as it is
-            continue
-        if word.startswith("--"):
-            key, _, value = word[2:].partition("=")
-            if key not in ("address", "name"):
-                raise UsageError(f"unknown option --{key}")
-            if not value:
-                if not words:
-                    raise UsageError(f"--{key} needs a value")
-                value = words.pop(0)
-            options[key] = value
-        else:
-            rest.append(word)
-    command = rest.pop(0) if rest else "panel"
+def check(command: str, words: list[str], address: str | None, errors: bool) -> None:
+    """The words that go together, or a UsageError saying which do not."""
     if command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}")
-    if "address" in options and command not in ("start", "restart"):
+    if address is not None and command not in ("start", "restart"):
         raise UsageError("--address goes with start or restart")
-    if "errors" in options and command != "log":
+    if errors and command != "log":
         raise UsageError("--errors goes with log")
-    if command == "send" and not rest:
+    if command == "send" and not words:
         raise UsageError("send needs the text to send, e.g. %fujita send c")
-    return command, rest, options
+    if words and command not in ("log", "send"):
+        raise UsageError(f"{command} takes no words, not {' '.join(words)!r}")
 
 
-def describe(status: dict[str, Any]) -> list[str]:
+def describe(status: JSON) -> list[str]:
     """The one-line status, then the error's place and the hints, one line each."""
     lines = [one_line(status)]
     if status.get("manage_py"):
@@ -100,25 +56,62 @@ def describe(status: dict[str, Any]) -> list[str]:
 
 @magics_class
 class FujitaMagics(Magics):
-    _backend: RemoteBackend | EmbeddedBackend | None = None
+    _backend: Backend | None = None
 
-    def backend(self) -> RemoteBackend | EmbeddedBackend:
+    def backend(self) -> Backend:
         if self._backend is None:
             self._backend = connect()
         return self._backend
 
+    @magic_arguments()
+    @argument(
+        "command",
+        nargs="?",
+        default="panel",
+        help="panel (the default), start, stop, restart, migrate, next-port, status, log, send "
+        "or preview",
+    )
+    @argument("words", nargs="*", help="log: how many lines (default 50); send: the text")
+    @argument("--name", default="django", help="the process (default: django)")
+    @argument("--address", metavar="HOST:PORT", help="start or restart: where Django listens")
+    @argument(
+        "--errors",
+        action="store_true",
+        help="log: the current error and the last N failed (5xx) requests, with tracebacks",
+    )
+    @argument("-h", "--help", action="store_true", help="this text")
     @line_magic
     def fujita(self, line: str) -> Any:
+        """Run and watch Django from a notebook.
+
+        %fujita                      show the Django panel (and return it)
+        %fujita start | stop | restart [--address HOST:PORT]
+                                     act, then print the resulting status
+        %fujita migrate | next-port  do what a hint suggests (apply migrations, move to a free port)
+        %fujita status               the one-line status of every process, its error and hints
+        %fujita log [N] [--errors]   the last N lines of the log (default 50)
+        %fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c)
+        %fujita preview              show the site in the notebook, through the Jupyter server
+
+        Whatever goes wrong (an unknown word, no server, a failed action) is one printed line,
+        never a traceback.
+        """
         try:
-            command, args, options = parse(line)
+            # partial: words after an option (`log --errors 5`) come back as extras
+            args, extras = parse_argstring(self.fujita, line, partial=True)
+            if args.help:
+                print(self.fujita.__doc__)
+                return None
+            unknown = next((word for word in extras if word.startswith("--")), None)
+            if unknown is not None:
+                raise UsageError(f"unknown option {unknown.partition('=')[0]}")
+            words = [*args.words, *extras]
+            check(args.command, words, args.address, args.errors)
         except UsageError as error:
             print(f"fujita: {error} (see %fujita --help)")
             return None
-        if command == "help":
-            print(USAGE)
-            return None
         try:
-            return self._run(command, args, options)
+            return self._run(args.command, args.name, words, args.address, args.errors)
         except ClientError as error:
             print(f"fujita: {error}")
         return None
@@ -133,36 +126,37 @@ class FujitaMagics(Magics):
         print(f"{one_line(status)}\n  preview: {address}")
         return IFrame(address, width="100%", height=480)
 
-    def _run(self, command: str, args: list[str], options: dict[str, str]) -> Any:
-        name = options.get("name", "django")
+    def _run(
+        self, command: str, name: str, words: list[str], address: str | None, errors: bool
+    ) -> Any:
         if command == "panel":
             from .widget import FujitaPanel
 
             return FujitaPanel(name, backend=self.backend())
         backend = self.backend()
-        if command in ACTIONS:
-            print(one_line(backend.act(name, command, options.get("address"))))
+        if command in LIFECYCLE:
+            print(one_line(backend.lifecycle(name, command, address)))
+        elif command in HINT_ACTIONS:
+            print(one_line(backend.hint_action(name, command)))
         elif command == "preview":
             return self._preview(name)
         elif command == "send":
-            print(one_line(backend.send(name, " ".join(args) + "\n")))
+            print(one_line(backend.stdin(name, " ".join(words) + "\n")))
         elif command == "status":
             for status in backend.statuses():
                 print("\n".join(describe(status)))
         elif command == "log":
-            count = args[0] if args else "50"
+            count = words[0] if words else "50"
             if not count.isdigit():
                 raise ClientError(f"log takes a number of lines, not {count!r}")
-            if "errors" in options:
+            if errors:
                 self._print_errors(backend, name, int(count))
                 return None
             for line in backend.log(name, int(count)):
                 print(line["text"])
         return None
 
-    def _print_errors(
-        self, backend: RemoteBackend | EmbeddedBackend, name: str, count: int
-    ) -> None:
+    def _print_errors(self, backend: Backend, name: str, count: int) -> None:
         """The current error with its traceback, then each failed request with its own."""
         status = next((s for s in backend.statuses() if s["name"] == name), None)
         error = (status or {}).get("error")
@@ -177,6 +171,6 @@ class FujitaMagics(Magics):
                 self._print_traceback(backend, name, seq)
 
     @staticmethod
-    def _print_traceback(backend: RemoteBackend | EmbeddedBackend, name: str, seq: int) -> None:
+    def _print_traceback(backend: Backend, name: str, seq: int) -> None:
         for line in traceback_lines(backend.log(name, TRACEBACK_LINES, since=seq - 1), seq):
             print("    " + line["text"])

@@ -12,19 +12,28 @@ import asyncio
 import html
 import re
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 from traitlets import Int, Unicode, observe
 
-from .client import ClientError, EmbeddedBackend, RemoteBackend, Watch, connect
+from .client import JSON, Backend, ClientError, Lifecycle, Watch, connect
 from .logstyle import LineStyler
+from .wire import ACTIVE
 
-ACTIVE = {"starting", "running", "reloading", "broken", "paused"}
-ENABLED_WHEN = {
-    "start": {"stopped", "crashed"},
-    "stop": ACTIVE,
-    "restart": ACTIVE | {"crashed"},
+
+class LifecycleButton(NamedTuple):
+    label: str
+    busy: str  # the label while its action runs
+    icon: str
+    enabled_when: frozenset[str]  # the states in which the action makes sense
+
+
+LIFECYCLE_BUTTONS: dict[Lifecycle, LifecycleButton] = {
+    "start": LifecycleButton("Start", "Starting…", "play", frozenset({"stopped", "crashed"})),
+    "stop": LifecycleButton("Stop", "Stopping…", "stop", ACTIVE),
+    "restart": LifecycleButton("Restart", "Restarting…", "refresh", ACTIVE | {"crashed"}),
 }
 BADGE_COLOURS = {
     "running": "#2e7d32",
@@ -65,7 +74,7 @@ class FujitaPanel(widgets.VBox):
     def __init__(
         self,
         name: str = "django",
-        backend: RemoteBackend | EmbeddedBackend | None = None,
+        backend: Backend | None = None,
         max_lines: int = 500,
         **kwargs: Any,
     ) -> None:
@@ -75,10 +84,11 @@ class FujitaPanel(widgets.VBox):
         self._styler = LineStyler()
         self._render_pending = False
         self._busy = ""
-        self._status: dict[str, Any] = {}
-        self.start_button = self._button("start", "Start", "play")
-        self.stop_button = self._button("stop", "Stop", "stop")
-        self.restart_button = self._button("restart", "Restart", "refresh")
+        self._status: JSON = {}
+        self.buttons = {action: self._button(action) for action in LIFECYCLE_BUTTONS}
+        self.start_button = self.buttons["start"]
+        self.stop_button = self.buttons["stop"]
+        self.restart_button = self.buttons["restart"]
         self.badge = widgets.HTML()
         self.status_line = widgets.HTML()
         self.error_line = widgets.HTML()
@@ -87,20 +97,26 @@ class FujitaPanel(widgets.VBox):
             placeholder="pdb: c to continue, n for next line", continuous_update=False
         )
         # continuous_update=False: the value changes on Enter (or leaving the box), then it is sent
-        self.debugger_input.observe(
-            lambda change: change["new"] and self.send_to_debugger(change["new"]), "value"
-        )
+        self.debugger_input.observe(self._on_debugger_input, "value")
         send = widgets.Button(description="Send", tooltip="Send this line to the debugger")
         send.on_click(lambda _: self.send_to_debugger(self.debugger_input.value))
         self.debugger_box = widgets.HBox([self.debugger_input, send])
         self.debugger_box.add_class("jp-fujita-panel-debugger")
+        self.download_link = widgets.HTML(_download_link(self.backend.log_text_path(name)))
+        self.download_link.add_class("jp-fujita-panel-download")
         self.filter_box = widgets.Text(placeholder="Filter lines", continuous_update=True)
         self.filter_box.add_class("jp-fujita-panel-filter")
         self.filter_box.observe(lambda _: self._schedule_render(), "value")
         self.log_view = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
         self.log_view.add_class("jp-fujita-panel-log")
         toolbar = widgets.HBox(
-            [self.start_button, self.stop_button, self.restart_button, self.badge]
+            [
+                self.start_button,
+                self.stop_button,
+                self.restart_button,
+                self.badge,
+                self.download_link,
+            ]
         )
         super().__init__(
             children=[
@@ -128,20 +144,26 @@ class FujitaPanel(widgets.VBox):
 
     # -- what the buttons do --------------------------------------------------------------------
 
-    def _button(self, action: str, label: str, icon: str) -> widgets.Button:
-        button = widgets.Button(description=label, icon=icon, tooltip=f"{label} Django")
-        button.on_click(lambda _: self._run(action))
+    def _button(self, action: Lifecycle) -> widgets.Button:
+        look = LIFECYCLE_BUTTONS[action]
+        button = widgets.Button(
+            description=look.label, icon=look.icon, tooltip=f"{look.label} Django"
+        )
+        button.on_click(
+            lambda _: self._act(action, lambda: self.backend.lifecycle_async(self.process, action))
+        )
         return button
 
-    def _run(self, action: str, body: dict[str, Any] | None = None) -> None:
-        self._busy = action
+    def _act(self, what: str, change: Callable[[], Awaitable[JSON]]) -> None:
+        """Make a change on the kernel's loop; the buttons wait, the answer is the new status."""
+        self._busy = what
         self._refresh_controls()
 
         async def act() -> None:
             try:
-                self._on_status(await self.backend.act_async(self.process, action, body))
+                self._on_status(await change())
             except ClientError as error:
-                self._show_message(f"Could not {action}: {error}")
+                self._show_message(f"Could not {what}: {error}")
             finally:
                 self._busy = ""
                 self._refresh_controls()
@@ -149,23 +171,34 @@ class FujitaPanel(widgets.VBox):
         asyncio.ensure_future(act())
 
     def send_to_debugger(self, text: str) -> None:
-        """A line for the paused debugger."""
+        """A line for the paused debugger, on runserver's stdin."""
         self.debugger_input.value = ""
-        self._run("stdin", {"text": text + "\n"})
+        self._act(
+            "send to the debugger", lambda: self.backend.stdin_async(self.process, text + "\n")
+        )
 
-    def _hint_button(self, hint: dict[str, str]) -> widgets.Button:
+    def _on_debugger_input(self, change: dict[str, Any]) -> None:
+        if change["new"]:  # not the box emptied after sending
+            self.send_to_debugger(change["new"])
+
+    def _hint_button(self, hint: JSON) -> widgets.Button:
         button = widgets.Button(
             description=hint.get("label") or hint["message"],
             tooltip=hint["message"],
             disabled=bool(self._busy),
         )
         button.add_class("jp-fujita-panel-hint")
-        button.on_click(lambda _: self._run(hint["action"]))
+        action = hint["action"]
+        button.on_click(
+            lambda _: self._act(
+                action, lambda: self.backend.hint_action_async(self.process, action)
+            )
+        )
         return button
 
     # -- what the supervisor says --------------------------------------------------------------
 
-    def _on_status(self, status: dict[str, Any]) -> None:
+    def _on_status(self, status: JSON) -> None:
         self._status = status
         self.state = status["state"]
         self.url = status.get("url") or ""
@@ -175,7 +208,7 @@ class FujitaPanel(widgets.VBox):
         self.connection = connection
         self._refresh_controls()
 
-    def _on_log(self, message: dict[str, Any]) -> None:
+    def _on_log(self, message: JSON) -> None:
         kind = message["type"]
         if kind == "lines":
             kinds = self._styler.kind
@@ -193,16 +226,10 @@ class FujitaPanel(widgets.VBox):
     def _refresh_controls(self) -> None:
         state = self.state
         connected = self.connection in ("connected", "connecting")
-        for action, button in (
-            ("start", self.start_button),
-            ("stop", self.stop_button),
-            ("restart", self.restart_button),
-        ):
-            button.disabled = bool(self._busy) or not connected or state not in ENABLED_WHEN[action]
-        busy = {"start": "Starting…", "stop": "Stopping…", "restart": "Restarting…"}
-        self.start_button.description = busy["start"] if self._busy == "start" else "Start"
-        self.stop_button.description = busy["stop"] if self._busy == "stop" else "Stop"
-        self.restart_button.description = busy["restart"] if self._busy == "restart" else "Restart"
+        for action, button in self.buttons.items():
+            look = LIFECYCLE_BUTTONS[action]
+            button.disabled = bool(self._busy) or not connected or state not in look.enabled_when
+            button.description = look.busy if self._busy == action else look.label
         colour = BADGE_COLOURS.get(state, "#757575")
         self.badge.value = (
             f'<span data-fujita-state="{html.escape(state)}" style="background:{colour};'
@@ -222,7 +249,7 @@ class FujitaPanel(widgets.VBox):
         self.hints_box.children = [self._hint_button(hint) for hint in hints]
         self.debugger_box.layout.display = "flex" if state == "paused" else "none"
 
-    def _show_error(self, error: dict[str, Any] | None) -> None:
+    def _show_error(self, error: JSON | None) -> None:
         if not error:
             self.error_line.value = ""
             return
@@ -283,6 +310,18 @@ class FujitaPanel(widgets.VBox):
             self._watch.close()
             self._watch = None
         super().close()
+
+
+def _download_link(path: str | None) -> str:
+    """A link to the whole log as text on the Jupyter server, opened in a new tab; none without
+    a server (an embedded supervisor keeps its log in the kernel: `log_text()`)."""
+    if path is None:
+        return ""
+    href = html.escape(path, quote=True)
+    return (
+        f'<a href="{href}" target="_blank" rel="noopener" download '
+        'title="Download the whole log as text (every run kept on disk)">Download</a>'
+    )
 
 
 def _highlighted(text: str, match: re.Pattern[str]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import edit
+from conftest import add_views
 from playwright.async_api import Page, async_playwright, expect
 from servers import TOKEN, JupyterServer
 
@@ -20,12 +20,7 @@ BADGE = "#jupyter-fujita-sidebar [data-fujita-state]"
 LOG_LINES = "#jupyter-fujita-sidebar .jp-fujita-log > [data-seq]"
 
 
-def add_echo_view(site: Path) -> None:
-    """A view of the test's own that prints what it is given: lines of our choosing in the log."""
-    views = site / "pages" / "views.py"
-    views.write_text(
-        views.read_text()
-        + '''
+ECHO_VIEW = '''
 
 def echo(request):
     """Test only: print `text` (n times, numbered when n > 1) to runserver's stdout."""
@@ -36,12 +31,11 @@ def echo(request):
         print(text if count == 1 else f"{text} {number}")
     return HttpResponse("printed")
 '''
-    )
-    edit(
-        site / "mysite" / "urls.py",
-        'path("", views.home',
-        'path("echo/", views.echo),\n    path("", views.home',
-    )
+
+
+def add_echo_view(site: Path) -> None:
+    """A view of the test's own that prints what it is given: lines of our choosing in the log."""
+    add_views(site, ECHO_VIEW, {"echo/": "echo"})
 
 
 @dataclass

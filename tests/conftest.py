@@ -6,12 +6,12 @@ import asyncio
 import random
 import shutil
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from jupyter_fujita import oskit
+from jupyter_fujita.manager import ProcessManager
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -39,16 +39,6 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-
-
-async def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
-    """Poll condition() until it is truthy; fail with `what` after timeout seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await asyncio.sleep(0.05)
 
 
 def copy_demo_site(root: Path, procfile: bool = False) -> Path:
@@ -89,21 +79,35 @@ def pause(request):
 '''
 
 
+def add_views(site: Path, code: str, routes: dict[str, str]) -> Path:
+    """Views of a test's own in a copy of the demo site: `code` is appended to pages/views.py,
+    and each route (such as "boom/") is served by the view function named beside it."""
+    views = site / "pages" / "views.py"
+    views.write_text(views.read_text() + code)
+    paths = "".join(f'path("{route}", views.{view}),\n    ' for route, view in routes.items())
+    edit(site / "mysite" / "urls.py", 'path("", views.home', paths + 'path("", views.home')
+    return site
+
+
 def add_test_views(site: Path) -> Path:
     """boom/ (raises) and pause/ (stops at breakpoint()) in a copy of the demo site."""
-    views = site / "pages" / "views.py"
-    views.write_text(views.read_text() + TEST_VIEWS)
-    edit(
-        site / "mysite" / "urls.py",
-        'path("", views.home',
-        'path("boom/", views.boom),\n    path("pause/", views.pause),\n    path("", views.home',
-    )
-    return site
+    return add_views(site, TEST_VIEWS, {"boom/": "boom", "pause/": "pause"})
 
 
 def assert_group_gone(pgid: int | None) -> None:
     if pgid is not None:
         assert oskit.group_members(pgid) == [], f"process group {pgid} still has members"
+
+
+@pytest.fixture
+def manager(jp_asyncio_loop):
+    """A ProcessManager of the test's own, with no Jupyter server; afterwards every process
+    group it started is gone. (Tests on a Jupyter server take the server's instead.)"""
+    manager = ProcessManager()
+    yield manager
+    jp_asyncio_loop.run_until_complete(manager.shutdown())
+    for supervisor in manager:
+        assert_group_gone(supervisor.run.pgid)
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from waiting import wait_until
 
 
 class Kernel:
@@ -27,12 +27,16 @@ class Kernel:
         return cell_text(cell)
 
     def wait_for(self, condition: str, timeout: float = 30.0) -> None:
-        """Poll an expression in the kernel, with the kernel idle between polls."""
-        deadline = time.monotonic() + timeout
-        while self.run(f"print(bool({condition}))").strip() != "True":
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting in the kernel for {condition}")
-            time.sleep(0.2)
+        """Poll an expression in the kernel, with the kernel idle between polls; a timeout says
+        what the kernel last answered (False, or the error the expression raised)."""
+        answer = ""
+
+        def holds() -> bool:
+            nonlocal answer
+            answer = self.run(f"print(bool({condition}))").strip()
+            return answer == "True"
+
+        wait_until(holds, timeout, f"{condition} in the kernel", seen=lambda: answer)
 
     def shutdown(self) -> None:
         self.client._cleanup_kernel()

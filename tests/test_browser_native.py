@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from browser import LOG_LINES, add_echo_view, lab_page
-from conftest import add_test_views, copy_demo_site, free_port, let_reloader_settle, wait_for
+from conftest import add_test_views, copy_demo_site, free_port, let_reloader_settle
 from playwright.async_api import expect
 from servers import JupyterServer
+from waiting import wait_for
 
 from jupyter_fujita import oskit
 

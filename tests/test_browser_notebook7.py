@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import nbformat
 import pytest
 from browser import ARTIFACTS, BADGE, CHROMIUM
-from conftest import copy_demo_site, free_port, wait_for
+from conftest import copy_demo_site, free_port
 from playwright.async_api import Page, async_playwright, expect
 from servers import TOKEN, JupyterServer
+from waiting import wait_for
 
 from jupyter_fujita import oskit
 

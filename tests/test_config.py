@@ -9,8 +9,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_demo_site, edit, free_port
-from servers import JupyterServer, wait_until
+from conftest import add_views, copy_demo_site, edit, free_port
+from servers import JupyterServer
+from waiting import wait_until
 
 from jupyter_fujita import oskit
 from jupyter_fujita.project import DjangoProject
@@ -145,13 +146,7 @@ def environment(request):
 def configured(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("configured")
     site = copy_demo_site(tmp / "root")
-    views = site / "pages" / "views.py"
-    views.write_text(views.read_text() + ENV_VIEW)
-    edit(
-        site / "mysite" / "urls.py",
-        'path("", views.home',
-        'path("environment/", views.environment),\n    path("", views.home',
-    )
+    add_views(site, ENV_VIEW, {"environment/": "environment"})
     (site / "mysite" / "settings_alt.py").write_text(
         'from .settings import *  # noqa: F403\n\nFUJITA_MARKER = "alt"\n'
     )

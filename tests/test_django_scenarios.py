@@ -18,18 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import (
-    add_test_views,
-    copy_demo_site,
-    edit,
-    free_port,
-    let_reloader_settle,
-    wait_for,
-)
+from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
+from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
 from jupyter_fujita.project import DjangoProject
-from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.supervisor import Supervisor
 
 
@@ -87,16 +80,6 @@ def python(request) -> str:
 
 
 @pytest.fixture
-def manager(tmp_path, jp_asyncio_loop):
-    manager = ProcessManager()
-    yield manager
-    groups = [s.run.pgid for s in manager]
-    jp_asyncio_loop.run_until_complete(manager.shutdown())
-    for pgid in groups:
-        assert pgid is None or oskit.group_members(pgid) == []
-
-
-@pytest.fixture
 def site(tmp_path) -> Path:
     return add_test_views(copy_demo_site(tmp_path))
 
@@ -149,7 +132,7 @@ async def test_urls_syntax_error_is_broken_then_runs_once_fixed(manager, site, p
     assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line ")
     await let_reloader_settle()
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 60)
+    await wait_for_state(supervisor, "running", 60)
     assert supervisor.status().error is None
 
 
@@ -170,7 +153,9 @@ async def test_a_system_check_error_carries_its_check_ids(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "broken", status.message
-    assert await supervisor.wait_for(lambda: supervisor.run.error.checks, 10)
+    await wait_for(
+        lambda: supervisor.run.error.checks, 10, "the system checks", lambda: where(supervisor)
+    )
     error = supervisor.status().error
     assert error.kind == "system-check"
     assert "admin.E406" in [check.id for check in error.checks]
@@ -243,7 +228,7 @@ async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, sit
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    await wait_for_state(supervisor, "paused", 30)
     paused = supervisor.status()
     assert paused.debugger.file == "site/pages/views.py"
     assert paused.debugger.function == "pause"
@@ -260,7 +245,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30), texts(supervisor)
+    await wait_for_state(supervisor, "paused", 30)
     await supervisor.send_stdin("n\n")
     await asyncio.sleep(0.05)  # the pace under test, not a wait for something
     await supervisor.send_stdin("c\n")
@@ -269,7 +254,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     await wait_for(lambda: sum(t.startswith("(Pdb)") for t in texts(supervisor)) >= 2, 10)
     assert supervisor.state == "running" and supervisor.status().debugger is None
     request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "paused", 30)  # pauses again
+    await wait_for_state(supervisor, "paused", 30)  # pauses again
     await supervisor.send_stdin("c\n")
     assert await asyncio.wait_for(request, 30) == 200
 
@@ -374,7 +359,7 @@ async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manage
         pid for pid in oskit.group_members(supervisor.run.pgid) if pid != supervisor.run.proc.pid
     )
     os.kill(child, 9)
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 20), supervisor.state
+    await wait_for_state(supervisor, "crashed", 20)
     assert supervisor.run.error is not None and supervisor.run.error.exception != "ValueError", (
         supervisor.run.error
     )
@@ -395,8 +380,11 @@ async def test_a_model_check_error_points_at_the_field(manager, site):
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state in ("broken", "crashed"), status.message
-    assert await supervisor.wait_for(
-        lambda: bool(supervisor.run.error and supervisor.run.error.checks), 10
+    await wait_for(
+        lambda: supervisor.run.error and supervisor.run.error.checks,
+        10,
+        "the system checks",
+        lambda: where(supervisor),
     )
     check = supervisor.run.error.checks[0]
     assert (check.id, check.object) == ("fields.E160", "pages.Note.created")
@@ -411,7 +399,7 @@ async def test_a_port_taken_while_django_starts_is_named_and_the_next_one_offere
     with socket.socket() as squatter:  # ...and another program takes it before Django binds
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+        await wait_for_state(supervisor, "crashed", 60)
         status = supervisor.status()
         assert status.error.kind == "port"
         assert (

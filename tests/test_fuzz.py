@@ -21,7 +21,8 @@ import urllib.request
 import jsonschema
 import psutil
 import pytest
-from conftest import assert_group_gone, free_port, wait_for
+from conftest import assert_group_gone, free_port
+from waiting import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

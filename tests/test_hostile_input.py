@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from conftest import wait_for
+from waiting import wait_for
 from tornado.httpclient import HTTPClientError
 
 API = ("fujita", "api")

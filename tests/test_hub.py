@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 import pytest
 from browser import ARTIFACTS, CHROMIUM
 from conftest import free_port
+from waiting import wait_until
 from playwright.async_api import async_playwright, expect
-from servers import wait_until
 from shop_site import ADMIN_PASSWORD, make_shop_site
 
 from jupyter_fujita import oskit
@@ -146,10 +145,12 @@ class Hub:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         self.log.close()
-        deadline = time.monotonic() + 15
-        while oskit.group_members(self.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert oskit.group_members(self.proc.pid) == [], "the hub left processes behind"
+        wait_until(
+            lambda: not oskit.group_members(self.proc.pid),
+            15,
+            "the hub's processes to end",
+            seen=lambda: oskit.group_members(self.proc.pid),
+        )
         assert oskit.port_is_free("127.0.0.1", self.django_port), "Django's port is still taken"
 
 

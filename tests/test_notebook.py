@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from conftest import DEMO_SITE, add_test_views, assert_group_gone, copy_demo_site, free_port
 from kernels import Kernel, cell_text
 from nbclient import NotebookClient
-from servers import TOKEN, JupyterServer, wait_until
+from servers import TOKEN, JupyterServer
+from waiting import wait_until
 
 from jupyter_fujita import oskit
 from jupyter_fujita.replay import EARLIER_RUNS
@@ -70,6 +72,14 @@ def test_the_magic_acts_and_prints_one_line_each(server, kernel):
     assert len(kernel.run("%fujita log 3").splitlines()) == 3
     assert kernel.run("%fujita stop") == "django: stopped — Django is stopped\n"
     assert oskit.port_is_free("127.0.0.1", server.django_port)
+
+
+def test_the_magic_documents_itself_for_help_and_the_question_mark(kernel):
+    shown = kernel.run("%fujita --help")
+    # `%fujita?` shows the magic's docstring: the same text, its options included
+    assert kernel.run("print(get_ipython().find_line_magic('fujita').__doc__)") == shown
+    for words in ("%fujita start | stop | restart", "%fujita log [N] [--errors]", "--name NAME"):
+        assert words in shown
 
 
 @pytest.mark.parametrize(
@@ -207,10 +217,9 @@ def test_hints_errors_and_the_debugger_from_a_notebook(server, kernel):
     assert kernel.run("%fujita migrate").startswith("django: running")
     kernel.wait_for("len(panel.hints_box.children) == 0")
     base = f"http://127.0.0.1:{server.django_port}/"
-    try:
+    with pytest.raises(urllib.error.HTTPError) as failed:
         get(base + "boom/")
-    except OSError:
-        pass  # the 500 is the point
+    assert failed.value.code == 500
     wait_until(
         lambda: '"GET /boom/ HTTP/1.1" 500' in kernel.run("%fujita log 3 --errors"), 20, "5xx"
     )

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import urllib.error
 import urllib.request
 
 import pytest
 from conftest import add_test_views, copy_demo_site, free_port
 from kernels import Kernel
-from servers import TOKEN, JupyterServer, wait_until
+from servers import TOKEN, JupyterServer
+from waiting import wait_until
 
 from jupyter_fujita import oskit
 from jupyter_fujita.logstyle import LineStyler, traceback_lines
@@ -39,12 +41,14 @@ def kernel(server, tmp_path):
     kernel.shutdown()
 
 
-def get(url: str) -> None:
+def get(url: str) -> int:
+    """The status code of a GET: a 404 or a 500 is an answer here, not a failure."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             response.read()
-    except urllib.error.HTTPError:
-        pass  # a 404 or a 500 is the point
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def test_only_tracebacks_and_5xx_are_errors_plain_stderr_is_not():
@@ -101,9 +105,9 @@ def test_a_traceback_is_cut_from_its_start_through_its_exception_line_chains_inc
 def test_the_panel_reads_like_code_red_only_for_errors_and_highlights_the_filter(server, kernel):
     assert kernel.run("%fujita start").startswith("django: running")
     base = f"http://127.0.0.1:{server.django_port}/"
-    get(base + "?fruit=apple")
-    get(base + "missing/")
-    get(base + "boom/")
+    assert get(base + "?fruit=apple") == 200
+    assert get(base + "missing/") == 404
+    assert get(base + "boom/") == 500
     kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
     kernel.wait_for("'GET /boom/ HTTP/1.1\" 500' in panel.log_text()")
     kernel.wait_for("'data-seq' in panel.log_view.value")
@@ -136,7 +140,7 @@ def test_the_panel_reads_like_code_red_only_for_errors_and_highlights_the_filter
 
 def test_log_errors_prints_each_failed_request_with_its_traceback(server, kernel):
     kernel.run("%fujita start")
-    get(f"http://127.0.0.1:{server.django_port}/boom/")
+    assert get(f"http://127.0.0.1:{server.django_port}/boom/") == 500
     wait_until(lambda: "500" in kernel.run("%fujita log 5 --errors"), 20, "the 5xx line")
     out = kernel.run("%fujita log 5 --errors").splitlines()
     request = next(i for i, line in enumerate(out) if '"GET /boom/ HTTP/1.1" 500' in line)
@@ -151,3 +155,24 @@ def test_status_names_the_project_and_its_settings_module(server, kernel):
     lines = kernel.run("%fujita status").splitlines()
     assert lines[0] == "django: stopped — Django is stopped"
     assert lines[1] == "  project: site/manage.py (settings: mysite.settings)"
+
+
+def test_the_panel_downloads_the_whole_log_as_text_from_the_jupyter_server(server, kernel):
+    assert kernel.run("%fujita start").startswith("django: running")
+    assert get(f"http://127.0.0.1:{server.django_port}/?from=download") == 200
+    kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
+    kernel.wait_for("'from=download' in panel.log_text()")
+    link = kernel.run("print(panel.download_link.value)")
+    # a path on the Jupyter server (the browser's way to it), opened in a new tab
+    href = html.unescape(re.search(r'href="([^"]+)"', link)[1])
+    assert href == "/fujita/api/processes/django/log.txt"
+    assert 'target="_blank"' in link and ">Download</a>" in link
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}{href}", headers={"Authorization": f"token {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        text = response.read().decode()
+    shown = json.loads(kernel.run("import json\nprint(json.dumps(panel.log_text().splitlines()))"))
+    assert text.splitlines() == shown  # the run's lines, the same the panel shows
+    assert text.count("Starting: ") == 1 and '"GET /?from=download HTTP/1.1" 200' in text

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 import psutil
 import pytest
-from conftest import free_port, wait_for
+from conftest import free_port
+from waiting import wait_for
 from chat_site import make_chat_site
 from shop_site import ADMIN_PASSWORD, PIXEL_PNG, make_shop_site
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest

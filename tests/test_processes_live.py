@@ -11,7 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import copy_demo_site, free_port, wait_for
+from conftest import copy_demo_site, free_port
+from waiting import wait_for, wait_for_state
 
 from jupyter_fujita import oskit
 from jupyter_fujita.errors import ActionFailed
@@ -58,15 +59,6 @@ LISTENER = """
 """
 
 
-@pytest.fixture
-def manager(jp_asyncio_loop):
-    manager = ProcessManager()
-    yield manager
-    jp_asyncio_loop.run_until_complete(manager.shutdown())
-    for supervisor in manager:
-        assert supervisor.run.pgid is None or oskit.group_members(supervisor.run.pgid) == []
-
-
 def add(manager: ProcessManager, tmp_path: Path, name: str, **options):
     spec = spec_from_config(name, options, tmp_path)
     return manager.add(name, Program(spec, dict), stop_timeout=3.0, start_wait=20.0)
@@ -105,7 +97,7 @@ async def test_a_process_whose_work_is_done_is_stopped_not_crashed(manager, tmp_
     add(manager, tmp_path, "build", command=[PY, "-c", "print('built 3 files')"])
     supervisor = manager.get("build")
     await manager.start("build")
-    assert await supervisor.wait_for(lambda: supervisor.state == "stopped", 20)
+    await wait_for_state(supervisor, "stopped", 20)
     assert supervisor.status().returncode == 0 and supervisor.status().error is None
     assert "built 3 files" in texts(supervisor)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import add_test_views, copy_demo_site, edit, free_port
+from waiting import wait_for, wait_for_state
 
 from jupyter_fujita import oskit
 from jupyter_fujita.project import DjangoProject
@@ -52,7 +53,7 @@ async def test_a_fix_saved_at_once_brings_a_broken_django_back(site, supervised)
     assert status.state == "broken", status.message
     # Saved within Django's first reloader tick, which plain runserver can miss.
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), said(supervisor)
+    await wait_for_state(supervisor, "running", 30)
 
 
 async def test_a_crash_on_a_settings_error_comes_back_when_the_fix_is_saved(site, supervised):
@@ -63,7 +64,7 @@ async def test_a_crash_on_a_settings_error_comes_back_when_the_fix_is_saved(site
     status = await supervisor.start(wait=60)
     assert status.state == "crashed" and status.error.file == "site/mysite/settings.py"
     edit(settings, "DEBUG = (True", "DEBUG = True")
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), said(supervisor)
+    await wait_for_state(supervisor, "running", 30)
     assert any(
         text.startswith("Saw settings.py saved: starting again") for text in said(supervisor)
     )
@@ -85,7 +86,7 @@ async def test_autorestart_retries_with_back_off_until_it_runs(site, supervised)
         )
     status = await supervisor.start(wait=60)
     assert status.state == "crashed"
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), said(supervisor)
+    await wait_for_state(supervisor, "running", 30)
     texts = said(supervisor)
     assert "Crashed (1st in a row): starting again in 1 s" in texts
     assert "Crashed (2nd in a row): starting again in 2 s" in texts
@@ -97,9 +98,12 @@ async def test_autorestart_gives_up_after_its_limit(site, supervised):
     with (site / "mysite" / "settings.py").open("a") as file:
         file.write("\nraise RuntimeError('always')\n")
     await supervisor.start(wait=60)
-    assert await supervisor.wait_for(
-        lambda: "Crashed 2 times in a row: not restarting it again" in said(supervisor), 30
-    ), said(supervisor)
+    await wait_for(
+        lambda: "Crashed 2 times in a row: not restarting it again" in said(supervisor),
+        30,
+        "the supervisor to give up",
+        lambda: said(supervisor),
+    )
     assert supervisor.state == "crashed"
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
+from waiting import wait_for, wait_for_state, where
 
-from jupyter_fujita import oskit
 from jupyter_fujita.errors import ActionFailed
 from jupyter_fujita.extension import Fujita
-from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.replay import Line
 from jupyter_fujita.runserver_output import (
@@ -95,16 +94,6 @@ def test_a_migration_conflict_names_both_files(tmp_path):
 
 
 @pytest.fixture
-def manager(jp_asyncio_loop):
-    manager = ProcessManager()
-    yield manager
-    groups = [s.run.pgid for s in manager]
-    jp_asyncio_loop.run_until_complete(manager.shutdown())
-    for pgid in groups:
-        assert pgid is None or oskit.group_members(pgid) == []
-
-
-@pytest.fixture
 def site(tmp_path) -> Path:
     site = add_test_views(copy_demo_site(tmp_path))
     edit(
@@ -137,8 +126,11 @@ async def test_runserver_plus_runs_with_its_pin_and_request_lines(manager, site)
     assert status.command[2] == "runserver_plus"
     assert await asyncio.to_thread(get, status.url) == 200
     assert await asyncio.to_thread(get, status.url + "boom/") == 500
-    assert await supervisor.wait_for(
-        lambda: [h for h in supervisor.status().hints if h.kind == "debugger-pin"], 20
+    await wait_for(
+        lambda: [h for h in supervisor.status().hints if h.kind == "debugger-pin"],
+        20,
+        "the debugger PIN's hint",
+        lambda: where(supervisor),
     )
     pin = next(h for h in supervisor.status().hints if h.kind == "debugger-pin")
     assert pin.message.startswith("Werkzeug debugger PIN ")
@@ -157,13 +149,13 @@ async def test_runserver_plus_broken_code_then_fixed(manager, site):
     await let_reloader_settle()
     views = site / "pages" / "views.py"
     views.write_text(views.read_text() + "\nx = (\n")
-    assert await supervisor.wait_for(lambda: supervisor.state == "broken", 30)
+    await wait_for_state(supervisor, "broken", 30)
     error = supervisor.status().error
     assert (error.kind, error.file) == ("syntax", "site/pages/views.py")
     assert views.read_text().splitlines()[error.line - 1] == "x = ("
     await let_reloader_settle()  # Werkzeug's stat reloader, like Django's, needs its first tick
     views.write_text(views.read_text().replace("\nx = (\n", "\n"))
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 60)
+    await wait_for_state(supervisor, "running", 60)
     assert supervisor.status().error is None
 
 

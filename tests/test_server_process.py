@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_demo_site, free_port
-from servers import JupyterServer, wait_until
+from servers import JupyterServer
+from waiting import wait_until
 
 from jupyter_fujita import oskit
 from jupyter_fujita.replay import EARLIER_RUNS

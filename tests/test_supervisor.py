@@ -14,14 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import (
-    assert_group_gone,
-    copy_demo_site,
-    edit,
-    free_port,
-    let_reloader_settle,
-    wait_for,
-)
+from conftest import assert_group_gone, copy_demo_site, edit, free_port, let_reloader_settle
+from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
 from jupyter_fujita.project import DjangoProject
@@ -105,7 +99,7 @@ async def test_fifty_concurrent_starts_give_one_process(manager, site, port):
     supervisor = supervise(manager, site.parent, port)
     statuses = await asyncio.gather(*(supervisor.start() for _ in range(50)))
     assert len({s.pid for s in statuses}) == 1
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+    await wait_for_state(supervisor, "running", 30)
     assert len(oskit.group_members(supervisor.run.pgid)) == 2
     assert sum(t.startswith("Starting: ") for t in texts(supervisor)) == 1
 
@@ -157,7 +151,7 @@ async def test_broken_urls_is_not_running_then_fixed_runs_by_itself(manager, sit
     assert len(oskit.group_members(supervisor.run.pgid)) == 2  # alive, waiting for a change
     await let_reloader_settle()
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30), supervisor.state
+    await wait_for_state(supervisor, "running", 30)
     assert supervisor.status().error is None
     assert (await fetch(supervisor.run.url))[0] == 200
 
@@ -170,12 +164,12 @@ async def test_views_broken_while_running_reloads_then_is_broken_then_runs(manag
     supervisor.on_change = lambda s: seen.append(s.state)
     await let_reloader_settle()
     edit(views, "def notes(request):", "def notes(request:")
-    assert await supervisor.wait_for(lambda: supervisor.state == "broken", 30)
+    await wait_for_state(supervisor, "broken", 30)
     await let_reloader_settle()
     assert "reloading" in seen
     assert supervisor.run.error.file == "site/pages/views.py"
     edit(views, "def notes(request:", "def notes(request):")
-    assert await supervisor.wait_for(lambda: supervisor.state == "running", 30)
+    await wait_for_state(supervisor, "running", 30)
 
 
 async def test_broken_settings_crash_with_the_syntax_error_then_start_once_fixed(
@@ -219,7 +213,7 @@ async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
     fake_manage_py(tmp_path, 'import sys\nsys.stdout.write("no newline at the end")\nsys.exit(4)\n')
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    await wait_for_state(supervisor, "crashed", 10)
     status = supervisor.status()
     assert status.returncode == 4 and "exited with code 4" in status.message
     assert "no newline at the end" in texts(supervisor)
@@ -237,7 +231,7 @@ async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, 
     )
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    await wait_for_state(supervisor, "crashed", 15)
     assert_group_gone(supervisor.run.pgid)
 
 
@@ -255,7 +249,7 @@ async def test_ten_megabyte_line_and_binary_garbage_stay_bounded(manager, tmp_pa
     )
     supervisor = supervise(manager, tmp_path, port, max_line_bytes=64 * 1024)
     await supervisor.start()
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 30)
+    await wait_for_state(supervisor, "crashed", 30)
     lines = texts(supervisor)
     assert "done" in lines
     assert all(len(text) < 70 * 1024 for text in lines)
@@ -277,7 +271,7 @@ async def test_two_hundred_thousand_lines_a_second_keep_the_cache_bounded(manage
     )
     supervisor = supervise(manager, tmp_path, port, cache_lines=5_000, cache_bytes=1 << 20)
     await supervisor.start()
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 60)
+    await wait_for_state(supervisor, "crashed", 60)
     cache = supervisor.cache
     assert cache.last_seq == 300_000 + 3  # "Starting", the lines, "end", "Exited"
     assert cache.size <= 5_000 and cache.nbytes <= 1 << 20
@@ -399,7 +393,12 @@ async def test_no_start_line_after_start_wait_says_so_and_hints_at_a_restart(
     supervisor = supervise(manager, tmp_path, port, start_wait=0.5)
     status = await supervisor.start(wait=0)
     assert status.message == "Django is starting" and status.hints == []
-    assert await supervisor.wait_for(lambda: "slow-start" in supervisor.hints, 10)
+    await wait_for(
+        lambda: "slow-start" in supervisor.hints,
+        10,
+        "the slow-start hint",
+        lambda: where(supervisor),
+    )
     status = supervisor.status()
     assert status.state == "starting"
     assert status.message == (
@@ -419,7 +418,7 @@ async def test_a_child_killed_by_a_signal_reads_killed_by_it(manager, tmp_path, 
     fake_manage_py(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 10)
+    await wait_for_state(supervisor, "crashed", 10)
     status = supervisor.status()
     assert status.returncode == -signal.SIGKILL
     assert status.message == "Django killed by SIGKILL"
@@ -433,7 +432,7 @@ async def test_django_whose_serving_child_is_killed_reads_killed_by_sigkill(mana
     members = oskit.group_members(supervisor.run.pgid)
     child = next(pid for pid in members if pid != supervisor.run.pgid)
     os.kill(child, signal.SIGKILL)
-    assert await supervisor.wait_for(lambda: supervisor.state == "crashed", 15)
+    await wait_for_state(supervisor, "crashed", 15)
     status = supervisor.status()
     assert status.returncode == 247
     assert status.message.startswith("Django killed by SIGKILL (its server process; code 247)")
