@@ -37,6 +37,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from .errors import FujitaError
 from .manager import ProcessManager
+from .processes import ALL
 from .project import DjangoProject, find_manage_py
 from .replay import LineFilter, log_feed
 from .wire import line_json
@@ -359,6 +360,14 @@ class EmbeddedBackend:
         return None  # no Jupyter server serves it: the log is in this process
 
     async def _lifecycle(self, name: str, action: Lifecycle, address: str | None) -> JSON:
+        if name == ALL:  # as the REST API answers processes/all/{action}
+            if action == "start":
+                statuses = await self.manager.start_all()
+            elif action == "stop":
+                statuses = await self.manager.stop_all()
+            else:
+                statuses = await self.manager.restart_all()
+            return {"processes": [to_builtins(status) for status in statuses]}
         supervisor = self.manager.get(name)
         if action == "start":  # what it depends on first
             status = await self.manager.start(name, wait=supervisor.start_wait, address=address)

@@ -14,20 +14,38 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from .client import LIFECYCLE, JSON, Backend, ClientError, connect
 from .logstyle import traceback_lines
+from .processes import ALL
 
 TRACEBACK_LINES = 400  # a traceback longer than this is cut (Django's own are about 40 lines)
-HINT_ACTIONS = ("migrate", "next-port")  # the hints' actions a user types; restart is LIFECYCLE's
+# the hints' actions a user types; restart is LIFECYCLE's
+HINT_ACTIONS = ("migrate", "merge-migrations", "next-port")
 COMMANDS = ("panel", "status", "log", "send", "preview", *LIFECYCLE, *HINT_ACTIONS)
+# The commands whose first word may name the process (`%fujita start worker`), `all` included
+# for the lifecycle's.
+NAMED = ("panel", "log", "preview", *LIFECYCLE, *HINT_ACTIONS)
 
 
 def one_line(status: JSON) -> str:
     return f"{status['name']}: {status['state']} — {status['message']}"
 
 
+def named(
+    command: str, words: list[str], name: str, names: list[str]
+) -> tuple[str, str, list[str]]:
+    """(command, process, words): `%fujita worker` is the panel of `worker`, and a process's
+    name after a command (`%fujita start worker`, `%fujita log css 20`) names the process."""
+    if command not in COMMANDS and command in names:
+        return "panel", command, words
+    everyone = [*names, ALL] if command in LIFECYCLE else names
+    if command in NAMED and words and words[0] in everyone:
+        return command, words[0], words[1:]
+    return command, name, words
+
+
 def check(command: str, words: list[str], address: str | None, errors: bool) -> None:
     """The words that go together, or a UsageError saying which do not."""
     if command not in COMMANDS:
-        raise UsageError(f"unknown command {command!r}")
+        raise UsageError(f"unknown command or process {command!r}")
     if address is not None and command not in ("start", "restart"):
         raise UsageError("--address goes with start or restart")
     if errors and command != "log":
@@ -48,7 +66,8 @@ def describe(status: JSON) -> list[str]:
     if error and error.get("file"):
         lines.append(f"  {error['exception'] or error['kind']} at {error['file']}:{error['line']}")
     lines += [
-        f"  hint: {hint['message']} (%fujita {hint['action']})"
+        f"  hint: {hint['message']}"
+        + (f" (%fujita {hint['action']})" if hint.get("action") else "")
         for hint in status.get("hints") or []
     ]
     return lines
@@ -85,11 +104,16 @@ class FujitaMagics(Magics):
         """Run and watch Django from a notebook.
 
         %fujita                      show the Django panel (and return it)
-        %fujita start | stop | restart [--address HOST:PORT]
-                                     act, then print the resulting status
-        %fujita migrate | next-port  do what a hint suggests (apply migrations, move to a free port)
+        %fujita worker               the panel of another process (Procfile, Fujita.processes)
+        %fujita start | stop | restart [NAME | all] [--address HOST:PORT]
+                                     act, then print the resulting status; NAME (default
+                                     django) starts what it depends on first; all: every process
+        %fujita migrate | merge-migrations | next-port
+                                     do what a hint suggests (apply migrations, merge two that
+                                     conflict, move to a free port)
         %fujita status               the one-line status of every process, its error and hints
-        %fujita log [N] [--errors]   the last N lines of the log (default 50)
+        %fujita log [NAME] [N] [--errors]
+                                     the last N lines of the log (default 50)
         %fujita send TEXT            write TEXT and a newline to runserver's stdin (answer pdb: c)
         %fujita preview              show the site in the notebook, through the Jupyter server
 
@@ -106,15 +130,26 @@ class FujitaMagics(Magics):
             if unknown is not None:
                 raise UsageError(f"unknown option {unknown.partition('=')[0]}")
             words = [*args.words, *extras]
-            check(args.command, words, args.address, args.errors)
+            command, name, words = args.command, args.name, words
+            if command not in COMMANDS or (command in NAMED and words):
+                command, name, words = named(command, words, name, self._names())
+            check(command, words, args.address, args.errors)
         except UsageError as error:
             print(f"fujita: {error} (see %fujita --help)")
             return None
         try:
-            return self._run(args.command, args.name, words, args.address, args.errors)
+            return self._run(command, name, words, args.address, args.errors)
         except ClientError as error:
             print(f"fujita: {error}")
         return None
+
+    def _names(self) -> list[str]:
+        """The processes there are; none when the server cannot be reached (the command then
+        says what it can)."""
+        try:
+            return [status["name"] for status in self.backend().statuses()]
+        except ClientError:
+            return []
 
     def _preview(self, name: str) -> Any:
         from IPython.display import IFrame
@@ -135,7 +170,9 @@ class FujitaMagics(Magics):
             return FujitaPanel(name, backend=self.backend())
         backend = self.backend()
         if command in LIFECYCLE:
-            print(one_line(backend.lifecycle(name, command, address)))
+            answer = backend.lifecycle(name, command, address)
+            for status in answer.get("processes", [answer]):  # all: every process's
+                print(one_line(status))
         elif command in HINT_ACTIONS:
             print(one_line(backend.hint_action(name, command)))
         elif command == "preview":

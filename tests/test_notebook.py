@@ -78,14 +78,18 @@ def test_the_magic_documents_itself_for_help_and_the_question_mark(kernel):
     shown = kernel.run("%fujita --help")
     # `%fujita?` shows the magic's docstring: the same text, its options included
     assert kernel.run("print(get_ipython().find_line_magic('fujita').__doc__)") == shown
-    for words in ("%fujita start | stop | restart", "%fujita log [N] [--errors]", "--name NAME"):
+    for words in (
+        "%fujita start | stop | restart",
+        "%fujita log [NAME] [N] [--errors]",
+        "--name NAME",
+    ):
         assert words in shown
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("%fujita bogus", "fujita: unknown command 'bogus' (see %fujita --help)\n"),
+        ("%fujita bogus", "fujita: unknown command or process 'bogus' (see %fujita --help)\n"),
         ("%fujita --colour red", "fujita: unknown option --colour (see %fujita --help)\n"),
         ("%fujita status --address 1:2", "fujita: --address goes with start or restart"),
         ("%fujita log many", "fujita: log takes a number of lines, not 'many'\n"),
@@ -96,6 +100,32 @@ def test_bad_words_get_one_clear_line_and_no_traceback(server, kernel, line, exp
     output = kernel.run(line)
     assert output.startswith(expected)
     assert "Traceback" not in output and len(output.splitlines()) == 1
+
+
+@pytest.fixture
+def procfile_server(isolated, monkeypatch):
+    """A server on the demo project with its Procfile.dev: `worker` and `css` beside django."""
+    copy_demo_site(isolated / "root", procfile=True)
+    server = JupyterServer(isolated, free_port())
+    monkeypatch.setenv("JUPYTER_FUJITA_URL", f"http://127.0.0.1:{server.port}/fujita/api/")
+    monkeypatch.setenv("JUPYTER_FUJITA_TOKEN", TOKEN)
+    yield server
+    server.end()
+
+
+def test_the_magic_names_the_other_processes(procfile_server, kernel):
+    assert kernel.run("%fujita start css") == "css: running — css is running\n"
+    status = kernel.run("%fujita status")
+    assert "worker: stopped — worker is stopped" in status and "css: running" in status
+    wait_until(lambda: "css: watching" in kernel.run("%fujita log css 5"), 20, "the watcher")
+    panel = kernel.run("panel = %fujita worker\nprint(panel.process)")
+    assert panel == "worker\n"
+    stopped = kernel.run("%fujita stop all")
+    assert sorted(stopped.splitlines()) == [
+        "css: stopped — css is stopped",
+        "django: stopped — Django is stopped",
+        "worker: stopped — worker is stopped",
+    ]
 
 
 def test_a_wrong_token_is_one_line(server, kernel):
