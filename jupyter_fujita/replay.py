@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 LINE_OVERHEAD = 140
 # About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
 LINE_JSON = 70
+# A reader behind the cache reads this many messages' worth from disk per trip to a thread (a
+# trip costs more than the reading), and sends them one message at a time, paced as ever.
+DISK_MESSAGES = 8
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
 
 
@@ -316,6 +319,23 @@ async def read_log(
     return Slice(lines, lines[-1].seq, gap_from, gap_to)
 
 
+def _messages(lines: list[Line], max_bytes: int) -> list[list[Line]]:
+    """Lines cut into messages of about max_bytes of JSON each (at least one line each)."""
+    if sum(len(line.text) for line in lines) + LINE_JSON * len(lines) <= max_bytes:
+        return [lines] if lines else []
+    messages: list[list[Line]] = []
+    current: list[Line] = []
+    spent = 0
+    for line in lines:
+        if current and spent + len(line.text) + LINE_JSON > max_bytes:
+            messages.append(current)
+            current, spent = [], 0
+        current.append(line)
+        spent += len(line.text) + LINE_JSON
+    messages.append(current)
+    return messages
+
+
 async def log_feed(
     cache: ReplayCache,
     since: int = 0,
@@ -341,14 +361,17 @@ async def log_feed(
             clears = cache.clears
             position = cache.last_seq
             yield {"type": "cleared"}
-        piece = await read_log(cache, position, max_bytes=max_bytes)
+        on_disk = position + 1 < cache.first_seq
+        piece = await read_log(
+            cache, position, max_bytes=max_bytes * (DISK_MESSAGES if on_disk else 1)
+        )
         position = piece.position
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
         lines = only.apply(piece.lines) if only else piece.lines
-        if lines:
-            yield {"type": "lines", "log_id": cache.id, "lines": lines}
-        elif not piece.lines:
+        for message in _messages(lines, max_bytes):
+            yield {"type": "lines", "log_id": cache.id, "lines": message}
+        if not piece.lines:
             if position < cache.last_seq:
                 # Lines exist but none could be read (a segment rotated away under the read):
                 # try again shortly, never in a loop that does not yield.
