@@ -3,20 +3,12 @@ live-update features, for the preview's WebSocket tests."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
+from conftest import manage_py, write_files
+
 FILES = {
-    "manage.py": """
-        import os
-        import sys
-
-        if __name__ == "__main__":
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat.settings")
-            from django.core.management import execute_from_command_line
-
-            execute_from_command_line(sys.argv)
-    """,
+    "manage.py": manage_py("chat.settings"),
     "chat/__init__.py": "",
     "chat/settings.py": """
         SECRET_KEY = "fixture-only-not-secret"
@@ -69,8 +61,5 @@ FILES = {
 
 def make_chat_site(root: Path) -> Path:
     site = root / "chat_site"
-    for name, text in FILES.items():
-        path = site / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
+    write_files(site, FILES)
     return site

@@ -6,6 +6,9 @@ import asyncio
 import random
 import shutil
 import socket
+import textwrap
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,38 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
+
+
+def manage_py(settings_module: str) -> str:
+    """The manage.py startproject writes, for a fixture project."""
+    return f"""
+        import os
+        import sys
+
+        if __name__ == "__main__":
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{settings_module}")
+            from django.core.management import execute_from_command_line
+
+            execute_from_command_line(sys.argv)
+    """
+
+
+def write_files(folder: Path, files: dict[str, str]) -> None:
+    """A fixture project's files (indented text, as written in the test module) under folder."""
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+
+
+def http_status(url: str, timeout: float = 60.0) -> int:
+    """The status code of a GET: a 404 or a 500 is an answer here, not a failure."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def copy_demo_site(root: Path, procfile: bool = False) -> Path:

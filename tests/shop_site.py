@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+
+from conftest import manage_py, write_files
 
 # The smallest valid PNG: one transparent pixel.
 PIXEL_PNG = bytes.fromhex(
@@ -23,16 +24,7 @@ PIXEL_PNG = bytes.fromhex(
 ADMIN_PASSWORD = "s3cret-pass"
 
 FILES = {
-    "manage.py": """
-        import os
-        import sys
-
-        if __name__ == "__main__":
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.dev")
-            from django.core.management import execute_from_command_line
-
-            execute_from_command_line(sys.argv)
-    """,
+    "manage.py": manage_py("shop.settings.dev"),
     "shop/__init__.py": "",
     "shop/settings/__init__.py": "",
     "shop/settings/base.py": """
@@ -267,10 +259,7 @@ def make_shop_site(root: Path) -> Path:
     """The project under root/shop_site, migrated, with an admin user and one uploaded photo;
     returns the folder holding manage.py."""
     site = root / "shop_site"
-    for name, text in FILES.items():
-        path = site / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
+    write_files(site, FILES)
     (site / "gallery/static/gallery/paper.png").write_bytes(PIXEL_PNG)
     (site / "media/photos").mkdir(parents=True)
     (site / "media/photos/cat.png").write_bytes(PIXEL_PNG)

@@ -13,12 +13,17 @@ import shutil
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
+from conftest import (
+    add_test_views,
+    copy_demo_site,
+    edit,
+    free_port,
+    http_status,
+    let_reloader_settle,
+)
 from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
@@ -93,20 +98,11 @@ def texts(supervisor: Supervisor) -> list[str]:
     return [line.text for line in supervisor.cache.tail(supervisor.cache.size)]
 
 
-def get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 async def test_start_line_of_each_django_reads_as_running(manager, site, python):
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
     assert status.state == "running", status.message
-    assert await asyncio.to_thread(get, status.url) == 200
+    assert await asyncio.to_thread(http_status, status.url) == 200
 
 
 async def test_settings_syntax_error_is_crashed_with_file_and_line(manager, site, python):
@@ -190,7 +186,7 @@ async def test_unapplied_migrations_hint_then_migrate_clears_it_and_the_admin_an
     assert status.hints == []
     assert any(t.strip().startswith("Applying auth.") for t in texts(supervisor))
     assert texts(supervisor)[-1] == "Migrations applied"
-    assert await asyncio.to_thread(get, status.url + "admin/login/") == 200
+    assert await asyncio.to_thread(http_status, status.url + "admin/login/") == 200
 
 
 async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
@@ -198,7 +194,7 @@ async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
 ):
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
-    assert await asyncio.to_thread(get, status.url + "boom/") == 500
+    assert await asyncio.to_thread(http_status, status.url + "boom/") == 500
 
     def request_line():
         return next(
@@ -227,7 +223,7 @@ async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
 async def test_breakpoint_pauses_then_continue_finishes_the_request(manager, site, python):
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
-    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    request = asyncio.ensure_future(asyncio.to_thread(http_status, status.url + "pause/"))
     await wait_for_state(supervisor, "paused", 30)
     paused = supervisor.status()
     assert paused.debugger.file == "site/pages/views.py"
@@ -244,7 +240,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     """`n` then `c` 50 ms apart: the prompt that `n` brings shows after `c` was sent."""
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
-    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    request = asyncio.ensure_future(asyncio.to_thread(http_status, status.url + "pause/"))
     await wait_for_state(supervisor, "paused", 30)
     await supervisor.send_stdin("n\n")
     await asyncio.sleep(0.05)  # the pace under test, not a wait for something
@@ -253,7 +249,7 @@ async def test_two_answers_in_quick_succession_leave_the_request_running(manager
     # The second prompt is published once idle; it must not pause a finished request.
     await wait_for(lambda: sum(t.startswith("(Pdb)") for t in texts(supervisor)) >= 2, 10)
     assert supervisor.state == "running" and supervisor.status().debugger is None
-    request = asyncio.ensure_future(asyncio.to_thread(get, status.url + "pause/"))
+    request = asyncio.ensure_future(asyncio.to_thread(http_status, status.url + "pause/"))
     await wait_for_state(supervisor, "paused", 30)  # pauses again
     await supervisor.send_stdin("c\n")
     assert await asyncio.wait_for(request, 30) == 200
@@ -330,7 +326,7 @@ async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manage
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "running", status.message
-    assert await asyncio.to_thread(get, status.url + "boom/") == 500
+    assert await asyncio.to_thread(http_status, status.url + "boom/") == 500
 
     def request_line():
         return next(
@@ -414,7 +410,7 @@ async def test_a_template_syntax_error_points_at_the_template_and_its_line(manag
     supervisor = supervise(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "running", status.message
-    assert await asyncio.to_thread(get, status.url) == 500
+    assert await asyncio.to_thread(http_status, status.url) == 500
 
     def exception_line():
         return next(
@@ -441,7 +437,7 @@ async def test_daphnes_runserver_reads_as_running_with_its_request_lines(manager
     supervisor = manager.add("django", DjangoProject(site.parent, f"127.0.0.1:{free_port()}"))
     status = await supervisor.start(wait=60)
     assert status.state == "running", status.message
-    assert await asyncio.to_thread(get, status.url + "nope/") == 404
+    assert await asyncio.to_thread(http_status, status.url + "nope/") == 404
 
     def request():
         return next(

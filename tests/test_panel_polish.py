@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import add_test_views, copy_demo_site, free_port
+from conftest import add_test_views, copy_demo_site, free_port, http_status
 from kernels import Kernel
 from servers import TOKEN, JupyterServer
 from waiting import wait_until
@@ -39,16 +39,6 @@ def kernel(server, tmp_path):
     kernel.run("%load_ext jupyter_fujita")
     yield kernel
     kernel.shutdown()
-
-
-def get(url: str) -> int:
-    """The status code of a GET: a 404 or a 500 is an answer here, not a failure."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_only_tracebacks_and_5xx_are_errors_plain_stderr_is_not():
@@ -105,9 +95,9 @@ def test_a_traceback_is_cut_from_its_start_through_its_exception_line_chains_inc
 def test_the_panel_reads_like_code_red_only_for_errors_and_highlights_the_filter(server, kernel):
     assert kernel.run("%fujita start").startswith("django: running")
     base = f"http://127.0.0.1:{server.django_port}/"
-    assert get(base + "?fruit=apple") == 200
-    assert get(base + "missing/") == 404
-    assert get(base + "boom/") == 500
+    assert http_status(base + "?fruit=apple") == 200
+    assert http_status(base + "missing/") == 404
+    assert http_status(base + "boom/") == 500
     kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
     kernel.wait_for("'GET /boom/ HTTP/1.1\" 500' in panel.log_text()")
     kernel.wait_for("'data-seq' in panel.log_view.value")
@@ -140,7 +130,7 @@ def test_the_panel_reads_like_code_red_only_for_errors_and_highlights_the_filter
 
 def test_log_errors_prints_each_failed_request_with_its_traceback(server, kernel):
     kernel.run("%fujita start")
-    assert get(f"http://127.0.0.1:{server.django_port}/boom/") == 500
+    assert http_status(f"http://127.0.0.1:{server.django_port}/boom/") == 500
     wait_until(lambda: "500" in kernel.run("%fujita log 5 --errors"), 20, "the 5xx line")
     out = kernel.run("%fujita log 5 --errors").splitlines()
     request = next(i for i, line in enumerate(out) if '"GET /boom/ HTTP/1.1" 500' in line)
@@ -159,7 +149,7 @@ def test_status_names_the_project_and_its_settings_module(server, kernel):
 
 def test_the_panel_downloads_the_whole_log_as_text_from_the_jupyter_server(server, kernel):
     assert kernel.run("%fujita start").startswith("django: running")
-    assert get(f"http://127.0.0.1:{server.django_port}/?from=download") == 200
+    assert http_status(f"http://127.0.0.1:{server.django_port}/?from=download") == 200
     kernel.run("from jupyter_fujita import FujitaPanel\npanel = FujitaPanel()")
     kernel.wait_for("'from=download' in panel.log_text()")
     link = kernel.run("print(panel.download_link.value)")

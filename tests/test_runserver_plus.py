@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import add_test_views, copy_demo_site, edit, free_port, let_reloader_settle
+from conftest import (
+    add_test_views,
+    copy_demo_site,
+    edit,
+    free_port,
+    http_status,
+    let_reloader_settle,
+)
 from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita.errors import ActionFailed
@@ -110,22 +115,13 @@ def plus(manager, site: Path):
     return manager.add("django", project)
 
 
-def get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 async def test_runserver_plus_runs_with_its_pin_and_request_lines(manager, site):
     supervisor = plus(manager, site)
     status = await supervisor.start(wait=60)
     assert status.state == "running", status.message
     assert status.command[2] == "runserver_plus"
-    assert await asyncio.to_thread(get, status.url) == 200
-    assert await asyncio.to_thread(get, status.url + "boom/") == 500
+    assert await asyncio.to_thread(http_status, status.url) == 200
+    assert await asyncio.to_thread(http_status, status.url + "boom/") == 500
     await wait_for(
         lambda: [h for h in supervisor.status().hints if h.kind == "debugger-pin"],
         20,
