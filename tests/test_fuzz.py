@@ -66,8 +66,9 @@ def jp_server_config(ports):
 
 
 def operation_for(method: str, path: str) -> dict | None:
-    """The described operation a concrete path and method fall under, if any."""
-    for template, operations in SPEC["paths"].items():
+    """The described operation a concrete path and method fall under, if any. Concrete paths
+    before templated ones, as OpenAPI says (processes/all/stop is not processes/{name}/stop)."""
+    for template, operations in sorted(SPEC["paths"].items(), key=lambda item: "{" in item[0]):
         pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, "/" + path):
             return operations.get(method.lower())
