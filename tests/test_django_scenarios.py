@@ -125,7 +125,9 @@ async def test_urls_syntax_error_is_broken_then_runs_once_fixed(manager, site, p
     supervisor = supervise(manager, site, python)
     status = await supervisor.start(wait=60)
     assert status.state == "broken"
-    assert status.message.startswith("Waiting for a fix: SyntaxError in site/mysite/urls.py line ")
+    assert status.message.startswith(
+        "Waiting for a fix: SyntaxError in site/mysite/urls.py line "
+    ), status.message
     await let_reloader_settle()
     edit(urls, '"admin/", admin.site.urls,', '"admin/", admin.site.urls),')
     await wait_for_state(supervisor, "running", 60)
