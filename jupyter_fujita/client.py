@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from msgspec import to_builtins
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -375,7 +375,7 @@ class EmbeddedBackend:
             status = await supervisor.restart(wait=supervisor.start_wait, address=address)
         else:
             status = await supervisor.stop()
-        return to_builtins(status)
+        return cast(JSON, to_builtins(status))  # a Struct's builtins are a dict
 
     def lifecycle(self, name: str, action: Lifecycle, address: str | None = None) -> JSON:
         return self._run(self._lifecycle(name, action, address))
@@ -386,7 +386,7 @@ class EmbeddedBackend:
         return await self._run_async(self._lifecycle(name, action, address))
 
     async def _hint_action(self, name: str, action: str) -> JSON:
-        return to_builtins(await self.manager.get(name).run_hint_action(action))
+        return cast(JSON, to_builtins(await self.manager.get(name).run_hint_action(action)))
 
     def hint_action(self, name: str, action: str) -> JSON:
         return self._run(self._hint_action(name, action))
@@ -395,7 +395,7 @@ class EmbeddedBackend:
         return await self._run_async(self._hint_action(name, action))
 
     async def _stdin(self, name: str, text: str) -> JSON:
-        return to_builtins(await self.manager.get(name).send_stdin(text))
+        return cast(JSON, to_builtins(await self.manager.get(name).send_stdin(text)))
 
     def stdin(self, name: str, text: str) -> JSON:
         return self._run(self._stdin(name, text))

@@ -11,9 +11,11 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir, jupyter_path
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, validate
 
@@ -73,6 +75,8 @@ class Fujita(ExtensionApp):
 
     name = "jupyter_fujita"
     load_other_extensions = True
+    # None only until the server links the extension, which is before any method here runs
+    serverapp: ServerApp
 
     manage_py = Unicode(
         "",
@@ -160,23 +164,26 @@ class Fujita(ExtensionApp):
     ).tag(config=True)
 
     @validate("address")
-    def _valid_address(self, proposal: dict) -> str:
-        parse_address(proposal["value"])  # ValueError names the bad value
-        return proposal["value"]
+    def _valid_address(self, proposal: dict[str, Any]) -> str:
+        address: str = proposal["value"]
+        parse_address(address)  # ValueError names the bad value
+        return address
 
     @validate("runserver_command")
-    def _valid_command(self, proposal: dict) -> str:
-        if not MANAGE_COMMAND.match(proposal["value"]):
+    def _valid_command(self, proposal: dict[str, Any]) -> str:
+        command: str = proposal["value"]
+        if not MANAGE_COMMAND.match(command):
             raise ValueError(
-                f"Fujita.runserver_command must name a manage.py command, not {proposal['value']!r}"
+                f"Fujita.runserver_command must name a manage.py command, not {command!r}"
             )
-        return proposal["value"]
+        return command
 
     @validate("cache_lines", "cache_bytes", "max_line_bytes", "log_bytes")
-    def _positive(self, proposal: dict) -> int:
-        if proposal["value"] < 1:
+    def _positive(self, proposal: dict[str, Any]) -> int:
+        value: int = proposal["value"]
+        if value < 1:
             raise ValueError(f"Fujita.{proposal['trait'].name} must be at least 1")
-        return proposal["value"]
+        return value
 
     def initialize_settings(self) -> None:
         root = Path(self.serverapp.root_dir).expanduser().resolve()
@@ -255,7 +262,7 @@ class Fujita(ExtensionApp):
         if self.preview is not False:
             self.handlers.extend(preview_handlers())
 
-    async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[override]
+    async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:
         self._export_environment()
         if not labextension_installed(jupyter_path()):
             self.log.warning(
@@ -357,8 +364,9 @@ class Fujita(ExtensionApp):
             await recovery.stop()  # first: nothing is started again while everything stops
         if self.preview_origin_server is not None:
             self.preview_origin_server.stop()
-        if getattr(self, "reach_probe", None) is not None:
-            self.reach_probe.stop()
+        reach_probe = getattr(self, "reach_probe", None)
+        if reach_probe is not None:
+            reach_probe.stop()
         await self.manager.shutdown()
         if getattr(self, "_sigint_installed", False):
             # a process that outlives this server (a test runner, say) gets Python's default back

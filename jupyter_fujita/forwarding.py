@@ -57,7 +57,7 @@ class SiteForwarding(web.RequestHandler):
         """The site's forms carry Django's CSRF token, not Jupyter's. Writes from another
         origin are refused in `refuse_cross_site` instead, and Django checks its own token."""
 
-    def compute_etag(self) -> None:  # type: ignore[override]
+    def compute_etag(self) -> None:
         return None  # the answer is Django's, ETag and 304s included: tornado adds none
 
     async def serve_site(self, supervisor: Supervisor) -> None:
@@ -85,7 +85,9 @@ class SiteForwarding(web.RequestHandler):
 
     def _gate(self, supervisor: Supervisor) -> tuple[Gate, str, int]:
         """The rules for this site, and where to connect to it."""
-        host, port = supervisor.project.host_port
+        address = supervisor.project.host_port
+        assert address is not None, f"{supervisor.name} has no port to forward to"
+        host, port = address
         connect_to = LOOPBACK_FOR.get(host, host)
         url_host = f"[{connect_to}]" if ":" in connect_to else connect_to
         return Gate(self.site_prefix(supervisor), f"http://{url_host}:{port}"), connect_to, port

@@ -30,7 +30,7 @@ from .processes import ALL
 from .replay import LineFilter, log_feed, read_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
-from .wire import line_json
+from .wire import Line, line_json
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
@@ -100,7 +100,7 @@ class SharedEncodings:
         self._recent: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 
     def encode(self, message: dict[str, Any]) -> bytes:
-        lines = message.get("lines")
+        lines: list[Line] = message.get("lines", [])
         if message["type"] != "lines" or lines[-1].seq - lines[0].seq + 1 != len(lines):
             return encode_message(message)
         key = (message["log_id"], lines[0].seq, lines[-1].seq)
@@ -112,17 +112,18 @@ class SharedEncodings:
         return encoded
 
 
-class FujitaMixin:
+class FujitaMixin(JupyterHandler):
     """What every handler of ours shares: the manager, and parsing of query arguments."""
 
     auth_resource = AUTH_RESOURCE
 
     @property
     def manager(self) -> ProcessManager:
-        return self.settings["fujita_manager"]  # type: ignore[attr-defined]
+        manager: ProcessManager = self.settings["fujita_manager"]
+        return manager
 
     def int_argument(self, name: str, default: int | None = None) -> int | None:
-        raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        raw = self.get_query_argument(name, None)
         if raw is None:
             return default
         try:
@@ -136,14 +137,14 @@ class FujitaMixin:
     def line_filter(self) -> LineFilter:
         try:
             return LineFilter(
-                self.get_query_argument("status", None) or None,  # type: ignore[attr-defined]
-                self.get_query_argument("q", None) or None,  # type: ignore[attr-defined]
+                self.get_query_argument("status", None) or None,
+                self.get_query_argument("q", None) or None,
             )
         except ValueError as error:
             raise BadRequest(str(error)) from None
 
     def seconds_argument(self, name: str, default: float) -> float:
-        raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        raw = self.get_query_argument(name, None)
         if raw is None:
             return default
         try:
@@ -275,7 +276,9 @@ class LogHandler(FujitaHandler):
             if only and limit is not None and len(lines) > limit:
                 lines = lines[:limit]
                 piece.position = lines[-1].seq
-            gap = piece.gap_to - piece.gap_from + 1 if piece.gap_from is not None else 0
+            gap = 0
+            if piece.gap_from is not None and piece.gap_to is not None:
+                gap = piece.gap_to - piece.gap_from + 1
             next_since = piece.position
         self.answer(
             {
@@ -462,7 +465,7 @@ class LogSocket(FujitaSocket):
             raise web.HTTPError(error.status, error.message) from None
         await super().get(name)
 
-    def open(self, name: str) -> None:  # type: ignore[override]
+    def open(self, name: str) -> None:
         super().open()
         cache = self.supervisor.cache
         self.start_feed(log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only))
@@ -475,7 +478,7 @@ class StatusSocket(FujitaSocket):
         self.check_handshake()
         await super().get()
 
-    def open(self) -> None:  # type: ignore[override]
+    def open(self) -> None:
         super().open()
         self.start_feed(self.manager.status_feed())
 

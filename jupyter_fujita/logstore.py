@@ -26,14 +26,14 @@ import secrets
 import threading
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
 
-from .replay import Line
+from .wire import Line
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Segment:
     path: Path
     size: int = 0
     count: int = 0  # lines in it; -1 while unknown (a segment of an earlier server's life)
-    offsets: array = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
+    offsets: array[int] = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
     indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
     indexed_lines: int = 0
 
@@ -288,7 +288,7 @@ def _line_ends(data: bytes) -> list[int]:
     return ends
 
 
-def _records(path: Path, start: int, end: int, chunk: int = 256 * 1024):
+def _records(path: Path, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
     """The records of a segment from offset start up to end (its size when asked), read a
     chunk at a time; nothing when the segment was rotated away meanwhile."""
     try:

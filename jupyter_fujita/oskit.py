@@ -144,7 +144,7 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-async def wait_exit(popen: subprocess.Popen) -> int:
+async def wait_exit(popen: subprocess.Popen[bytes]) -> int:
     """Wait for a child to exit without threads or a SIGCHLD handler: a pidfd becomes readable
     when the process ends. Works on any thread's event loop (a SIGCHLD handler needs the main
     thread, and is bound to one loop for good)."""

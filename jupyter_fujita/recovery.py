@@ -26,7 +26,8 @@ from watchfiles import PythonFilter, awatch
 
 from .errors import FujitaError
 from .manager import ProcessManager
-from .supervisor import Status, Supervisor
+from .supervisor import Supervisor
+from .wire import Status
 
 log = logging.getLogger(__name__)
 RELOADER_GRACE = 2.5  # seconds: Django's StatReloader ticks each second

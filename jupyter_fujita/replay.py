@@ -15,7 +15,7 @@ from array import array
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .broadcast import Broadcast
 from .wire import Line
@@ -231,13 +231,14 @@ class ReplayCache:
                 else:
                     low = middle + 1
             stop = low
-        lines = self._lines[max(start, self._head) : stop]
+        # from _head on there is no None
+        lines = cast("list[Line]", self._lines[max(start, self._head) : stop])
         return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to)
 
     def tail(self, count: int) -> list[Line]:
         """The newest `count` cached lines."""
         start = max(self._head, len(self._lines) - count) if count > 0 else len(self._lines)
-        return self._lines[start:]
+        return cast("list[Line]", self._lines[start:])  # start >= _head: no None
 
     async def wait_beyond(self, seq: int, clears: int) -> None:
         """Return once a line newer than seq exists or the cache was cleared since `clears`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -87,4 +87,4 @@ class RunHistory:
 
 
 def runs_json(history: RunHistory) -> list[dict[str, Any]]:
-    return msgspec.to_builtins(history.runs)
+    return cast("list[dict[str, Any]]", msgspec.to_builtins(history.runs))  # typed Any

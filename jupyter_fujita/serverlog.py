@@ -12,10 +12,10 @@ from .supervisor import Supervisor
 class StateLogger:
     """A manager listener (see ProcessManager.listeners) that writes to `log`."""
 
-    def __init__(self, log: logging.Logger | logging.LoggerAdapter) -> None:
+    def __init__(self, log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
         self.log = log
         self._states: dict[str, str] = {}
-        self._errors: dict[str, tuple] = {}
+        self._errors: dict[str, tuple[object, ...]] = {}
 
     def __call__(self, supervisor: Supervisor) -> None:
         name, state = supervisor.name, supervisor.state
