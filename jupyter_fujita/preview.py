@@ -25,6 +25,7 @@ from .errors import FujitaError
 from .forwarding import SAFE_METHODS, SiteForwarding
 from .handlers import AUTH_RESOURCE
 from .preview_rules import Gate, has_token, without_token
+from .project import DjangoProject
 from .supervisor import Supervisor
 
 SHIM = Path(__file__).resolve().parent / "preview_shim.js"
@@ -58,6 +59,8 @@ class SitePreviewHandler(SiteForwarding, JupyterHandler):
             supervisor: Supervisor = self.settings["fujita_manager"].get(name)
         except FujitaError as error:
             raise web.HTTPError(404, error.message) from None
+        if not isinstance(supervisor.project, DjangoProject):
+            raise web.HTTPError(404, f"{name} is not a site: only django is previewed.")
         self.settings["fujita_last_activity"] = datetime.now(timezone.utc)
         origin = self.settings.get("fujita_preview_origin")
         if origin is not None and name == origin.name:

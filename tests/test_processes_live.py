@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tornado.httpclient import HTTPClientError
 from conftest import copy_demo_site, free_port
 from waiting import wait_for, wait_for_state
 
@@ -236,5 +237,8 @@ async def test_the_demo_procfile_runs_runserver_a_worker_and_a_watcher(jp_fetch)
     }
     log = await call("processes", "worker", "log")
     assert "worker ready: looking for new notes" in [line["text"] for line in log["lines"]]
+    with pytest.raises(HTTPClientError) as refused:  # only django's site is previewed
+        await jp_fetch("fujita", "site", "css", "index.html")
+    assert refused.value.code == 404
     stopped = await call("processes", "all", "stop", method="POST")
     assert [s["state"] for s in stopped["processes"]] == ["stopped"] * 3
