@@ -206,6 +206,7 @@ _KIND_BY_EXCEPTION = {
     "SystemCheckError": "system-check",
 }
 
+PLACED_PATHS = 10_000  # frame paths remembered (a bound: a log can name any number of files)
 # Installed code of any Python (Fujita.python may not be the server's own).
 _INSTALLED = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
 
@@ -243,6 +244,7 @@ class RunserverWatcher:
         self.root = root
         self._root = root.resolve()
         self._libraries = _library_dirs()
+        self._placed: dict[str, str | None] = {}  # a frame's path -> _inside_project's answer
         self.reset()
 
     def reset(self) -> None:
@@ -628,13 +630,22 @@ class RunserverWatcher:
         )
 
     def _inside_project(self, path: str) -> str | None:
-        """The path relative to the root when it is the project's own code, else None."""
-        if not self._is_project_code(path):
-            return None
+        """The path relative to the root when it is the project's own code, else None.
+        Remembered: every traceback names the same few files, and resolving one is a system
+        call per folder (it was most of the time a traceback took to read)."""
         try:
-            return str(Path(path).resolve().relative_to(self._root))
-        except (ValueError, OSError):
-            return None
+            return self._placed[path]
+        except KeyError:
+            pass
+        placed = None
+        if self._is_project_code(path):
+            try:
+                placed = str(Path(path).resolve().relative_to(self._root))
+            except (ValueError, OSError):
+                pass
+        if len(self._placed) < PLACED_PATHS:
+            self._placed[path] = placed
+        return placed
 
     def _relative(self, path: str) -> str:
         return self._inside_project(path) or path
