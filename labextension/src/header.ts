@@ -64,9 +64,11 @@ export class StatusHeader extends ModelView {
     const state = displayState(model);
     const name = model.processName;
     this._title.textContent =
-      name && name !== DEFAULT_PROCESS
-        ? this._trans.__('Django: %1', name)
-        : this._trans.__('Django');
+      model.status?.kind === 'program' && name
+        ? name
+        : name && name !== DEFAULT_PROCESS
+          ? this._trans.__('Django: %1', name)
+          : this._trans.__('Django');
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
     // no link to a site that does not answer (broken, reloading)

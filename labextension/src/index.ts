@@ -12,7 +12,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { DisposableDelegate, DisposableSet } from '@lumino/disposable';
 
-import { addCommands } from './commands';
+import { addCommands, reportFailure } from './commands';
 import { DOMAIN } from './i18n';
 import { FujitaModel } from './model';
 import { CrashNotifier } from './notify';
@@ -112,8 +112,19 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     if (running) {
       const manager = new DjangoRunningManager({
         model,
-        openSidebar: () => openSidebar(),
-        stop: () => void app.commands.execute(CommandIDs.stop),
+        openSidebar: name => {
+          model.select(name);
+          openSidebar();
+        },
+        stop: name =>
+          void reportFailure(
+            trans.__('Could not stop %1', name),
+            model.runLifecycleAction('stop', name)
+          ),
+        stopAll: () =>
+          void app.commands.execute(
+            model.processes.length > 1 ? CommandIDs.stopAll : CommandIDs.stop
+          ),
         trans
       });
       owned.add(manager);

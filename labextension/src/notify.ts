@@ -32,8 +32,8 @@ export class CrashNotifier implements IDisposable {
   private _onStatus(_: IFujitaModel, status: IStatus | null): void {
     const previous = this._previous;
     this._previous = status;
-    if (previous === undefined || status === null) {
-      return; // the first news is how things were, not a change
+    if (previous === undefined || status === null || (previous && previous.name !== status.name)) {
+      return; // the first news is how things were, not a change; nor is another process shown
     }
     const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
     const broken = status.state === 'broken' && previous?.state !== 'broken';
