@@ -10,7 +10,7 @@ import { openFileAtLine } from './editor';
 import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { LIFECYCLE, lifecycleMakesSense } from './lifecycle';
-import { CommandIDs, IFujitaModel, isActive, LifecycleAction } from './tokens';
+import { CommandIDs, DEFAULT_PROCESS, IFujitaModel, isActive, LifecycleAction } from './tokens';
 
 export interface ICommandsOptions {
   commands: CommandRegistry;
@@ -32,11 +32,18 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   for (const spec of LIFECYCLE) {
     disposables.add(
       commands.addCommand(spec.command, {
-        label: spec.label(trans),
+        label: args =>
+          typeof args.name === 'string' && args.name !== DEFAULT_PROCESS
+            ? spec.named(trans, args.name)
+            : spec.label(trans),
         caption: spec.caption(trans),
         icon: spec.icon,
-        isEnabled: () => model.canRunLifecycleAction(spec.action),
-        execute: () => reportFailure(spec.failure(trans), model.runLifecycleAction(spec.action))
+        isEnabled: args => model.canRunLifecycleAction(spec.action, targetOf(model, args.name)),
+        execute: args =>
+          reportFailure(
+            spec.failure(trans),
+            model.runLifecycleAction(spec.action, targetOf(model, args.name))
+          )
       })
     );
   }
@@ -77,11 +84,15 @@ export function addCommands(options: ICommandsOptions): IDisposable {
       caption: trans.__("Show the Django panel and start Django's development server"),
       icon: djangoIcon,
       execute: async () => {
+        const name = targetOf(model, undefined);
+        if (name !== undefined) {
+          model.select(name);
+        }
         openSidebar();
-        if (model.canRunLifecycleAction('start')) {
+        if (model.canRunLifecycleAction('start', name)) {
           await reportFailure(
             trans.__('Could not start Django'),
-            model.runLifecycleAction('start')
+            model.runLifecycleAction('start', name)
           );
         }
       }
@@ -208,6 +219,17 @@ function allMakesSense(model: IFujitaModel, action: LifecycleAction): boolean {
     model.processes.length > 1 &&
     model.processes.some(status => lifecycleMakesSense(action, status.state))
   );
+}
+
+/**
+ * The process a lifecycle command acts on: the one named, else Django (when the server has it:
+ * "Start Django" in the palette means Django whichever tab the sidebar shows), else the one shown.
+ */
+function targetOf(model: IFujitaModel, name: unknown): string | undefined {
+  if (typeof name === 'string') {
+    return name;
+  }
+  return model.processes.some(p => p.name === DEFAULT_PROCESS) ? DEFAULT_PROCESS : undefined;
 }
 
 /** What the commands' isEnabled read, in one string: when it is the same, so are they. */

@@ -98,7 +98,11 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     owned.add(
       addCommands({ commands: app.commands, model, palette, openSidebar, openPreview, trans })
     );
-    owned.add(new CrashNotifier(model, openSidebar, () => settings.values, trans));
+    const showProcess = (name: string, seq?: number): void => {
+      model.select(name);
+      openSidebar(seq);
+    };
+    owned.add(new CrashNotifier(model, showProcess, () => settings.values, trans));
     if (launcher) {
       owned.add(
         launcher.add({
@@ -112,10 +116,7 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     if (running) {
       const manager = new DjangoRunningManager({
         model,
-        openSidebar: name => {
-          model.select(name);
-          openSidebar();
-        },
+        openSidebar: name => showProcess(name),
         stop: name =>
           void reportFailure(
             trans.__('Could not stop %1', name),

@@ -140,15 +140,17 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     return this._busy.has(what);
   }
 
-  canRunLifecycleAction(action: LifecycleAction): boolean {
+  canRunLifecycleAction(action: LifecycleAction, name?: string): boolean {
+    const status =
+      name === undefined ? this._status : (this._processes.find(p => p.name === name) ?? null);
     const busy = (['start', 'stop', 'restart'] as const).some(
       a => this._busy.has(a) || this._busy.has(`all:${a}`)
     );
     return (
       !busy &&
       this._connection === 'connected' &&
-      this._status !== null &&
-      lifecycleMakesSense(action, this._status.state)
+      status !== null &&
+      lifecycleMakesSense(action, status.state)
     );
   }
 

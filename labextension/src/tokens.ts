@@ -31,6 +31,7 @@ export const DEFAULT_PROCESS = 'django';
 
 /** Commands, all in the palette under the category "Django". */
 export namespace CommandIDs {
+  /** Start, stop, restart: args `{name?}`, the process (without it: Django). */
   export const start = 'fujita:start';
   export const stop = 'fujita:stop';
   export const restart = 'fujita:restart';
@@ -302,8 +303,8 @@ export interface IFujitaModel {
   readonly connectionChanged: ISignal<IFujitaModel, Connection>;
   readonly busyChanged: ISignal<IFujitaModel, void>;
   isBusy(what: BusyKey): boolean;
-  /** Whether the lifecycle action makes sense now. */
-  canRunLifecycleAction(action: LifecycleAction): boolean;
+  /** Whether the lifecycle action makes sense now, on the process shown or `name`. */
+  canRunLifecycleAction(action: LifecycleAction, name?: string): boolean;
   /** Start, stop or restart the process shown, or `name`; rejects with a FujitaAPIError. */
   runLifecycleAction(action: LifecycleAction, name?: string): Promise<IStatus>;
   /** Start, stop or restart every process (`processes/all/…`). */
