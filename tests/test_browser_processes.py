@@ -131,3 +131,33 @@ async def test_each_process_has_its_tab_and_start_all_and_stop_all_drive_them(fr
         assert ui.errors == []
     states = {s["name"]: s["state"] for s in fresh.request("GET", "processes")["processes"]}
     assert states == {"django": "stopped", "worker": "stopped", "css": "stopped"}
+
+
+CONFLICTING = (
+    "from django.db import migrations\n\n\n"
+    "class Migration(migrations.Migration):\n"
+    '    dependencies = [("pages", "0001_initial")]\n'
+    "    operations = []\n"
+)
+
+
+async def test_a_migration_conflict_links_to_its_file_and_merges(fresh):
+    migrations = fresh.root / "site" / "pages" / "migrations"
+    for name in ("0002_a", "0002_b"):
+        (migrations / f"{name}.py").write_text(CONFLICTING)
+    fresh.start_django()
+    async with lab_page(fresh, "processes-conflict") as ui:
+        await ui.expect_state("running")
+        hints = ui.page.locator("#jupyter-fujita-sidebar .jp-fujita-hints")
+        await hints.locator('[data-fujita-hint="migrate"]').click()
+        merge = hints.locator('[data-fujita-hint="merge-migrations"]')
+        await expect(merge).to_have_text("Merge and apply", timeout=30_000)
+        link = hints.locator('[data-fujita-hint-kind="migration-conflict"] a.jp-fujita-frame')
+        await expect(link).to_have_text("site/pages/migrations/0002_a.py")
+        await link.click()
+        editor_tab = ui.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="0002_a.py")
+        await expect(editor_tab).to_be_visible(timeout=30_000)
+        await ui.open_sidebar()
+        await merge.click()
+        await expect(hints).to_be_hidden(timeout=60_000)
+    assert len(list(migrations.glob("0003_merge_*.py"))) == 1
