@@ -65,6 +65,8 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     disposables.add(
       commands.addCommand(id, {
         label,
+        // only where there is more than Django: the menu and the palette look as before
+        isVisible: () => model.processes.length > 1,
         isEnabled: () => allMakesSense(model, action),
         execute: () => reportFailure(failure, model.runAll(action))
       })
