@@ -46,6 +46,14 @@ export class FujitaAPI {
     return this._request<IStatus>(processPath(name, action), { method: 'POST' });
   }
 
+  /** Start, stop or restart every process: `POST processes/all/{action}`. */
+  async runAll(action: LifecycleAction): Promise<IStatus[]> {
+    const body = await this._request<{ processes: IStatus[] }>(processPath('all', action), {
+      method: 'POST'
+    });
+    return body.processes;
+  }
+
   /** Run a hint's action: `POST processes/{name}/actions/{action}`. */
   runHintAction(name: string, action: string): Promise<IStatus> {
     return this._request<IStatus>(processPath(name, 'actions', encodeURIComponent(action)), {

@@ -1,4 +1,4 @@
-// The commands (start, stop, restart, open the sidebar, preview the site, clear the log; and, for
+// The commands (start, stop, restart, start all and stop all, open the sidebar, preview the site, clear the log; and, for
 // the views, open a file at a line, run a hint's action, answer the debugger), their palette
 // entries under "Django", and the one place where a failed request becomes an error notification.
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
@@ -9,8 +9,8 @@ import { DisposableDelegate, DisposableSet, IDisposable } from '@lumino/disposab
 import { openFileAtLine } from './editor';
 import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
-import { LIFECYCLE } from './lifecycle';
-import { CommandIDs, IFujitaModel, isActive } from './tokens';
+import { LIFECYCLE, lifecycleMakesSense } from './lifecycle';
+import { CommandIDs, DEFAULT_PROCESS, IFujitaModel, isActive, LifecycleAction } from './tokens';
 
 export interface ICommandsOptions {
   commands: CommandRegistry;
@@ -32,11 +32,43 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   for (const spec of LIFECYCLE) {
     disposables.add(
       commands.addCommand(spec.command, {
-        label: spec.label(trans),
+        label: args =>
+          typeof args.name === 'string' && args.name !== DEFAULT_PROCESS
+            ? spec.named(trans, args.name)
+            : spec.label(trans),
         caption: spec.caption(trans),
         icon: spec.icon,
-        isEnabled: () => model.canRunLifecycleAction(spec.action),
-        execute: () => reportFailure(spec.failure(trans), model.runLifecycleAction(spec.action))
+        isEnabled: args => model.canRunLifecycleAction(spec.action, targetOf(model, args.name)),
+        execute: args =>
+          reportFailure(
+            spec.failure(trans),
+            model.runLifecycleAction(spec.action, targetOf(model, args.name))
+          )
+      })
+    );
+  }
+  const allActions: [string, 'start' | 'stop', string, string][] = [
+    [
+      CommandIDs.startAll,
+      'start',
+      trans.__('Start All Processes'),
+      trans.__('Could not start every process')
+    ],
+    [
+      CommandIDs.stopAll,
+      'stop',
+      trans.__('Stop All Processes'),
+      trans.__('Could not stop every process')
+    ]
+  ];
+  for (const [id, action, label, failure] of allActions) {
+    disposables.add(
+      commands.addCommand(id, {
+        label,
+        // only where there is more than Django: the menu and the palette look as before
+        isVisible: () => model.processes.length > 1,
+        isEnabled: () => allMakesSense(model, action),
+        execute: () => reportFailure(failure, model.runAll(action))
       })
     );
   }
@@ -54,11 +86,15 @@ export function addCommands(options: ICommandsOptions): IDisposable {
       caption: trans.__("Show the Django panel and start Django's development server"),
       icon: djangoIcon,
       execute: async () => {
+        const name = targetOf(model, undefined);
+        if (name !== undefined) {
+          model.select(name);
+        }
         openSidebar();
-        if (model.canRunLifecycleAction('start')) {
+        if (model.canRunLifecycleAction('start', name)) {
           await reportFailure(
             trans.__('Could not start Django'),
-            model.runLifecycleAction('start')
+            model.runLifecycleAction('start', name)
           );
         }
       }
@@ -127,6 +163,8 @@ export function addCommands(options: ICommandsOptions): IDisposable {
   if (palette) {
     const ids = [
       ...LIFECYCLE.map(spec => spec.command),
+      CommandIDs.startAll,
+      CommandIDs.stopAll,
       CommandIDs.openSidebar,
       CommandIDs.openPreview,
       CommandIDs.clearLog
@@ -136,14 +174,24 @@ export function addCommands(options: ICommandsOptions): IDisposable {
     }
   }
 
-  // Menus and palettes re-ask isEnabled when told.
-  const changed = (): void => commands.notifyCommandChanged();
+  // Menus and palettes re-ask isEnabled when told; told only when an answer may differ, since
+  // an open palette renders its items again each time (a status also changes with each line).
+  let lastKey = '';
+  const changed = (): void => {
+    const key = enabledKey(model);
+    if (key !== lastKey) {
+      lastKey = key;
+      commands.notifyCommandChanged();
+    }
+  };
   model.statusChanged.connect(changed);
+  model.processesChanged.connect(changed);
   model.connectionChanged.connect(changed);
   model.busyChanged.connect(changed);
   disposables.add(
     new DisposableDelegate(() => {
       model.statusChanged.disconnect(changed);
+      model.processesChanged.disconnect(changed);
       model.connectionChanged.disconnect(changed);
       model.busyChanged.disconnect(changed);
     })
@@ -164,8 +212,45 @@ function previewMakesSense(model: IFujitaModel): boolean {
   return Boolean(status.preview_url) || !isActive(status.state);
 }
 
+/** Whether `action` on every process makes sense: several processes, one of them in a state for it. */
+function allMakesSense(model: IFujitaModel, action: LifecycleAction): boolean {
+  const busy = (['start', 'stop', 'restart'] as const).some(a => model.isBusy(`all:${a}`));
+  return (
+    !busy &&
+    model.connection === 'connected' &&
+    model.processes.length > 1 &&
+    model.processes.some(status => lifecycleMakesSense(action, status.state))
+  );
+}
+
+/**
+ * The process a lifecycle command acts on: the one named, else Django (when the server has it:
+ * "Start Django" in the palette means Django whichever tab the sidebar shows), else the one shown.
+ */
+function targetOf(model: IFujitaModel, name: unknown): string | undefined {
+  if (typeof name === 'string') {
+    return name;
+  }
+  return model.processes.some(p => p.name === DEFAULT_PROCESS) ? DEFAULT_PROCESS : undefined;
+}
+
+/** What the commands' isEnabled read, in one string: when it is the same, so are they. */
+function enabledKey(model: IFujitaModel): string {
+  const status = model.status;
+  return JSON.stringify([
+    model.connection,
+    model.processName,
+    status?.state,
+    Boolean(status?.preview_url),
+    model.processes.map(p => p.state),
+    (['start', 'stop', 'restart', 'clear', 'stdin'] as const).map(what => model.isBusy(what)),
+    (['start', 'stop', 'restart'] as const).map(what => model.isBusy(`all:${what}`)),
+    (status?.hints ?? []).map(hint => hint.action && model.isBusy(`hint:${hint.action}`))
+  ]);
+}
+
 /** Whether `request` succeeded; when not, an error notification says why. */
-async function reportFailure(what: string, request: Promise<unknown>): Promise<boolean> {
+export async function reportFailure(what: string, request: Promise<unknown>): Promise<boolean> {
   try {
     await request;
     return true;

@@ -46,7 +46,10 @@ export class StatusHeader extends ModelView {
     );
     const actions = element('div', 'jp-fujita-actions');
     for (const spec of LIFECYCLE) {
-      const node = actionButton(spec, trans, () => void options.commands.execute(spec.command));
+      const node = actionButton(spec, trans, () => {
+        const name = this.model.processName;
+        void options.commands.execute(spec.command, name === null ? {} : { name });
+      });
       this._buttons.set(spec.action, node);
       actions.append(node);
     }
@@ -64,9 +67,11 @@ export class StatusHeader extends ModelView {
     const state = displayState(model);
     const name = model.processName;
     this._title.textContent =
-      name && name !== DEFAULT_PROCESS
-        ? this._trans.__('Django: %1', name)
-        : this._trans.__('Django');
+      model.status?.kind === 'program' && name
+        ? name
+        : name && name !== DEFAULT_PROCESS
+          ? this._trans.__('Django: %1', name)
+          : this._trans.__('Django');
     this._badge.dataset.fujitaState = state;
     this._badge.textContent = state;
     // no link to a site that does not answer (broken, reloading)
@@ -98,7 +103,11 @@ export class StatusHeader extends ModelView {
       this._message.append(' ', this._preview);
     }
 
-    for (const [action, node] of this._buttons) {
+    for (const spec of LIFECYCLE) {
+      const { action } = spec;
+      const node = this._buttons.get(action)!;
+      node.title =
+        name && name !== DEFAULT_PROCESS ? spec.named(this._trans, name) : spec.label(this._trans);
       const busy = model.isBusy(action);
       node.disabled = !model.canRunLifecycleAction(action);
       node.classList.toggle('jp-mod-busy', busy);
@@ -204,7 +213,6 @@ export namespace StatusHeader {
 function actionButton(spec: ILifecycleSpec, trans: Trans, onClick: () => void): HTMLButtonElement {
   const node = button(`jp-fujita-action ${spec.className}`, '', onClick);
   node.dataset.fujitaAction = spec.action;
-  node.title = spec.label(trans);
   node.append(
     spec.icon.element({ tag: 'span', className: 'jp-fujita-action-icon' }),
     element('span', 'jp-fujita-action-label', spec.button(trans))

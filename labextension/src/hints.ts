@@ -1,8 +1,10 @@
 // Django's hints under the header, each a button that runs its action ("Apply 18 migrations",
-// "Start on the next free port"). A hint without an action is shown as a note.
+// "Start on the next free port"). A hint without an action is shown as a note. A hint about a
+// file (a conflicting migration) links to it: a click opens it in JupyterLab's editor.
 import { CommandRegistry } from '@lumino/commands';
 
 import { button, element } from './dom';
+import { fileLink, handleFileLinks, isOpenable } from './editor';
 import { englishTrans, Trans } from './i18n';
 import { ModelView } from './modelview';
 import { CommandIDs, IFujitaModel, IHint } from './tokens';
@@ -11,12 +13,16 @@ export class HintsView extends ModelView {
   constructor(options: HintsView.IOptions) {
     super(options.model);
     this._commands = options.commands;
+    this._trans = options.trans ?? englishTrans();
     this.addClass('jp-fujita-hints');
     this.node.setAttribute('role', 'group');
     this.node.setAttribute(
       'aria-label',
       (options.trans ?? englishTrans()).__('What Django suggests')
     );
+    handleFileLinks(this.node, (path, line) => {
+      void this._commands.execute(CommandIDs.openFile, { path, line });
+    });
     this.render();
   }
 
@@ -39,22 +45,37 @@ export class HintsView extends ModelView {
   }
 
   private _createHint(hint: IHint): HTMLElement {
-    const { action } = hint;
+    const { action, file } = hint;
+    const parts: HTMLElement[] = [];
     if (!action) {
-      const note = element('div', 'jp-fujita-hint-note', hint.message);
-      note.dataset.fujitaHintKind = hint.kind;
-      return note;
+      parts.push(element('div', 'jp-fujita-hint-note', hint.message));
+    } else {
+      const node = button('jp-fujita-hint', hint.label || hint.message, () => {
+        void this._commands.execute(CommandIDs.runHintAction, { action });
+      });
+      node.dataset.fujitaHint = action;
+      node.title = hint.message;
+      parts.push(node);
     }
-    const node = button('jp-fujita-hint', hint.label || hint.message, () => {
-      void this._commands.execute(CommandIDs.runHintAction, { action });
-    });
-    node.dataset.fujitaHint = action;
-    node.dataset.fujitaHintKind = hint.kind;
-    node.title = hint.message;
-    return node;
+    if (file) {
+      parts.push(
+        isOpenable(file)
+          ? fileLink(file, null, undefined, this._trans)
+          : element('span', 'jp-fujita-hint-file', file)
+      );
+    }
+    if (parts.length === 1) {
+      parts[0].dataset.fujitaHintKind = hint.kind;
+      return parts[0];
+    }
+    const group = element('div', 'jp-fujita-hint-group');
+    group.dataset.fujitaHintKind = hint.kind;
+    group.append(...parts);
+    return group;
   }
 
   private readonly _commands: CommandRegistry;
+  private readonly _trans: Trans;
   private _key = '';
 }
 

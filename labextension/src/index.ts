@@ -12,7 +12,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { DisposableDelegate, DisposableSet } from '@lumino/disposable';
 
-import { addCommands } from './commands';
+import { addCommands, reportFailure } from './commands';
 import { DOMAIN } from './i18n';
 import { FujitaModel } from './model';
 import { CrashNotifier } from './notify';
@@ -98,7 +98,11 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     owned.add(
       addCommands({ commands: app.commands, model, palette, openSidebar, openPreview, trans })
     );
-    owned.add(new CrashNotifier(model, openSidebar, () => settings.values, trans));
+    const showProcess = (name: string, seq?: number): void => {
+      model.select(name);
+      openSidebar(seq);
+    };
+    owned.add(new CrashNotifier(model, showProcess, () => settings.values, trans));
     if (launcher) {
       owned.add(
         launcher.add({
@@ -112,8 +116,16 @@ const plugin: JupyterFrontEndPlugin<IFujitaModel> = {
     if (running) {
       const manager = new DjangoRunningManager({
         model,
-        openSidebar: () => openSidebar(),
-        stop: () => void app.commands.execute(CommandIDs.stop),
+        openSidebar: name => showProcess(name),
+        stop: name =>
+          void reportFailure(
+            trans.__('Could not stop %1', name),
+            model.runLifecycleAction('stop', name)
+          ),
+        stopAll: () =>
+          void app.commands.execute(
+            model.processes.length > 1 ? CommandIDs.stopAll : CommandIDs.stop
+          ),
         trans
       });
       owned.add(manager);

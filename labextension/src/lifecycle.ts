@@ -18,6 +18,8 @@ export interface ILifecycleSpec {
   button: (trans: Trans) => string;
   /** The command's label, also the button's tooltip ("Start Django"). */
   label: (trans: Trans) => string;
+  /** The same for another process ("Start worker"). */
+  named: (trans: Trans, name: string) => string;
   caption: (trans: Trans) => string;
   /** The start of the notification when the request fails. */
   failure: (trans: Trans) => string;
@@ -32,6 +34,7 @@ export const LIFECYCLE: readonly ILifecycleSpec[] = [
     className: 'jp-mod-accept',
     button: trans => trans.__('Start'),
     label: trans => trans.__('Start Django'),
+    named: (trans, name) => trans.__('Start %1', name),
     caption: trans => trans.__("Start Django's development server"),
     failure: trans => trans.__('Could not start Django')
   },
@@ -43,6 +46,7 @@ export const LIFECYCLE: readonly ILifecycleSpec[] = [
     className: 'jp-mod-warn',
     button: trans => trans.__('Stop'),
     label: trans => trans.__('Stop Django'),
+    named: (trans, name) => trans.__('Stop %1', name),
     caption: trans => trans.__("Stop Django's development server"),
     failure: trans => trans.__('Could not stop Django')
   },
@@ -54,6 +58,7 @@ export const LIFECYCLE: readonly ILifecycleSpec[] = [
     className: '',
     button: trans => trans.__('Restart'),
     label: trans => trans.__('Restart Django'),
+    named: (trans, name) => trans.__('Restart %1', name),
     caption: trans => trans.__("Restart Django's development server"),
     failure: trans => trans.__('Could not restart Django')
   }

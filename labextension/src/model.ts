@@ -1,5 +1,6 @@
-// The supervised process as the page knows it: its status (from the status WebSocket, which
-// reconnects with back-off), its log, and the actions on it. Views render this and never fetch.
+// The supervised processes as the page knows them: their statuses (from the status WebSocket,
+// which reconnects with back-off), the one shown with its log and runs, and the actions on them.
+// Views render this and never fetch.
 import { ServerConnection } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -29,6 +30,26 @@ export function displayState(model: IFujitaModel): DisplayState {
     return model.connection;
   }
   return model.status?.state ?? 'none';
+}
+
+/** The states from the one that most needs looking at; a state earlier wins. */
+const WORST_FIRST: readonly ProcessState[][] = [
+  ['crashed'],
+  ['broken'],
+  ['paused'],
+  ['starting', 'reloading', 'stopping'],
+  ['running'],
+  ['stopped']
+];
+
+/** The process in the worst state (the first of them, in the server's order); null: none. */
+export function worstProcess(processes: readonly IStatus[]): IStatus | null {
+  const rank = (status: IStatus): number =>
+    WORST_FIRST.findIndex(states => states.includes(status.state));
+  return processes.reduce<IStatus | null>(
+    (worst, status) => (worst === null || rank(status) < rank(worst) ? status : worst),
+    null
+  );
 }
 
 /** One line for people: the status message, or why there is none. */
@@ -69,6 +90,23 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     return this._status;
   }
 
+  get processes(): readonly IStatus[] {
+    return this._processes;
+  }
+
+  get processesChanged(): ISignal<this, readonly IStatus[]> {
+    return this._processesChanged;
+  }
+
+  select(name: string): void {
+    const status = this._processes.find(p => p.name === name);
+    if (status && name !== this._name) {
+      this._name = name;
+      this.log.setProcess(name);
+      this._setStatus(status);
+    }
+  }
+
   get connection(): Connection {
     return this._connection;
   }
@@ -102,21 +140,31 @@ export class FujitaModel implements IFujitaModel, IDisposable {
     return this._busy.has(what);
   }
 
-  canRunLifecycleAction(action: LifecycleAction): boolean {
-    const busy = (['start', 'stop', 'restart'] as const).some(a => this._busy.has(a));
+  canRunLifecycleAction(action: LifecycleAction, name?: string): boolean {
+    const status =
+      name === undefined ? this._status : (this._processes.find(p => p.name === name) ?? null);
+    const busy = (['start', 'stop', 'restart'] as const).some(
+      a => this._busy.has(a) || this._busy.has(`all:${a}`)
+    );
     return (
       !busy &&
       this._connection === 'connected' &&
-      this._status !== null &&
-      lifecycleMakesSense(action, this._status.state)
+      status !== null &&
+      lifecycleMakesSense(action, status.state)
     );
   }
 
-  async runLifecycleAction(action: LifecycleAction): Promise<IStatus> {
-    const name = this._requireName();
+  async runLifecycleAction(action: LifecycleAction, name?: string): Promise<IStatus> {
+    const target = name ?? this._requireName();
     return this._adopt(
-      await this._whileBusy(action, () => this._api.runLifecycleAction(name, action))
+      await this._whileBusy(action, () => this._api.runLifecycleAction(target, action))
     );
+  }
+
+  async runAll(action: LifecycleAction): Promise<IStatus[]> {
+    const statuses = await this._whileBusy(`all:${action}`, () => this._api.runAll(action));
+    statuses.forEach(status => this._adopt(status));
+    return statuses;
   }
 
   async runHintAction(action: string): Promise<IStatus> {
@@ -149,8 +197,8 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   private _handle(message: StatusMessage): void {
     if (message.type === 'snapshot') {
       this._applySnapshot(message.processes, false);
-    } else if (message.type === 'status' && message.process.name === this._name) {
-      this._setStatus(message.process);
+    } else if (message.type === 'status') {
+      this._setProcess(message.process);
     }
   }
 
@@ -168,6 +216,8 @@ export class FujitaModel implements IFujitaModel, IDisposable {
           : (names[0] ?? null);
     const status = processes.find(p => p.name === name) ?? null;
     this._name = name;
+    this._processes = processes;
+    this._processesChanged.emit(processes);
     this.log.setProcess(name);
     // seq never goes down while a server lives: if it did, this is another server.
     const lastSeq = this.log.lastSeq;
@@ -185,6 +235,19 @@ export class FujitaModel implements IFujitaModel, IDisposable {
       'disconnected',
       reason ?? this._trans.__('Lost the connection to the Jupyter server; reconnecting…')
     );
+  }
+
+  /** One process's news: in the list (added when new), and shown when it is the one shown. */
+  private _setProcess(status: IStatus): void {
+    const at = this._processes.findIndex(p => p.name === status.name);
+    this._processes =
+      at < 0
+        ? [...this._processes, status]
+        : this._processes.map((p, i) => (i === at ? status : p));
+    this._processesChanged.emit(this._processes);
+    if (status.name === this._name) {
+      this._setStatus(status);
+    }
   }
 
   private _setStatus(status: IStatus | null): void {
@@ -207,8 +270,8 @@ export class FujitaModel implements IFujitaModel, IDisposable {
    * the reply only when the socket is down.
    */
   private _adopt(status: IStatus): IStatus {
-    if (this._connection !== 'connected' && status.name === this._name) {
-      this._setStatus(status);
+    if (this._connection !== 'connected') {
+      this._setProcess(status);
     }
     return status;
   }
@@ -238,9 +301,11 @@ export class FujitaModel implements IFujitaModel, IDisposable {
   private readonly _busy = new Set<BusyKey>();
   private readonly _statusChanged = new Signal<this, IStatus | null>(this);
   private readonly _connectionChanged = new Signal<this, Connection>(this);
+  private readonly _processesChanged = new Signal<this, readonly IStatus[]>(this);
   private readonly _busyChanged = new Signal<this, void>(this);
   private _name: string | null = null;
   private _status: IStatus | null = null;
+  private _processes: readonly IStatus[] = [];
   private _connection: Connection = 'connecting';
   private _connectionError: string | null = null;
 }

@@ -1,5 +1,5 @@
-// Notifications: when Django crashes or breaks (alive, waiting for a fix) or an error is detected,
-// one line saying why, with "Show" opening the sidebar at the error. What was already so when the
+// Notifications: when Django (or another process) crashes or breaks (alive, waiting for a fix) or
+// an error is detected, one line saying why, with "Show" opening the sidebar at the error. What was already so when the
 // page opened is not announced; the settings (notifyOnCrash, notifyOnBroken) can silence either.
 import { Notification } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
@@ -11,11 +11,12 @@ import { IFujitaModel, IDjangoError, IStatus } from './tokens';
 export class CrashNotifier implements IDisposable {
   constructor(
     private readonly _model: IFujitaModel,
-    private readonly _show: (seq?: number) => void,
+    /** Show this process in the sidebar, at its log line `seq` when given. */
+    private readonly _show: (name: string, seq?: number) => void,
     private readonly _settings: () => Readonly<IFujitaSettings> = () => DEFAULT_SETTINGS,
     private readonly _trans: Trans = englishTrans()
   ) {
-    _model.statusChanged.connect(this._onStatus, this);
+    _model.processesChanged.connect(this._onProcesses, this);
   }
 
   get isDisposed(): boolean {
@@ -25,47 +26,63 @@ export class CrashNotifier implements IDisposable {
   dispose(): void {
     if (!this._isDisposed) {
       this._isDisposed = true;
-      this._model.statusChanged.disconnect(this._onStatus, this);
+      this._model.processesChanged.disconnect(this._onProcesses, this);
     }
   }
 
-  private _onStatus(_: IFujitaModel, status: IStatus | null): void {
+  private _onProcesses(_: IFujitaModel, processes: readonly IStatus[]): void {
     const previous = this._previous;
-    this._previous = status;
-    if (previous === undefined || status === null) {
+    this._previous = new Map(processes.map(status => [status.name, status]));
+    if (previous === undefined) {
       return; // the first news is how things were, not a change
     }
-    const crashed = status.state === 'crashed' && previous?.state !== 'crashed';
-    const broken = status.state === 'broken' && previous?.state !== 'broken';
-    const newError = status.error !== null && !sameError(status.error, previous?.error ?? null);
+    for (const status of processes) {
+      const before = previous.get(status.name);
+      if (before !== undefined && before !== status) {
+        this._onStatus(status, before);
+      }
+    }
+  }
+
+  private _onStatus(status: IStatus, previous: IStatus): void {
+    const crashed = status.state === 'crashed' && previous.state !== 'crashed';
+    const broken = status.state === 'broken' && previous.state !== 'broken';
+    const newError = status.error !== null && !sameError(status.error, previous.error);
     const { notifyOnCrash, notifyOnBroken } = this._settings();
+    const id = this._ids.get(status.name);
     if ((crashed && notifyOnCrash) || (!crashed && (broken || newError) && notifyOnBroken)) {
       this._notify(status);
-    } else if (status.state === 'running' && this._id) {
-      Notification.dismiss(this._id);
-      this._id = '';
+    } else if (status.state === 'running' && id) {
+      Notification.dismiss(id);
+      this._ids.delete(status.name);
     }
   }
 
   private _notify(status: IStatus): void {
-    if (this._id) {
-      Notification.dismiss(this._id);
+    const id = this._ids.get(status.name);
+    if (id) {
+      Notification.dismiss(id);
     }
     const seq = status.error?.seq ?? undefined;
-    this._id = Notification.error(describe(status, this._trans), {
-      autoClose: false,
-      actions: [
-        {
-          label: this._trans.__('Show'),
-          caption: this._trans.__('Show the Django panel'),
-          callback: () => this._show(seq)
-        }
-      ]
-    });
+    this._ids.set(
+      status.name,
+      Notification.error(describe(status, this._trans), {
+        autoClose: false,
+        actions: [
+          {
+            label: this._trans.__('Show'),
+            caption: this._trans.__('Show the Django panel'),
+            callback: () => this._show(status.name, seq)
+          }
+        ]
+      })
+    );
   }
 
-  private _previous: IStatus | null | undefined = undefined;
-  private _id = '';
+  /** The statuses last heard, by name; undefined before the first. */
+  private _previous: Map<string, IStatus> | undefined = undefined;
+  /** The notification shown for each process. */
+  private readonly _ids = new Map<string, string>();
   private _isDisposed = false;
 }
 
@@ -75,8 +92,15 @@ export function describe(status: IStatus, trans: Trans = englishTrans()): string
     // "Django: Waiting for a fix: SyntaxError in mysite/urls.py line 12"
     return trans.__('Django: %1', status.message);
   }
+  const program = status.kind === 'program';
   const what =
-    status.state === 'crashed' ? trans.__('Django crashed') : trans.__('Django reports an error');
+    status.state === 'crashed'
+      ? program
+        ? trans.__('%1 crashed', status.name)
+        : trans.__('Django crashed')
+      : program
+        ? trans.__('%1 reports an error', status.name)
+        : trans.__('Django reports an error');
   const { error } = status;
   if (error === null) {
     const code =

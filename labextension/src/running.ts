@@ -1,7 +1,9 @@
-// Django in JupyterLab's Running panel (beside kernels and terminals): the supervised process
-// while it is not stopped, with its state; a click opens the Django panel, the panel's stop
-// button stops it, and its context menu restarts it.
+// Django in JupyterLab's Running panel (beside kernels and terminals): each supervised process
+// (runserver, a worker, a watcher) while it is not stopped, with its state; a click shows it in
+// the Django panel, the item's stop button stops it, Stop All stops them all, and the context
+// menu restarts the process the panel shows.
 import { IRunningSessions } from '@jupyterlab/running';
+import { terminalIcon } from '@jupyterlab/ui-components';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -17,12 +19,15 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
     this._model = options.model;
     this._openSidebar = options.openSidebar;
     this._stop = options.stop;
+    this._stopAll = options.stopAll;
     const trans = options.trans ?? englishTrans();
     this.name = trans.__('Django');
-    this.shutdownLabel = trans.__('Stop Django');
+    this.shutdownLabel = trans.__('Stop');
     this.shutdownAllLabel = trans.__('Stop All');
-    this.shutdownAllConfirmationText = trans.__("Stop Django's development server?");
-    this._model.statusChanged.connect(this._onStatus, this);
+    this.shutdownAllConfirmationText = trans.__(
+      "Stop Django's development server and the project's other processes?"
+    );
+    this._model.processesChanged.connect(this._onStatus, this);
     this._model.connectionChanged.connect(this._onStatus, this);
   }
 
@@ -41,15 +46,16 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
   }
 
   running(): IRunningSessions.IRunningItem[] {
-    const status = this._model.status;
-    if (this._model.connection !== 'connected' || status === null || status.state === 'stopped') {
+    if (this._model.connection !== 'connected') {
       return [];
     }
-    return [this._item(status)];
+    return this._model.processes
+      .filter(status => status.state !== 'stopped')
+      .map(status => this._item(status));
   }
 
   shutdownAll(): void {
-    this._stop();
+    this._stopAll();
   }
 
   refreshRunning(): void {
@@ -70,18 +76,18 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
     return {
       className: `${RUNNING_ITEM_CLASS} jp-fujita-running-${status.state}`,
       context: status.name,
-      icon: () => djangoIcon,
+      icon: () => (status.kind === 'program' ? terminalIcon : djangoIcon),
       label: () => status.name,
       labelTitle: () => `${status.message}\n${status.manage_py ?? status.cwd}`,
       detail: () => `${status.state}${where}`,
-      open: () => this._openSidebar(),
-      shutdown: () => this._stop()
+      open: () => this._openSidebar(status.name),
+      shutdown: () => this._stop(status.name)
     };
   }
 
   private _onStatus(): void {
-    const status = this._model.connection === 'connected' ? this._model.status : null;
-    const state = status ? `${status.state} ${status.url ?? ''}` : '';
+    const statuses = this._model.connection === 'connected' ? this._model.processes : [];
+    const state = statuses.map(s => `${s.name} ${s.state} ${s.url ?? ''}`).join('\n');
     if (state !== this._lastState) {
       this._lastState = state;
       this._runningChanged.emit();
@@ -89,8 +95,9 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
   }
 
   private readonly _model: IFujitaModel;
-  private readonly _openSidebar: () => void;
-  private readonly _stop: () => void;
+  private readonly _openSidebar: (name: string) => void;
+  private readonly _stop: (name: string) => void;
+  private readonly _stopAll: () => void;
   private readonly _runningChanged = new Signal<this, void>(this);
   private _lastState = '';
   private _isDisposed = false;
@@ -99,8 +106,12 @@ export class DjangoRunningManager implements IRunningSessions.IManager, IDisposa
 export namespace DjangoRunningManager {
   export interface IOptions {
     model: IFujitaModel;
-    openSidebar: () => void;
-    stop: () => void;
+    /** Show the sidebar, at this process. */
+    openSidebar: (name: string) => void;
+    /** Stop this process. */
+    stop: (name: string) => void;
+    /** Stop every process. */
+    stopAll: () => void;
     trans?: Trans;
   }
 }

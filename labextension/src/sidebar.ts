@@ -1,4 +1,4 @@
-// The sidebar panel: the status header, which project, Django's hints, the debugger box (while
+// The sidebar panel: the process tabs (when there are several), the status header, which project, Django's hints, the debugger box (while
 // paused), the recent runs, the log toolbar (filter box, status chips, Clear) and the log view,
 // which follows the user's settings. The log is streamed only while this panel is visible.
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
@@ -16,6 +16,7 @@ import { HintsView } from './hints';
 import { englishTrans, Trans } from './i18n';
 import { djangoIcon } from './icon';
 import { LogView } from './logview';
+import { ProcessTabs } from './processtabs';
 import { ProjectLine } from './project';
 import { RunsView } from './runsview';
 import { IFujitaSettings, SettingsModel } from './settings';
@@ -55,6 +56,7 @@ export class FujitaSidebar extends Panel {
       },
       trans
     });
+    this.addWidget(new ProcessTabs({ model, commands, trans }));
     this.addWidget(new StatusHeader({ model, commands, onReveal: seq => this.reveal(seq), trans }));
     this.addWidget(new ProjectLine(model, trans));
     this.addWidget(new HintsView({ model, commands, trans }));

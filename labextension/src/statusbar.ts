@@ -1,10 +1,11 @@
-// The status bar item: the state at a glance; a click opens the sidebar.
+// The status bar item: the state at a glance, the worst of every process's (a crashed worker
+// shows although Django runs; the tooltip names it); a click opens the sidebar.
 import { Widget } from '@lumino/widgets';
 
 import { element } from './dom';
 import { englishTrans, Trans } from './i18n';
-import { displayMessage, displayState } from './model';
-import { IFujitaModel } from './tokens';
+import { displayMessage, worstProcess } from './model';
+import { DEFAULT_PROCESS, IFujitaModel } from './tokens';
 
 export class FujitaStatusItem extends Widget {
   constructor(options: FujitaStatusItem.IOptions) {
@@ -14,17 +15,27 @@ export class FujitaStatusItem extends Widget {
     this.addClass('jp-fujita-statusbar');
     this.node.append(this._dot, this._text);
     this.node.addEventListener('click', options.onClick);
-    this._model.statusChanged.connect(this._render, this);
+    this._model.processesChanged.connect(this._render, this);
     this._model.connectionChanged.connect(this._render, this);
     this._render();
   }
 
   private _render(): void {
-    const state = displayState(this._model);
+    const model = this._model;
+    const worst = model.connection === 'connected' ? worstProcess(model.processes) : null;
+    const state = model.connection !== 'connected' ? model.connection : (worst?.state ?? 'none');
+    const several = model.processes.length > 1;
+    let message = worst?.message ?? displayMessage(model, this._trans);
+    if (worst && several) {
+      message = this._trans.__('%1 (the worst of %2 processes)', message, model.processes.length);
+    }
     this.node.dataset.fujitaState = state;
-    const message = displayMessage(this._model, this._trans);
+    this.node.dataset.fujitaProcess = worst?.name ?? '';
     this.node.title = this._trans.__('%1 (click to show the Django panel)', message);
-    this._text.textContent = this._trans.__('Django: %1', state);
+    this._text.textContent =
+      worst && several && worst.name !== DEFAULT_PROCESS
+        ? this._trans.__('Django: %1 (%2)', state, worst.name)
+        : this._trans.__('Django: %1', state);
   }
 
   private readonly _model: IFujitaModel;

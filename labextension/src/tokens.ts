@@ -8,7 +8,9 @@
 //
 // Three kinds of change, named the way docs/api.md names them:
 // - a lifecycle action: `POST processes/{name}/start|stop|restart` (`LifecycleAction`);
-// - a hint's action: `POST processes/{name}/actions/{action}` (`migrate`, `next-port`, `restart`);
+// - the same for every process at once: `POST processes/all/start|stop|restart`;
+// - a hint's action: `POST processes/{name}/actions/{action}` (`migrate`, `merge-migrations`,
+//   `next-port`, `restart`; all but `restart` only for `django`);
 // - stdin: `POST processes/{name}/stdin` writes to runserver's stdin (answers the debugger).
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
@@ -29,9 +31,13 @@ export const DEFAULT_PROCESS = 'django';
 
 /** Commands, all in the palette under the category "Django". */
 export namespace CommandIDs {
+  /** Start, stop, restart: args `{name?}`, the process (without it: Django). */
   export const start = 'fujita:start';
   export const stop = 'fujita:stop';
   export const restart = 'fujita:restart';
+  /** Every process at once (`processes/all/start|stop`); enabled with more than one process. */
+  export const startAll = 'fujita:start-all';
+  export const stopAll = 'fujita:stop-all';
   export const openSidebar = 'fujita:open-sidebar';
   /** The launcher card: show the sidebar and start Django when it is not up. */
   export const launch = 'fujita:launch';
@@ -82,14 +88,17 @@ export interface ICheck {
   message: string;
 }
 
-/** What Django suggests, and the action that does it. */
+/** What Django suggests, and the action that does it; without an action it only informs. */
 export interface IHint {
+  /** migrations, migration-conflict, port, slow-start, debugger-pin */
   kind: string;
   message: string;
   /** `POST processes/{name}/actions/{action}` runs it. */
   action?: string | null;
   /** The button's text ("Apply 18 migrations"). */
   label?: string | null;
+  /** The file it is about, relative to the Jupyter root (a migration, say). */
+  file?: string | null;
 }
 
 /** Where a request stopped in the debugger (while the state is `paused`). */
@@ -138,7 +147,19 @@ export interface IStatus {
   manage_py?: string | null;
   /** The settings module runserver gets (DJANGO_SETTINGS_MODULE); null when unknown. */
   settings?: string | null;
+  /** Why the log is kept in memory only (the disk log failed); null when it is on disk. */
+  log_disk_failed?: string | null;
+  /** "django": runserver; "program": another process (a worker, a watcher). */
+  kind?: ProcessKind;
+  /** Where its command comes from. */
+  source?: ProcessSource;
+  /** The processes started before it, in order. */
+  depends_on?: string[];
 }
+
+export type ProcessKind = 'django' | 'program';
+
+export type ProcessSource = 'Fujita' | 'Fujita.processes' | 'Procfile' | 'Procfile.dev';
 
 export type Stream = 'stdout' | 'stderr' | 'fujita';
 
@@ -207,11 +228,15 @@ export interface IRun {
   command: string[];
 }
 
-/** Start, stop, restart: `POST processes/{name}/{action}`. */
+/** Start, stop, restart: `POST processes/{name}/{action}`, or `processes/all/{action}`. */
 export type LifecycleAction = 'start' | 'stop' | 'restart';
 
-/** What can keep the model busy: a lifecycle action, clearing the log, stdin, a hint's action. */
-export type BusyKey = LifecycleAction | 'clear' | 'stdin' | `hint:${string}`;
+/**
+ * What can keep the model busy: a lifecycle action (on the process shown, or `all:` of them),
+ * clearing the log, stdin, a hint's action.
+ */
+export type BusyKey =
+  LifecycleAction | `all:${LifecycleAction}` | 'clear' | 'stdin' | `hint:${string}`;
 
 /** Whether the page hears from the server. */
 export type Connection = 'connecting' | 'connected' | 'disconnected';
@@ -255,10 +280,20 @@ export interface IRunsModel {
   setVisible(visible: boolean): void;
 }
 
-/** The supervised process as the page knows it. */
+/**
+ * The supervised processes as the page knows them: all their statuses, and one of them shown
+ * (`processName`, `status`, its log and runs), the one the actions without a name act on.
+ */
 export interface IFujitaModel {
+  /** The process shown. */
   readonly processName: string | null;
   readonly status: IStatus | null;
+  /** Every process, in the server's order (`django` first). */
+  readonly processes: readonly IStatus[];
+  /** Emitted when any process's status changes, or one appears or goes. */
+  readonly processesChanged: ISignal<IFujitaModel, readonly IStatus[]>;
+  /** Show another process (its status, log and runs). */
+  select(name: string): void;
   readonly connection: Connection;
   /** Why the page cannot reach the API, for people; null when it can. */
   readonly connectionError: string | null;
@@ -268,10 +303,12 @@ export interface IFujitaModel {
   readonly connectionChanged: ISignal<IFujitaModel, Connection>;
   readonly busyChanged: ISignal<IFujitaModel, void>;
   isBusy(what: BusyKey): boolean;
-  /** Whether the lifecycle action makes sense now. */
-  canRunLifecycleAction(action: LifecycleAction): boolean;
-  /** Start, stop or restart; rejects with a FujitaAPIError. */
-  runLifecycleAction(action: LifecycleAction): Promise<IStatus>;
+  /** Whether the lifecycle action makes sense now, on the process shown or `name`. */
+  canRunLifecycleAction(action: LifecycleAction, name?: string): boolean;
+  /** Start, stop or restart the process shown, or `name`; rejects with a FujitaAPIError. */
+  runLifecycleAction(action: LifecycleAction, name?: string): Promise<IStatus>;
+  /** Start, stop or restart every process (`processes/all/…`). */
+  runAll(action: LifecycleAction): Promise<IStatus[]>;
   clearLog(): Promise<void>;
   /** Run a hint's action (`migrate`, `next-port`, `restart`); rejects with a FujitaAPIError. */
   runHintAction(action: string): Promise<IStatus>;
