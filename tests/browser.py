@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import add_views
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright, expect
 from servers import TOKEN, JupyterServer
 
@@ -73,14 +74,21 @@ class LabPage:
                 continue
         await sidebar.wait_for(state="visible", timeout=5_000)
 
-    async def run_command(self, label: str) -> None:
-        """Run a command from the palette, by its label."""
-        await self.page.keyboard.press("Control+Shift+c")
-        palette = self.page.locator(".lm-CommandPalette-input")
-        await palette.fill(label)
-        await self.page.locator(
-            ".lm-CommandPalette-item", has_text=re.compile(f"^{label}")
-        ).first.click()
+    async def run_command(self, label: str, attempts: int = 3) -> None:
+        """Run a command from the palette, by its label. JupyterLab may still be starting when
+        the sidebar shows: the commands it runs then (router:tree, launcher:create) close the
+        modal palette under the test, so a palette that closed is opened again."""
+        item = self.page.locator(".lm-CommandPalette-item", has_text=re.compile(f"^{label}"))
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.page.keyboard.press("Control+Shift+c")
+                await self.page.locator(".lm-CommandPalette-input").fill(label, timeout=5_000)
+                await item.first.click(timeout=5_000)
+                return
+            except PlaywrightError:
+                if attempt == attempts:
+                    raise
+                await self.page.keyboard.press("Escape")
 
 
 @contextlib.asynccontextmanager
