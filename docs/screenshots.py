@@ -1,4 +1,5 @@
-"""Take the README's pictures of the sidebar: light and dark theme, running and crashed.
+"""Take the README's pictures of the sidebar: light and dark theme, running and crashed, on the
+demo project with its Procfile.dev (a tab for each of django, worker and css).
 
     .venv/bin/python docs/screenshots.py      # writes docs/img/sidebar-<theme>-<state>.png
 
@@ -37,7 +38,7 @@ def choose_settings(tmp: Path, theme: str) -> None:
 async def shoot(theme: str, out: Path) -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        site = copy_demo_site(tmp / "root")
+        site = copy_demo_site(tmp / "root", procfile=True)  # django, worker and css: tabs
         add_echo_view(site)
         choose_settings(tmp, THEMES[theme])
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=site, check=True)
@@ -52,6 +53,7 @@ async def shoot(theme: str, out: Path) -> None:
                     await ui.page.mouse.down()
                     await ui.page.mouse.move(620, box["y"] + box["height"] / 2, steps=5)
                     await ui.page.mouse.up()
+                lab.request("POST", "processes/css/start")  # a second dot that runs
                 await ui.page.click('[data-fujita-action="start"]')
                 await ui.expect_state("running")
                 for path in ("", "notes/", "missing/"):
