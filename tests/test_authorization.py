@@ -22,6 +22,8 @@ ROUTES = [
     ("POST", "processes/django/start"),
     ("POST", "processes/django/stop"),
     ("POST", "processes/django/restart"),
+    ("POST", "processes/all/start"),
+    ("POST", "processes/all/stop"),
     ("GET", "processes/django/log"),
     ("DELETE", "processes/django/log"),
     ("POST", "processes/django/actions/migrate"),
@@ -45,6 +47,8 @@ EXPECTED = {
         ("POST", "processes/django/start"): 409,  # no manage.py: the handler ran
         ("POST", "processes/django/stop"): 200,
         ("POST", "processes/django/restart"): 409,
+        ("POST", "processes/all/start"): 409,  # django has no manage.py: the handler ran
+        ("POST", "processes/all/stop"): 200,
         ("DELETE", "processes/django/log"): 200,
         ("POST", "processes/django/actions/migrate"): 409,
         ("POST", "processes/django/stdin"): 409,  # nothing running to read it
