@@ -30,7 +30,7 @@ from .processes import ALL
 from .replay import LineFilter, log_feed, read_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
-from .wire import Line, line_json
+from .wire import Line, line_json, wire_lines
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
@@ -81,11 +81,16 @@ def json_depth(raw: bytes) -> int:
 
 def encode_message(message: dict[str, Any]) -> bytes:
     """JSON of a feed message, its Line and Status records included."""
+    if "encoded_lines" in message:  # lines from disk, already the API's records
+        body: bytes = message["encoded_lines"]
+        head = b'{"type":"lines","log_id":"%s","lines":[' % message["log_id"].encode()
+        return head + body + b"]}"
     if message["type"] == "lines":
-        # A plain Line encodes as itself (a msgspec Struct, `meta` omitted when empty); one
-        # with meta goes through line_json, which merges meta into the record as the API says.
-        lines = [line if line.meta is None else line_json(line) for line in message["lines"]]
-        message = {"type": "lines", "log_id": message["log_id"], "lines": lines}
+        message = {
+            "type": "lines",
+            "log_id": message["log_id"],
+            "lines": wire_lines(message["lines"]),
+        }
     return _json.encode(message)  # Status records (wire.py) encode as they are
 
 
@@ -101,7 +106,7 @@ class SharedEncodings:
 
     def encode(self, message: dict[str, Any]) -> bytes:
         lines: list[Line] = message.get("lines", [])
-        if message["type"] != "lines" or lines[-1].seq - lines[0].seq + 1 != len(lines):
+        if not lines or lines[-1].seq - lines[0].seq + 1 != len(lines):
             return encode_message(message)
         key = (message["log_id"], lines[0].seq, lines[-1].seq)
         encoded = self._recent.get(key)
@@ -468,7 +473,9 @@ class LogSocket(FujitaSocket):
     def open(self, name: str) -> None:
         super().open()
         cache = self.supervisor.cache
-        self.start_feed(log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only))
+        self.start_feed(
+            log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only, encoded=True)
+        )
 
 
 class StatusSocket(FujitaSocket):

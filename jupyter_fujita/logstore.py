@@ -1,8 +1,10 @@
 """Every line of a process's log on disk, within a byte budget, surviving the Jupyter server.
 
 One folder per process: `log.json` (the log's id and the seq to go on from) and append-only
-segment files `<first seq>.jsonl`, one JSON record a line (a `Line`, meta included). The
-replay cache keeps the hot tail in memory; a reader behind it reads here. Costs:
+segment files `<first seq>.jsonl`, one JSON record a line, the record the API sends (a
+`Line`, meta's keys beside its fields: `wire_lines`). The replay cache keeps the hot tail in
+memory; a reader behind it reads here, and is sent the records as they lie (`read_encoded`).
+Costs:
 
 - writing: the lines of one event-loop turn are encoded in one msgspec call and written in one
   `write()` at the end of that turn (after runserver_output has annotated them);
@@ -33,14 +35,14 @@ from typing import BinaryIO
 
 import msgspec
 
-from .wire import Line
+from .wire import Line, StoredLine, wire_lines
 
 log = logging.getLogger(__name__)
 
 INDEX_STRIDE = 64
 SEGMENT_BYTES = 8 * 1024 * 1024
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Line)
+_decoder = msgspec.json.Decoder(StoredLine)
 
 
 @dataclass(slots=True)
@@ -160,7 +162,7 @@ class LogStore:
             self._segments.append(segment)
         if self._file is None:
             self._file = segment.path.open("ab")
-        data = _encoder.encode_lines(lines)
+        data = _encoder.encode_lines(wire_lines(lines))
         self._file.write(data)
         self._file.flush()  # readers (threads) read up to segment.size from the file
         segment.size += len(data)
@@ -242,7 +244,7 @@ class LogStore:
             if skip:
                 skip -= 1
                 continue
-            line = _decoder.decode(record)
+            line = _decoder.decode(record).line()
             if line.seq < seq:
                 continue  # never hand back what the reader has: it would go round for ever
             if line.seq >= stop:
@@ -252,6 +254,31 @@ class LogStore:
             if spent >= budget:
                 break
         return lines
+
+    def read_encoded(self, after: int, max_bytes: int) -> EncodedLines | None:
+        """The records after seq `after` as they lie on disk, from one segment, about max_bytes
+        of them (at least one); None when there are none, or the index does not hold."""
+        segments = list(self._segments)
+        seq = max(after + 1, self.first_seq)
+        at = bisect_right([segment.first_seq for segment in segments], seq) - 1
+        while 0 <= at < len(segments):
+            segment = segments[at]
+            if segment.count < 0:
+                self._index(segment)
+            if seq <= segment.last_seq:
+                break
+            at += 1
+        else:
+            return None
+        with self._index_lock:
+            _extend_index(segment, segment.size)
+        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
+        if k >= len(segment.offsets):
+            return None
+        data = _whole_records(segment.path, segment.offsets[k], segment.size, skip, max_bytes)
+        if not data or _seq_at(data, 0) != seq:
+            return None  # rotated away meanwhile, or a segment that is not what its index says
+        return EncodedLines(data, _seq_at(data, data.rfind(b"\n") + 1))
 
     def _index(self, segment: Segment) -> None:
         """Count the lines of a segment of an earlier server's life, indexing them."""
@@ -275,6 +302,72 @@ def _extend_index(segment: Segment, size: int) -> None:
         number += 1
         start = segment.indexed_bytes + end
     segment.indexed_bytes, segment.indexed_lines = start, number
+
+
+@dataclass(slots=True)
+class EncodedLines:
+    """Records of the log as they lie on disk: whole JSON records, one a line."""
+
+    data: bytes
+    last_seq: int
+
+    def messages(self, max_bytes: int) -> list[bytes]:
+        """The records cut into runs of about max_bytes (at least one record each), each run
+        joined by commas: the inside of a message's `lines` array. A record holds no raw
+        newline (JSON escapes them), so newlines are where records end."""
+        data, bodies, start, end = self.data, [], 0, len(self.data)
+        while start < end:
+            cut = end
+            if end - start > max_bytes:
+                cut = data.rfind(b"\n", start, start + max_bytes)
+                if cut < 0:
+                    cut = data.find(b"\n", start + max_bytes)
+                    cut = end if cut < 0 else cut
+            bodies.append(data[start:cut].replace(b"\n", b","))
+            start = cut + 1
+        return bodies
+
+
+def _seq_at(data: bytes, start: int) -> int:
+    """The seq of the record at data[start:]: records begin with it (`{"seq":12,...`)."""
+    if not data.startswith(b'{"seq":', start):
+        return -1
+    return int(data[start + 7 : data.index(b",", start)])
+
+
+def _whole_records(path: Path, start: int, end: int, skip: int, max_bytes: int) -> bytes:
+    """The whole records of a segment after the first `skip` from offset `start`, about
+    max_bytes of them (at least one), without the last newline; b"" when the segment was
+    rotated away meanwhile. `end` is the segment's size when asked: no further is read."""
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return b""
+    with file:
+        file.seek(start)
+        data = bytearray()
+        begin: int | None = 0 if skip == 0 else None
+        scan = position = 0
+        while start + position < end:
+            block = file.read(min(max(max_bytes, 64 * 1024), end - start - position))
+            if not block:
+                break
+            position += len(block)
+            data += block
+            while begin is None:
+                newline = data.find(b"\n", scan)
+                if newline < 0:
+                    scan = len(data)
+                    break
+                scan, skip = newline + 1, skip - 1
+                if skip == 0:
+                    begin = scan
+            if begin is not None and len(data) - begin >= max_bytes and data.rfind(b"\n") >= begin:
+                break
+    if begin is None:
+        return b""
+    cut = data.rfind(b"\n")
+    return bytes(data[begin:cut]) if cut > begin else b""
 
 
 def _line_ends(data: bytes) -> list[int]:

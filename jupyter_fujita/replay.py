@@ -320,6 +320,41 @@ async def read_log(
     return Slice(lines, lines[-1].seq, gap_from, gap_to)
 
 
+@dataclass(slots=True)
+class EncodedSlice:
+    """What a reader behind the cache gets from disk: messages' lines as they lie there."""
+
+    bodies: list[bytes]  # each the inside of one message's `lines` array, about max_bytes
+    position: int
+    gap_from: int | None = None
+    gap_to: int | None = None
+
+
+async def read_encoded(
+    cache: ReplayCache, after: int, max_bytes: int, message_bytes: int
+) -> EncodedSlice | None:
+    """Lines that have left the cache, as the disk holds them (the API's own records: nothing
+    is decoded or encoded again), cut into messages. None when the reader is not behind the
+    cache or the disk cannot say: `read_log` then answers."""
+    store = cache.store
+    after = max(after, cache.cleared_through)
+    if store is None or store.failed is not None or after + 1 >= cache.first_seq:
+        return None
+    store.flush()
+    gap_from = gap_to = None
+    if after + 1 < store.first_seq:
+        gap_from, gap_to = after + 1, store.first_seq - 1
+        after = store.first_seq - 1
+
+    def read() -> EncodedSlice | None:
+        found = store.read_encoded(after, max_bytes)
+        if found is None:
+            return None
+        return EncodedSlice(found.messages(message_bytes), found.last_seq, gap_from, gap_to)
+
+    return await asyncio.to_thread(read)
+
+
 def _messages(lines: list[Line], max_bytes: int) -> list[list[Line]]:
     """Lines cut into messages of about max_bytes of JSON each (at least one line each)."""
     if sum(len(line.text) for line in lines) + LINE_JSON * len(lines) <= max_bytes:
@@ -343,13 +378,15 @@ async def log_feed(
     max_bytes: int = 64 * 1024,
     log_id: str | None = None,
     only: LineFilter | None = None,
+    encoded: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
     """The messages of one log reader, from the cached lines after `since` on, forever.
 
     Messages: {"type": "lines", "log_id", "lines": [Line, ...]}, {"type": "gap", "from_seq",
-    "to_seq"}, {"type": "cleared"}. The reader is paced by its consumer: the next message is read
-    from the cache only when the previous one was taken, so a slow consumer holds nothing but a
-    position.
+    "to_seq"}, {"type": "cleared"}; with `encoded`, an unfiltered reader behind the cache gets
+    {"type": "lines", "log_id", "encoded_lines": bytes} instead, the inside of the `lines`
+    array as the disk holds it. The reader is paced by its consumer: the next message is read
+    only when the previous one was taken, so a slow consumer holds nothing but a position.
     """
     position = since
     clears = cache.clears
@@ -363,6 +400,17 @@ async def log_feed(
             position = cache.last_seq
             yield {"type": "cleared"}
         on_disk = position + 1 < cache.first_seq
+        if on_disk and encoded and not only:
+            found = await read_encoded(
+                cache, position, max_bytes * DISK_MESSAGES, message_bytes=max_bytes
+            )
+            if found is not None:
+                position = found.position
+                if found.gap_from is not None:
+                    yield {"type": "gap", "from_seq": found.gap_from, "to_seq": found.gap_to}
+                for body in found.bodies:
+                    yield {"type": "lines", "log_id": cache.id, "encoded_lines": body}
+                continue
         piece = await read_log(
             cache, position, max_bytes=max_bytes * (DISK_MESSAGES if on_disk else 1)
         )

@@ -124,6 +124,37 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     meta: dict[str, Any] | None = None
 
 
+def wire_lines(lines: list[Line]) -> list[Line | dict[str, Any]]:
+    """Lines ready for msgspec to encode as the API sends them: a plain Line as itself, one with
+    meta through line_json. The log on disk holds the same records (logstore.py), so a reader
+    behind the cache is sent them as they lie there."""
+    return [line if line.meta is None else line_json(line) for line in lines]
+
+
+class StoredLine(msgspec.Struct):
+    """A record of the log on disk, read back: a Line's fields and its meta's keys (`meta`
+    itself in the segments of an earlier version, which kept meta nested)."""
+
+    seq: int
+    stream: str
+    time: float
+    text: str
+    request: dict[str, Any] | None = None
+    frame: dict[str, Any] | None = None
+    partial: bool | None = None
+    meta: dict[str, Any] | None = None
+
+    def line(self) -> Line:
+        if self.request is None and self.frame is None and self.partial is None:
+            return Line(self.seq, self.stream, self.time, self.text, self.meta)
+        meta = dict(self.meta or {})
+        for key in ("request", "frame", "partial"):
+            value = getattr(self, key)
+            if value is not None:
+                meta[key] = value
+        return Line(self.seq, self.stream, self.time, self.text, meta)
+
+
 def line_json(line: Line) -> dict[str, Any]:
     """A Line as the API sends it: meta's keys merged into the record."""
     record: dict[str, Any] = {

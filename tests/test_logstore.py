@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import msgspec
+
+from jupyter_fujita.handlers import encode_message
 from jupyter_fujita.logstore import LogStore
-from jupyter_fujita.replay import EARLIER_RUNS, ReplayCache, read_log
+from jupyter_fujita.replay import EARLIER_RUNS, ReplayCache, log_feed, read_encoded, read_log
 
 
 async def settle() -> None:
@@ -130,3 +133,59 @@ async def test_readers_in_several_threads_each_get_every_line_in_order(tmp_path)
     await fill(cache, 60)  # written while they read
     for seen in await asyncio.gather(*readers):
         assert seen == list(range(1, 6_001))
+
+
+async def feed_messages(cache: ReplayCache, encoded: bool, count: int) -> list[dict]:
+    """The first `count` lines a log feed sends, as a client decodes them."""
+    lines: list[dict] = []
+    feed = log_feed(cache, 0, 3_000, encoded=encoded)
+    async for message in feed:
+        decoded = msgspec.json.decode(encode_message(message))
+        assert decoded["type"] == "lines", decoded
+        lines += decoded["lines"]
+        if len(lines) >= count:
+            break
+    await feed.aclose()
+    return lines
+
+
+async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_would_send_them(
+    tmp_path,
+):
+    store = LogStore(tmp_path / "log", segment_bytes=20_000)
+    cache = ReplayCache(100, 1 << 20, store)
+    for batch in range(30):
+        lines = cache.append(
+            "stderr", [f'"GET /{batch}/{i} HTTP/1.1" 200 5' for i in range(99)], 2.5
+        )
+        lines[7].meta = {"request": {"method": "GET", "path": f"/{batch}/7", "status": 200}}
+        lines[8].meta = {"frame": {"file": "shop/views.py", "line": batch}}
+        cache.append("stdout", ['odd "text"\twith é and \\n'], 2.5)
+        await settle()
+    # what the cache's own path sends for every line, from memory
+    from_memory = encode_message(
+        {"type": "lines", "log_id": cache.id, "lines": store.read(0, 1 << 30, 10**9)}
+    )
+    expected = msgspec.json.decode(from_memory)["lines"]
+    assert len(expected) == 3_000 and expected[7]["request"]["status"] == 200
+    sent = await feed_messages(cache, encoded=True, count=3_000)
+    assert sent == expected
+    # straight from the disk for all but the cache's 100 lines, several records a message
+    found = await read_encoded(cache, 0, 50_000, message_bytes=3_000)
+    assert found is not None and len(found.bodies) > 5
+    # from any seq, inside the sparse index's stride too
+    for after in (0, 62, 63, 64, 1_000, 2_850):
+        found = await read_encoded(cache, after, 5_000, message_bytes=3_000)
+        first = msgspec.json.decode(b"[" + found.bodies[0] + b"]")[0]
+        assert first == expected[after]
+    # a reader within the cache is not the disk's: read_log answers it
+    assert await read_encoded(cache, 2_950, 5_000, message_bytes=3_000) is None
+
+
+def test_a_segment_of_the_earlier_layout_meta_nested_still_reads(tmp_path):
+    folder = tmp_path / "log"
+    folder.mkdir()
+    old = {"seq": 1, "stream": "stderr", "time": 1.0, "text": "x", "meta": {"partial": True}}
+    (folder / "1.jsonl").write_bytes(msgspec.json.encode(old) + b"\n")
+    line = LogStore(folder).read(0, 1 << 20, 10)[0]
+    assert (line.seq, line.text, line.meta) == (1, "x", {"partial": True})
