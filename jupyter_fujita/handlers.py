@@ -27,7 +27,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, shown
 from .manager import ProcessManager
 from .processes import ALL
-from .replay import LineFilter, log_feed, read_log
+from .replay import LineFilter, log_feed, read_log, search_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
 from .wire import Line, line_json, wire_lines
@@ -269,15 +269,15 @@ class LogHandler(FujitaHandler):
                 lines = lines[len(lines) - limit :] if limit else []
             next_since = cache.last_seq
         else:
-            # One page reads at most PAGE_LINES lines (from disk too); a filter keeps those that
-            # match, and `next_since` says where the next page starts.
+            # One page reads at most PAGE_LINES lines (from disk too); a search looks at up to
+            # SCAN_LINES, off the event loop. `next_since` says where the next page starts.
+            after = min(since, cache.last_seq)
             if only:
-                page = SCAN_LINES
+                piece = await search_log(cache, after, only, SCAN_LINES)
             else:
                 page = min(limit, PAGE_LINES) if limit is not None else PAGE_LINES
-            piece = await read_log(cache, min(since, cache.last_seq), max_lines=page)
-            # A search scans up to SCAN_LINES: off the event loop, which it would hold.
-            lines = await asyncio.to_thread(only.apply, piece.lines) if only else piece.lines
+                piece = await read_log(cache, after, max_lines=page)
+            lines = piece.lines
             if only and limit is not None and len(lines) > limit:
                 lines = lines[:limit]
                 piece.position = lines[-1].seq

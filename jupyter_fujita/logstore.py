@@ -280,6 +280,52 @@ class LogStore:
             return None  # rotated away meanwhile, or a segment that is not what its index says
         return EncodedLines(data, _seq_at(data, data.rfind(b"\n") + 1))
 
+    def search(
+        self, after: int, stop: int, needle: bytes | None, keeps: Callable[[Line], bool]
+    ) -> tuple[list[Line], int]:
+        """The lines with after < seq < stop that `keeps` keeps, and the last seq looked at.
+
+        `needle`, when given, is what every kept line's record holds once lowercased: a block
+        of records in ASCII is lowercased and searched for it in one call, and only the
+        records that hold it are decoded (a block with other characters is decoded whole, as
+        Unicode case folding is not ASCII's).
+        """
+        found: list[Line] = []
+        looked = after
+        segments = list(self._segments)
+        seq = max(after + 1, self.first_seq)
+        at = bisect_right([segment.first_seq for segment in segments], seq) - 1
+        while 0 <= at < len(segments) and seq < stop:
+            segment = segments[at]
+            at += 1
+            if segment.count < 0:
+                self._index(segment)
+            if seq > segment.last_seq:
+                continue
+            with self._index_lock:
+                _extend_index(segment, segment.size)
+            k = (seq - segment.first_seq) // INDEX_STRIDE
+            if k >= len(segment.offsets):
+                break
+            for block in _blocks(segment.path, segment.offsets[k], segment.size):
+                if needle is not None and block.isascii():
+                    records = _holding(block, needle)
+                else:
+                    records = block.split(b"\n")
+                for record in records:
+                    line = _decoder.decode(record).line()
+                    if seq <= line.seq < stop and keeps(line):
+                        found.append(line)
+                last = block.rfind(b"\n") + 1
+                newest = _seq_at(block, last)
+                if newest < 0:  # not a record as this version writes them: read it
+                    newest = _decoder.decode(block[last:]).seq
+                looked = max(looked, newest)
+                if looked >= stop - 1:
+                    break
+            seq = looked + 1
+        return found, min(looked, stop - 1)
+
     def _index(self, segment: Segment) -> None:
         """Count the lines of a segment of an earlier server's life, indexing them."""
         with self._index_lock:
@@ -381,9 +427,16 @@ def _line_ends(data: bytes) -> list[int]:
     return ends
 
 
-def _records(path: Path, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    """The records of a segment from offset start up to end (its size when asked), read a
-    chunk at a time; nothing when the segment was rotated away meanwhile."""
+def _records(path: Path, start: int, end: int) -> Iterator[bytes]:
+    """The records of a segment from offset start up to end (its size when asked)."""
+    for block in _blocks(path, start, end):
+        yield from block.split(b"\n")
+
+
+def _blocks(path: Path, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    """The records of a segment from offset start up to end (its size when asked), a chunk's
+    worth of whole records at a time, newline-separated; nothing when the segment was rotated
+    away meanwhile."""
     try:
         file = path.open("rb")
     except FileNotFoundError:
@@ -394,9 +447,26 @@ def _records(path: Path, start: int, end: int, chunk: int = 256 * 1024) -> Itera
         while position < end:
             data = file.read(min(chunk, end - position))
             if not data:
-                return
+                break
             position += len(data)
-            *complete, rest = (rest + data).split(b"\n")
-            yield from complete
+            data = rest + data if rest else data
+            cut = data.rfind(b"\n")
+            rest = data[cut + 1 :]
+            if cut > 0:
+                yield data[:cut]
         if rest:
             yield rest
+
+
+def _holding(block: bytes, needle: bytes) -> list[bytes]:
+    """The records of an ASCII block that hold `needle` once lowercased."""
+    lowered = block.lower()
+    records = []
+    at = lowered.find(needle)
+    while at >= 0:
+        begin = lowered.rfind(b"\n", 0, at) + 1
+        end = lowered.find(b"\n", at)
+        end = len(lowered) if end < 0 else end
+        records.append(block[begin:end])
+        at = lowered.find(needle, end)
+    return records

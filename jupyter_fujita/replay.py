@@ -284,6 +284,44 @@ class LineFilter:
     def apply(self, lines: list[Line]) -> list[Line]:
         return [line for line in lines if self.keeps(line)] if self else lines
 
+    def needle(self) -> bytes | None:
+        """Bytes that the JSON record of every kept line holds once lowercased, if there are
+        such: the disk then decodes only the records that hold them (`LogStore.search`)."""
+        text = self.text
+        if text and text.isascii() and text.isprintable() and not {'"', "\\"} & set(text):
+            return text.encode()  # ASCII's case folding is lower(); JSON leaves it as it is
+        if self.status is not None:
+            return b'"status":' + self.status.rstrip("x").encode()
+        return None
+
+
+async def search_log(cache: ReplayCache, after: int, only: LineFilter, max_lines: int) -> Slice:
+    """The lines after seq `after` that `only` keeps, looking at up to max_lines lines, from
+    disk too, off the event loop; `position` is the last seq looked at."""
+    store = cache.store
+    after = max(after, cache.cleared_through)
+    gap_from = gap_to = None
+    if store is not None and store.failed is None and after + 1 < cache.first_seq:
+        store.flush()
+        if after + 1 < store.first_seq:
+            gap_from, gap_to = after + 1, store.first_seq - 1
+            after = store.first_seq - 1
+        stop = min(cache.first_seq, after + 1 + max_lines)
+        found, looked = await asyncio.to_thread(
+            store.search, after, stop, only.needle(), only.keeps
+        )
+        room = max_lines - (looked - after)
+        if looked > after and (looked + 1 < cache.first_seq or room <= 0):
+            return Slice(found, looked, gap_from, gap_to)
+        if looked > after:  # reached the cache: go on there
+            rest = await search_log(cache, looked, only, room)
+            return Slice(found + rest.lines, rest.position, gap_from, gap_to)
+    piece = cache.read(after, max_lines)
+    lines = await asyncio.to_thread(only.apply, piece.lines)
+    if gap_from is not None:  # the disk's gap, and the cache's after it if any
+        piece.gap_from, piece.gap_to = gap_from, piece.gap_to or gap_to
+    return Slice(lines, piece.position, piece.gap_from, piece.gap_to)
+
 
 async def read_log(
     cache: ReplayCache, after: int, max_lines: int | None = None, max_bytes: int | None = None

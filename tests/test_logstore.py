@@ -9,8 +9,17 @@ import shutil
 import msgspec
 
 from jupyter_fujita.handlers import encode_message
+from jupyter_fujita import logstore
 from jupyter_fujita.logstore import LogStore
-from jupyter_fujita.replay import EARLIER_RUNS, ReplayCache, log_feed, read_encoded, read_log
+from jupyter_fujita.replay import (
+    EARLIER_RUNS,
+    LineFilter,
+    ReplayCache,
+    log_feed,
+    read_encoded,
+    read_log,
+    search_log,
+)
 
 
 async def settle() -> None:
@@ -189,3 +198,67 @@ def test_a_segment_of_the_earlier_layout_meta_nested_still_reads(tmp_path):
     (folder / "1.jsonl").write_bytes(msgspec.json.encode(old) + b"\n")
     line = LogStore(folder).read(0, 1 << 20, 10)[0]
     assert (line.seq, line.text, line.meta) == (1, "x", {"partial": True})
+
+
+async def test_a_search_of_the_disk_finds_what_the_plain_filter_finds(tmp_path, monkeypatch):
+    prefiltered = []
+    holding = logstore._holding
+    monkeypatch.setattr(
+        logstore,
+        "_holding",
+        lambda block, needle: prefiltered.append(needle) or holding(block, needle),
+    )
+    store = LogStore(tmp_path / "log", segment_bytes=8_000)
+    cache = ReplayCache(50, 1 << 20, store)
+    texts = [
+        "plain warning here",
+        "WARNING in capitals",
+        'quoted "warning"',
+        "back\\slash warning",
+        "café WARNING",  # a block that is not ASCII: decoded whole
+        "\u212a kelvin sign folds to k",  # its case folding is ASCII's k
+        "seq stream text: words that are also the record's keys",
+        '"GET /x HTTP/1.1" 500 1',
+        '"GET /y HTTP/1.1" 404 1',
+    ]
+    for batch in range(40):
+        # the first segment's blocks hold other characters than ASCII, the later ones do not
+        batch_texts = (
+            texts if batch < 5 else [text.encode("ascii", "replace").decode() for text in texts]
+        )
+        lines = cache.append("stderr", [f"{batch}: {text}" for text in batch_texts], 1.0)
+        lines[7].meta = {"request": {"method": "GET", "path": "/x", "status": 500}}
+        lines[8].meta = {"request": {"method": "GET", "path": "/y", "status": 404}}
+        await settle()
+    everything = store.read(0, 1 << 30, 10**9) + cache.tail(cache.size)
+    everything = list({line.seq: line for line in everything}.values())
+    assert len(everything) == 40 * len(texts)
+    for only in (
+        LineFilter(text="warning"),
+        LineFilter(text="K"),
+        LineFilter(text='"warning"'),
+        LineFilter(text="seq"),
+        LineFilter(text="é"),
+        LineFilter(status="5xx"),
+        LineFilter(status="404", text="get"),
+        LineFilter(text="nowhere at all"),
+    ):
+        expected = [line.seq for line in only.apply(everything)]
+        found, after = [], 0
+        while after < cache.last_seq:
+            piece = await search_log(cache, after, only, max_lines=70)
+            assert piece.gap_from is None and piece.position > after
+            found += [line.seq for line in piece.lines]
+            after = piece.position
+        assert found == expected, only
+    assert len(LineFilter(text="warning").apply(everything)) == 5 * 40
+    assert {b"warning", b"k", b'"status":5', b"get", b"nowhere at all"} <= set(prefiltered)
+
+
+async def test_a_search_behind_the_disk_budget_says_what_is_gone(tmp_path):
+    store = LogStore(tmp_path / "log", max_bytes=30_000, segment_bytes=10_000)
+    cache = ReplayCache(50, 1 << 20, store)
+    await fill(cache, 40)
+    piece = await search_log(cache, 0, LineFilter(text="l7 "), max_lines=1_000)
+    assert (piece.gap_from, piece.gap_to) == (1, store.first_seq - 1)
+    assert piece.lines and all("l7 " in line.text for line in piece.lines)
