@@ -65,12 +65,12 @@ class LineSplitter:
 
     def _decode(self, block: bytes) -> list[str]:
         limit = self.max_line_bytes
-        if len(block) > limit:
+        if len(block) > limit and max(map(len, raws := block.split(b"\n"))) > limit:
             texts = [
                 self._cut(raw) if len(raw) > limit else raw.decode("utf-8", "replace")
-                for raw in block.split(b"\n")
+                for raw in raws
             ]
-        else:
+        else:  # no line is too long: one decode for all (a chunk of a flood is 64 KiB)
             texts = block.decode("utf-8", "replace").split("\n")
         if b"\r" in block:
             texts = [text.rstrip("\r") for text in texts]

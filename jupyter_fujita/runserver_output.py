@@ -62,6 +62,10 @@ CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$"
 REQUEST_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
+# Each line of a batch joined by newlines: REQUEST_LINE's groups where the line's first quote
+# opens a request, or empty ones. One call reads the request lines of a whole stderr batch (a
+# line quoting something before its request is read on its own, by REQUEST_LINE).
+REQUEST_LINES = re.compile(rf'^(?:[^"\n]*{REQUEST_LINE.pattern})?.*$', re.MULTILINE)
 # Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
 DAPHNE_REQUEST_LINE = re.compile(
     r"^HTTP (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \[(?P<duration>[\d.]+), "
@@ -269,9 +273,34 @@ class RunserverWatcher:
         if lines and lines[0].stream == "stdout" and not partial:
             if not STDOUT_WORTH_READING.search("\n" + "\n".join(line.text for line in lines)):
                 return []
+        if lines and lines[0].stream == "stderr" and not partial:
+            return self._feed_stderr_batch(lines)
         events = []
         for line in lines:
             event = self.feed(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _feed_stderr_batch(self, lines: list[Line]) -> list[Event]:
+        """A stderr batch: its request lines found by one regex call over all of it (the
+        busiest output of a site), each of the other lines read as `feed` reads it."""
+        joined = "\n".join([line.text for line in lines])
+        # One tuple a line (texts hold no newline); colour escapes are read line by line.
+        requests = REQUEST_LINES.findall(joined) if "\x1b" not in joined else []
+        if len(requests) != len(lines):
+            requests = [("", "", "", "")] * len(lines)
+        events = []
+        for line, (method, path, code, size) in zip(lines, requests, strict=True):
+            if (
+                method
+                and self._traceback is None
+                and self._checks_of is None
+                and not line.text.startswith("{")
+            ):
+                self._annotate(line, method, path, code, size)  # what _feed_stderr would do
+                continue
+            event = self._feed_stderr(line)
             if event is not None:
                 events.append(event)
         return events
@@ -445,6 +474,10 @@ class RunserverWatcher:
                 return False
             method, path, code = match.group(1, 2, 3)
             size = "-"
+        self._annotate(line, method, path, code, size)
+        return True
+
+    def _annotate(self, line: Line, method: str, path: str, code: str, size: str) -> None:
         status = int(code)
         request: dict[str, Any] = {
             "method": method,
@@ -458,7 +491,6 @@ class RunserverWatcher:
             if seq is not None:
                 request["traceback_seq"] = seq
         line.meta = {"request": request}
-        return True
 
     def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:
         frame = FRAME.match(text)

@@ -220,3 +220,44 @@ def test_a_reload_is_read_behind_a_logging_prefix(tmp_path):
     watcher = RunserverWatcher(tmp_path)
     text = "[02/Dec/2026 04:50:01][INFO][django.utils.autoreload] /srv/app/views.py changed, reloading."
     assert watcher.feed(Line(1, "stderr", 0.0, text)) == Reloading("/srv/app/views.py")
+
+
+def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
+    """feed_batch's one-regex reading of request lines gives the very events and annotations
+    that reading line by line gives, however the lines are cut into batches."""
+    views = tmp_path / "site" / "views.py"
+    texts = [
+        '[02/Dec/2026 04:50:01] "GET /a/ HTTP/1.1" 200 5',
+        "Internal Server Error: /boom/",
+        "Traceback (most recent call last):",
+        f'  File "{views}", line 9, in boom',
+        "    raise ValueError('x')",
+        '[02/Dec/2026 04:50:02] "GET /in/the/traceback HTTP/1.1" 200 5',  # another thread's
+        "ValueError: x",
+        '[02/Dec/2026 04:50:02] "GET /boom/ HTTP/1.1" 500 145',
+        '{"message": "\\"GET /j/ HTTP/1.1\\" 404 3"}',
+        '\x1b[32mINFO\x1b[0m "GET /colour/ HTTP/1.1" 200 1',
+        "HTTP GET /daphne/ 404 [0.01, 127.0.0.1:46516]",
+        "",
+        'a line that says " nothing"',
+        f"{views} changed, reloading.",
+        "Error: That port is already in use.",
+        '[02/Dec/2026 04:50:03] "POST /b/?q=1 HTTP/1.1" 302 0',
+        "Exception in thread django-main-thread:",
+        "Traceback (most recent call last):",
+        f'  File "{views}", line 3, in <module>',
+        "SyntaxError: invalid syntax",
+        '[02/Dec/2026 04:50:04] "GET /c/ HTTP/1.1" 200 -',
+    ]
+    one_by_one = [Line(seq, "stderr", 0.0, text) for seq, text in enumerate(texts, 1)]
+    watcher = RunserverWatcher(tmp_path)
+    expected = [event for line in one_by_one if (event := watcher.feed(line)) is not None]
+    assert len(expected) >= 3  # the reload, the port, the syntax error
+    assert sum(bool(line.meta and "request" in line.meta) for line in one_by_one) >= 7
+    for size in (1, 2, 3, 7, len(texts)):
+        batched = [Line(seq, "stderr", 0.0, text) for seq, text in enumerate(texts, 1)]
+        watcher, events = RunserverWatcher(tmp_path), []
+        for start in range(0, len(batched), size):
+            events += watcher.feed_batch(batched[start : start + size])
+        assert events == expected, size
+        assert [line.meta for line in batched] == [line.meta for line in one_by_one], size
