@@ -127,9 +127,9 @@ class ReplayCache:
         self._pre.extend(islice(accumulate(map(len, texts), initial=self._pre[-1]), 1, None))
         self._next_seq = first + count
         self._trim()
+        self._wake()  # first: the readers' turn comes before the disk's write (latency)
         if self.store is not None:
             self.store.append(new)
-        self._wake()
         return new
 
     def clear(self) -> None:

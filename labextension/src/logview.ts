@@ -19,6 +19,13 @@ import { ILogModel, LogEntry } from './tokens';
 export const MAX_RENDERED = 2000;
 /** How many entries "Show earlier lines" (or scrolling down an old window) adds. */
 const STEP = 1000;
+/**
+ * While following, at most this many entries are drawn in one frame. The viewport shows a few
+ * dozen; drawing all of a flood's thousands a frame is what made the page slow (a new node's
+ * style and layout cost the frame, not the script). The window grows back to MAX_RENDERED in
+ * the frames after the flood.
+ */
+const FRAME_ENTRIES = 100;
 /** Within this many pixels of the bottom counts as at the bottom. */
 const SLACK_PX = 8;
 
@@ -143,7 +150,12 @@ export class LogView extends Widget {
     if (this._stale) {
       this._renderTail();
     } else if (this._following) {
-      this._extendDown(Infinity);
+      if (this._unrendered() > FRAME_ENTRIES) {
+        this._renderTail(FRAME_ENTRIES);
+      } else {
+        this._extendDown(Infinity);
+        this._growUp();
+      }
       this._lines.refreshSummaries();
       if (this._followTail) {
         this._scrollToBottom();
@@ -187,13 +199,34 @@ export class LogView extends Widget {
     this._updateButtons();
   }
 
-  /** Render the last MAX_RENDERED matching entries. */
-  private _renderTail(): void {
+  /** Entries after the window: what the next frame would draw. */
+  private _unrendered(): number {
+    const entries = this._model.entries;
+    if (entries.length === 0 || this._endKey === null) {
+      return entries.length;
+    }
+    return entries[entries.length - 1].key - this._endKey;
+  }
+
+  /** After a flood drew only the tail: bring the window back to MAX_RENDERED, a frame's worth
+   * at a time. */
+  private _growUp(): void {
+    if (this._keys.length < MAX_RENDERED && this._startKey !== null) {
+      const before = this._startKey;
+      this._extendUp(Math.min(FRAME_ENTRIES, MAX_RENDERED - this._keys.length));
+      if (this._startKey !== before) {
+        this._schedule();
+      }
+    }
+  }
+
+  /** Render the last `count` matching entries. */
+  private _renderTail(count = MAX_RENDERED): void {
     const entries = this._model.entries;
     let from = entries.length;
-    for (let count = 0; from > 0 && count < MAX_RENDERED; from--) {
+    for (let matched = 0; from > 0 && matched < count; from--) {
       if (this._matches(entries[from - 1])) {
-        count++;
+        matched++;
       }
     }
     this._renderWindow(from, entries.length);
@@ -281,31 +314,35 @@ export class LogView extends Widget {
       return;
     }
     const list = this._list;
+    // One removal of the whole run: a node at a time made the page lay out again each time.
+    const range = document.createRange();
     if (side === 'top') {
-      this._keepViewport(() => {
-        for (let n = 0; n < excess; n++) {
-          list.firstElementChild?.remove();
-        }
-      });
+      range.setStartBefore(list.firstElementChild!);
+      range.setEndAfter(list.children[excess - 1]);
+      this._keepViewport(() => range.deleteContents());
       this._keys.splice(0, excess);
       this._startKey = this._keys[0];
     } else {
-      for (let n = 0; n < excess; n++) {
-        list.lastElementChild?.remove();
-      }
+      range.setStartBefore(list.children[list.children.length - excess]);
+      range.setEndAfter(list.lastElementChild!);
+      range.deleteContents();
       this._keys.length = MAX_RENDERED;
       this._endKey = this._keys[this._keys.length - 1];
     }
   }
 
-  /** Change the DOM above the viewport without moving what the user reads. */
+  /** Change the DOM above the viewport without moving what the user reads. While following
+   * the tail there is nothing to keep (the next step scrolls to the bottom): no size is read,
+   * which would make the page lay out the whole window at once. */
   private _keepViewport(change: () => void): void {
+    if (this._following) {
+      change();
+      return;
+    }
     const list = this._list;
     const before = list.scrollHeight;
     change();
-    if (!this._following) {
-      list.scrollTop += list.scrollHeight - before;
-    }
+    list.scrollTop += list.scrollHeight - before;
   }
 
   private _tryReveal(seq: number): void {
