@@ -29,8 +29,9 @@ LINE_OVERHEAD = 140
 # About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
 LINE_JSON = 70
 # A reader behind the cache reads this many messages' worth from disk per trip to a thread (a
-# trip costs more than the reading), and sends them one message at a time, paced as ever.
-DISK_MESSAGES = 8
+# trip costs more than the reading), and sends them one message at a time, paced as ever: with
+# the WebSocket's 256 KiB messages, 512 KiB a trip, what a reader holds at most.
+DISK_MESSAGES = 2
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
 
 
