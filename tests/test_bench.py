@@ -16,24 +16,25 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
 # Each ratio the design claims ahead of its peer (ours ÷ peer; for ms and bytes, the peer ÷
 # ours), with the floor a quick run on a loaded CI machine must keep. Where the product is ahead
-# today the floor is 1; where it is not yet (request lines, one client: see docs/performance.md)
-# the floor sits well below today's ratio and well above a tenfold slowdown.
+# today the floor is 1 or more; where it is not yet (request lines, one client: see
+# docs/performance.md) the floor sits well below today's ratio and well above a tenfold slowdown.
 AHEAD = {
     "ingest_markers": 1.0,
     "ingest_requests": 0.15,
-    "e2e_1_client_markers": 0.25,
-    "e2e_1_client_requests": 0.03,
+    "e2e_1_client_markers": 0.5,
+    "e2e_1_client_requests": 0.05,
     "e2e_50_clients_requests": 1.0,
-    "e2e_50_clients_markers": 1.0,
-    "e2e_django_view": 0.2,
+    "e2e_50_clients_markers": 2.0,
+    "e2e_django_view": 0.5,
     "latency_p50": 0.25,
     "replay_10k": 1.0,
     "replay_100k_blocking": 1.0,
     "memory_per_line": 0.9,
 }
-# What issue 15 asks of the log on disk, at a tenth of its bar where the quick run's figure is a
-# speed on a loaded machine; in full where it is a bound the product keeps.
-FLOORS = {"ingest_markers": 100_000, "search_disk": 5}  # lines/s, MB/s
+# What issue 15 asks of the log on disk, as floors a quick run on a loaded machine keeps: ingest
+# at a tenth of its bar, search at 40% of it (today's figure is several times the bar); in full
+# where it is a bound the product keeps.
+FLOORS = {"ingest_markers": 100_000, "search_disk": 20}  # lines/s, MB/s
 CEILINGS = {"stalled_rss_growth": 32}  # MB
 
 
