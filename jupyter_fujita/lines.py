@@ -65,12 +65,12 @@ class LineSplitter:
 
     def _decode(self, block: bytes) -> list[str]:
         limit = self.max_line_bytes
-        if len(block) > limit and max(map(len, raws := block.split(b"\n"))) > limit:
+        if _has_longer_line(block, limit):
             texts = [
                 self._cut(raw) if len(raw) > limit else raw.decode("utf-8", "replace")
-                for raw in raws
+                for raw in block.split(b"\n")
             ]
-        else:  # no line is too long: one decode for all (a chunk of a flood is 64 KiB)
+        else:  # no line is too long: one decode for all
             texts = block.decode("utf-8", "replace").split("\n")
         if b"\r" in block:
             texts = [text.rstrip("\r") for text in texts]
@@ -79,3 +79,15 @@ class LineSplitter:
     def _cut(self, raw: bytes) -> str:
         head = raw[: self.max_line_bytes].decode("utf-8", "replace")
         return f"{head} [… line cut at {self.max_line_bytes} bytes]"
+
+
+def _has_longer_line(block: bytes, limit: int) -> bool:
+    """Whether a line of block (newline-separated) is longer than limit bytes: a few rfind
+    calls a block, however many lines it holds."""
+    start, end = 0, len(block)
+    while end - start > limit:
+        newline = block.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return True
+        start = newline + 1
+    return False

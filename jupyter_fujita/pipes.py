@@ -8,6 +8,7 @@ user answers.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from collections.abc import Callable
 
 from tornado.iostream import PipeIOStream, StreamClosedError
@@ -15,7 +16,10 @@ from tornado.process import Subprocess
 
 from .lines import LineSplitter
 
-READ_CHUNK = 64 * 1024
+# A pipe holds this much (Linux's default is 64 KiB) and one read takes up to this much: under a
+# flood, each read's fixed cost (a loop turn, a wake-up of the readers, a disk write) is then
+# shared by ~2,600 lines of 100 bytes instead of ~650.
+READ_CHUNK = 256 * 1024
 PARTIAL_IDLE = 0.25  # an unterminated tail idle this long is published (a prompt, say)
 DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to say EOF
 
@@ -28,6 +32,7 @@ async def read_pipe(stream: PipeIOStream, max_line_bytes: int, publish: Publish)
     not lost."""
     splitter = LineSplitter(max_line_bytes)
     loop = asyncio.get_running_loop()
+    _widen(stream)
     try:
         while True:
             data = await stream.read_bytes(READ_CHUNK, partial=True)
@@ -45,6 +50,15 @@ async def read_pipe(stream: PipeIOStream, max_line_bytes: int, publish: Publish)
         texts = splitter.flush()
         if texts:
             publish(texts, False)
+
+
+def _widen(stream: PipeIOStream) -> None:
+    """Let the pipe hold READ_CHUNK bytes, and each read take as much."""
+    stream.read_chunk_size = READ_CHUNK
+    try:
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, READ_CHUNK)
+    except (OSError, AttributeError):
+        pass  # not Linux, or past the system's limit: the pipe stays as it was, and works
 
 
 def _publish_idle_tail(splitter: LineSplitter, fed: int, publish: Publish) -> None:

@@ -23,6 +23,7 @@ import ast
 import json
 import os
 import re
+from operator import attrgetter
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ REQUEST_LINE = re.compile(
 # opens a request, or empty ones. One call reads the request lines of a whole stderr batch (a
 # line quoting something before its request is read on its own, by REQUEST_LINE).
 REQUEST_LINES = re.compile(rf'^(?:[^"\n]*{REQUEST_LINE.pattern})?.*$', re.MULTILINE)
+_text = attrgetter("text")  # a batch's texts without a Python frame a line
 # Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
 DAPHNE_REQUEST_LINE = re.compile(
     r"^HTTP (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \[(?P<duration>[\d.]+), "
@@ -271,7 +273,7 @@ class RunserverWatcher:
         per-line work in a flood that holds nothing read there; stderr is read line by line
         (tracebacks span lines)."""
         if lines and lines[0].stream == "stdout" and not partial:
-            if not STDOUT_WORTH_READING.search("\n" + "\n".join(line.text for line in lines)):
+            if not STDOUT_WORTH_READING.search("\n" + "\n".join(map(_text, lines))):
                 return []
         if lines and lines[0].stream == "stderr" and not partial:
             return self._feed_stderr_batch(lines)
@@ -285,7 +287,7 @@ class RunserverWatcher:
     def _feed_stderr_batch(self, lines: list[Line]) -> list[Event]:
         """A stderr batch: its request lines found by one regex call over all of it (the
         busiest output of a site), each of the other lines read as `feed` reads it."""
-        joined = "\n".join([line.text for line in lines])
+        joined = "\n".join(map(_text, lines))
         # One tuple a line (texts hold no newline); colour escapes are read line by line.
         requests = REQUEST_LINES.findall(joined) if "\x1b" not in joined else []
         if len(requests) != len(lines):

@@ -8,6 +8,8 @@ msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, Literal
 
 import msgspec
@@ -124,10 +126,12 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     meta: dict[str, Any] | None = None
 
 
-def wire_lines(lines: list[Line]) -> list[Line | dict[str, Any]]:
+def wire_lines(lines: list[Line]) -> Sequence[Line | dict[str, Any]]:
     """Lines ready for msgspec to encode as the API sends them: a plain Line as itself, one with
     meta through line_json. The log on disk holds the same records (logstore.py), so a reader
     behind the cache is sent them as they lie there."""
+    if not any(map(_meta, lines)):  # most batches: no Python frame a line
+        return lines
     return [line if line.meta is None else line_json(line) for line in lines]
 
 
@@ -153,6 +157,9 @@ class StoredLine(msgspec.Struct):
             if value is not None:
                 meta[key] = value
         return Line(self.seq, self.stream, self.time, self.text, meta)
+
+
+_meta = attrgetter("meta")
 
 
 def line_json(line: Line) -> dict[str, Any]:

@@ -54,3 +54,18 @@ def test_ten_megabyte_line_keeps_memory_bounded():
         assert len(splitter.pending) <= 64 * 1024
     published += splitter.feed(b"\n")
     assert len(published) == 1
+
+
+def test_a_line_over_the_limit_is_found_in_a_block_of_any_size():
+    from jupyter_fujita.lines import _has_longer_line
+
+    for lengths in ([10] * 50, [10, 40, 10], [41], [40, 0, 40, 1, 40], [39, 41, 3], [0, 0, 60]):
+        block = b"\n".join(b"x" * n for n in lengths)
+        assert _has_longer_line(block, 40) == (max(lengths) > 40), lengths
+    # a flood's 256 KiB read with one overlong line in it: cut, the rest kept whole
+    splitter = LineSplitter(max_line_bytes=1_000)
+    chunk = b"a" * 99 + b"\n"
+    data = chunk * 1_000 + b"b" * 5_000 + b"\n" + chunk * 1_000
+    texts = splitter.feed(data)
+    assert len(texts) == 2_001 and texts[1_000].endswith("[… line cut at 1000 bytes]")
+    assert texts[0] == texts[-1] == "a" * 99
