@@ -125,12 +125,13 @@ def parts() -> dict[str, dict[str, int]]:
     """What one cached line is made of, in bytes (sys.getsizeof, which counts the cycle
     collector's header of the objects it tracks): why the totals are what they are."""
     text = "x" * (LINE_BYTES - 1)
-    ours = ReplayCache(DEFAULT_LINES, DEFAULT_BYTES).append("stdout", [text], 0.0)[0]
+    cache = ReplayCache(DEFAULT_LINES, DEFAULT_BYTES)
+    ours = cache.append("stdout", [text], 0.0)[0]
     lean = LeanLine(1_000_000, "stdout", 0.0, text)
     seq = sys.getsizeof(1_000_000)
     return {
         "ours": {"text": sys.getsizeof(text), "record (Line, gc=False)": sys.getsizeof(ours),
-                 "seq int": seq, "list slot": 8, "prefix sum": 8},
+                 "seq int": seq, "list slot": 8, "prefix sum": cache._pre.itemsize},
         "peer": {"text": sys.getsizeof(text), "record (slots dataclass)": sys.getsizeof(lean),
                  "seq int": seq, "list slot": 8},
     }  # fmt: skip

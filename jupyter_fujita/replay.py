@@ -14,7 +14,7 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, repeat
 from typing import TYPE_CHECKING, Any, cast
 
 from .broadcast import Broadcast
@@ -32,6 +32,8 @@ LINE_JSON = 70
 # trip costs more than the reading), and sends them one message at a time, paced as ever: with
 # the WebSocket's 256 KiB messages, 512 KiB a trip, what a reader holds at most.
 DISK_MESSAGES = 2
+# _pre's sums lose their first value once past this (see _add_sums).
+PRE_REBASE = 1 << 30
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
 
 
@@ -68,7 +70,7 @@ class ReplayCache:
         self._bytes = 0
         # _pre[i]: characters of text in _lines[:i] (len(_lines) + 1 entries): the size of any
         # run of lines in O(1), so a byte bound is found by bisection, not by walking lines
-        self._pre = array("q", [0])
+        self._pre = array("i", [0])
         self._next_seq = 1
         # Names this log for its whole life: a reader resuming with a seq from another log (an
         # earlier Jupyter server's) is told to start over instead of being handed a false tail.
@@ -107,9 +109,7 @@ class ReplayCache:
         if not earlier or earlier[-1].seq + 1 != store.next_seq:
             return  # lines lost with a killed server: no tail to show in order
         self._lines.extend(earlier)
-        self._pre.extend(
-            islice(accumulate((len(line.text) for line in earlier), initial=0), 1, None)
-        )
+        self._add_sums([line.text for line in earlier])
         self._trim()
         self.append("fujita", [EARLIER_RUNS], earlier[-1].time)
 
@@ -125,7 +125,7 @@ class ReplayCache:
         count = len(texts)
         new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
-        self._pre.extend(islice(accumulate(map(len, texts), initial=self._pre[-1]), 1, None))
+        self._add_sums(texts)
         self._next_seq = first + count
         self._trim()
         self._wake()  # first: the readers' turn comes before the disk's write (latency)
@@ -137,12 +137,29 @@ class ReplayCache:
         if self.store is not None:
             self.store.clear()
         self._lines = []
-        self._pre = array("q", [0])
+        self._pre = array("i", [0])
         self._head = 0
         self._bytes = 0
         self._cleared_through = self.last_seq
         self.clears += 1
         self._wake()
+
+    def _add_sums(self, texts: list[str]) -> None:
+        """Extend _pre by the texts' running sums. They are 4-byte numbers (a cached line costs
+        4 bytes less than with 8-byte ones), kept small by taking the first off once they pass
+        PRE_REBASE, and widened to 8 bytes should one not fit (a cache of gigabytes)."""
+        pre = self._pre
+        if pre[-1] > PRE_REBASE and pre[0] > PRE_REBASE // 2:
+            base = pre[0]
+            pre = self._pre = array(pre.typecode, [total - base for total in pre])
+        size = len(pre)
+        try:
+            pre.extend(accumulate(map(len, texts), initial=pre[-1]))
+        except OverflowError:
+            del pre[size:]
+            pre = self._pre = array("q", pre)
+            pre.extend(accumulate(map(len, texts), initial=pre[-1]))
+        del pre[size]  # the initial sum, there already
 
     def _weight(self, start: int, stop: int, per_line: int) -> int:
         """Characters of _lines[start:stop], plus per_line for each line."""

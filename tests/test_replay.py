@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from jupyter_fujita.replay import LINE_OVERHEAD, ReplayCache, log_feed
+from jupyter_fujita import replay
+from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, ReplayCache, log_feed
 
 
 def test_cache_keeps_the_newest_lines_within_its_line_bound():
@@ -99,3 +100,43 @@ async def test_waiters_wake_on_new_lines_and_on_clear():
 def test_cache_refuses_a_size_of_nothing():
     with pytest.raises(ValueError):
         ReplayCache(max_lines=0)
+
+
+class Sized(str):
+    """A text that says it is this long: a cache of gigabytes without the gigabytes."""
+
+    size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def big(size: int) -> Sized:
+    text = Sized("x")
+    text.size = size
+    return text
+
+
+def test_the_sums_behind_the_byte_budget_stay_right_past_four_bytes(monkeypatch):
+    monkeypatch.setattr(replay, "PRE_REBASE", 10_000)
+    cache = ReplayCache(max_lines=50, max_bytes=1 << 40)
+    rebased, last_sum = 0, 0
+    for batch in range(600):  # past a compaction of the ring: the first sum is taken off
+        cache.append("stdout", [f"{batch:03} {'y' * 300}"] * 10, 1.0)
+        rebased += cache._pre[-1] < last_sum
+        last_sum = cache._pre[-1]
+    assert rebased and cache._pre.typecode == "i"
+
+    def json_bytes(lines):
+        return sum(len(line.text) + LINE_JSON for line in lines)
+
+    tail = cache.tail(50)
+    assert cache.nbytes == sum(len(line.text) for line in tail) + 50 * LINE_OVERHEAD
+    piece = cache.read(cache.last_seq - 50, max_bytes=json_bytes(tail[:7]))
+    assert piece.lines == tail[:7]
+    # sums past what 4 bytes hold: 8-byte sums from then on, the budget still right
+    lines = cache.append("stdout", [big(3 << 30), big(3 << 30), "small"], 1.0)
+    assert cache._pre.typecode == "q"
+    assert cache.nbytes == sum(len(line.text) for line in cache.tail(50)) + 50 * LINE_OVERHEAD
+    assert cache.read(cache.last_seq - 3, max_bytes=1 << 31).lines == lines[:1]
+    assert cache.read(cache.last_seq - 2, max_bytes=(3 << 30) + 80).lines == lines[1:]
