@@ -57,7 +57,9 @@ METHOD = """\
 - **The page**: a real `jupyter lab` with the installed labextension in Debian's Chromium
   (Playwright, headless): the page asks a view for the flood; from the view's response to the
   first animation frame showing its last line; the longest task (PerformanceObserver
-  `longtask`) and frames per second (`requestAnimationFrame`) over the same window.
+  `longtask`) and frames per second (`requestAnimationFrame`) over the same window. Where the
+  page's time went: Chromium's sampling profiler (by function) and its trace (by kind of work:
+  script, style, layout, paint), each in one more sidebar flood.
 """
 
 
@@ -119,6 +121,10 @@ def profile_text(figure: dict) -> list[str]:
         top = ", ".join(f"`{row['function']}` {fmt_share(row['share'])}" for row in spy["top"][:8])
         tool = spy.get("tool", "py-spy on our server")
         out.append(f"- {tool}, {spy['samples']:,} samples: {top}.")
+    trace = detail.get("trace_ours")
+    if isinstance(trace, dict) and trace.get("ms"):
+        spent = ", ".join(f"{what} {ms:,.0f} ms" for what, ms in trace["ms"].items())
+        out.append(f"- {trace['tool']}: its tasks {trace['tasks_ms']:,.0f} ms in all; {spent}.")
     for side in ("ours", "peer"):
         rows = detail.get(f"profile_{side}")
         if isinstance(rows, list) and rows:
@@ -184,7 +190,7 @@ def figure_facts(figure: dict) -> list[str]:
             f"at every 5 ms while it was held; innermost first): {looks}."
         )
     for key, value in figure["detail"].items():
-        if key.startswith("profile_") or key.endswith("_lost_kinds"):
+        if key.startswith(("profile_", "trace_")) or key.endswith("_lost_kinds"):
             continue
         if key in ("held_in", "during", "busy_ms", "over_20ms"):
             continue
@@ -199,8 +205,7 @@ def machine_text(results: dict) -> list[str]:
     load = ", ".join(f"{x:.2f}" for x in m["loadavg_at_start"])
     end = results.get("loadavg_at_end")
     lines = [
-        f"- {m['nproc']} cores: {m['cpu']}; shared with other engineers' test runs while the "
-        f"bench ran: load average {load} at the start"
+        f"- {m['nproc']} cores: {m['cpu']}; load average {load} at the start"
         + (f", {', '.join(f'{x:.2f}' for x in end)} at the end" if end else "")
         + ".",
         f"- Python {m['python']} on {m['platform']}",

@@ -16,6 +16,7 @@ page's own clock says when the view returned), once for each side; in the page:
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from typing import Any
 
@@ -177,6 +178,9 @@ async def page_figures(bench: Any) -> None:
                 last_line.detail["profile_ours"] = await profiled(
                     page, lambda: flood("sidebar", lab.django_port)
                 )
+                last_line.detail["trace_ours"] = await traced(
+                    browser, page, lambda: flood("sidebar", lab.django_port)
+                )
         finally:
             await browser.close()
     read_off(longest, runs, "longest")
@@ -220,4 +224,53 @@ async def profiled(page: Any, run: Any, top: int = 15) -> dict[str, Any]:
         "tool": "Chromium's sampling profiler on the page (one more sidebar flood), self time",
         "samples": total,
         "top": [{"function": name, "share": count / total} for name, count in ranked],
+    }
+
+
+# What the page's main thread does, as Chromium's trace names it (devtools.timeline): running
+# script, and the rendering steps a frame takes.
+TRACED = {
+    "FunctionCall": "script (functions called)",
+    "EventDispatch": "script (events: WebSocket messages)",
+    "FireAnimationFrame": "script (animation frames)",
+    "UpdateLayoutTree": "style recalculation",
+    "Layout": "layout",
+    "PrePaint": "pre-paint",
+    "Paint": "paint",
+    "Layerize": "layerize",
+    "MajorGC": "garbage collection (major)",
+    "MinorGC": "garbage collection (minor)",
+}
+
+
+async def traced(browser: Any, page: Any, run: Any) -> dict[str, Any]:
+    """One more flood with Chromium's tracing on: the time the page's main thread spent in
+    each kind of work (events nest: a layout that script forced counts in both)."""
+    await browser.start_tracing(
+        page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"]
+    )
+    try:
+        await run()
+    finally:
+        trace = json.loads(await browser.stop_tracing())
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    main = {
+        (event["pid"], event["tid"])
+        for event in events
+        if event.get("name") == "thread_name" and event["args"].get("name") == "CrRendererMain"
+    }
+    spent: dict[str, float] = {}
+    tasks = 0.0
+    for event in events:
+        if (event.get("pid"), event.get("tid")) not in main or event.get("ph") != "X":
+            continue
+        if event["name"] in ("RunTask", "ThreadControllerImpl::RunTask"):
+            tasks += event.get("dur", 0) / 1000  # every task, the frames' included
+        what = TRACED.get(event["name"])
+        if what is not None:
+            spent[what] = spent.get(what, 0.0) + event.get("dur", 0) / 1000
+    return {
+        "tool": "Chromium's trace of the page's main thread (one more sidebar flood), ms",
+        "tasks_ms": round(tasks, 1),
+        "ms": {what: round(ms, 1) for what, ms in sorted(spent.items(), key=lambda x: -x[1])},
     }
