@@ -71,6 +71,8 @@ def steady_rates(clients: list[WSClient], end: float) -> dict[str, float]:
     if clients[0].first_hit_time is None:
         return {"total_rate": 0.0, "rate": 0.0}
     start = min(c.first_hit_time for c in clients)
+    if end <= start:  # every line came in one read (a small burst, as a warm-up's): no window
+        return {"total_rate": 0.0, "rate": 0.0}
     first = min(clients, key=lambda c: c.first_hit_time)
     delivered = sum(c.count for c in clients) - first.first_hit_count
     return {
