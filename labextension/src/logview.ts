@@ -25,7 +25,7 @@ const STEP = 1000;
  * style and layout cost the frame, not the script). The window grows back to MAX_RENDERED in
  * the frames after the flood.
  */
-const FRAME_ENTRIES = 100;
+const FRAME_ENTRIES = 50;
 /** Within this many pixels of the bottom counts as at the bottom. */
 const SLACK_PX = 8;
 
