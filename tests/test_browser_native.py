@@ -233,7 +233,8 @@ async def test_notifications_follow_the_notify_settings(fresh):
     async with lab_page(fresh, "native-notify") as ui:
         form = await open_django_settings(ui)
         await form.get_by_label("Notify on crash").uncheck()
-        await ui.page.wait_for_timeout(300)  # the setting reaches the page
+        await wait_for(lambda: '"notifyOnCrash": false' in saved_settings(fresh), 10, "the setting")
+        await ui.page.wait_for_timeout(300)  # the page's registry has it before the server
         settings.write_text(original.replace("DEBUG = True", "DEBUG = (True"))
         try:
             await ui.run_command("Start Django")
@@ -241,7 +242,10 @@ async def test_notifications_follow_the_notify_settings(fresh):
             await ui.page.wait_for_timeout(1_000)  # a toast would be up by now
             assert await ui.page.locator(".Toastify__toast", has_text="SyntaxError").count() == 0
             await form.get_by_label("Notify on crash").check()
-            await ui.page.wait_for_timeout(300)
+            await wait_for(
+                lambda: '"notifyOnCrash": false' not in saved_settings(fresh), 10, "the setting"
+            )
+            await ui.page.wait_for_timeout(300)  # the page's registry has it before the server
             await ui.run_command("Restart Django")
             toast = ui.page.locator(".Toastify__toast", has_text="SyntaxError")
             await expect(toast).to_be_visible(timeout=15_000)

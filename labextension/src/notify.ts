@@ -45,9 +45,13 @@ export class CrashNotifier implements IDisposable {
   }
 
   private _onStatus(status: IStatus, previous: IStatus): void {
-    const crashed = status.state === 'crashed' && previous.state !== 'crashed';
-    const broken = status.state === 'broken' && previous.state !== 'broken';
     const newError = status.error !== null && !sameError(status.error, previous.error);
+    // The status socket sends the latest status, so a restart that crashes again may arrive as
+    // crashed → crashed: a new error or a new end is a new crash.
+    const crashed =
+      status.state === 'crashed' &&
+      (previous.state !== 'crashed' || newError || status.ended !== previous.ended);
+    const broken = status.state === 'broken' && previous.state !== 'broken';
     const { notifyOnCrash, notifyOnBroken } = this._settings();
     const id = this._ids.get(status.name);
     if ((crashed && notifyOnCrash) || (!crashed && (broken || newError) && notifyOnBroken)) {
