@@ -31,7 +31,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import msgspec
 
@@ -58,6 +58,15 @@ class Segment:
     @property
     def last_seq(self) -> int:
         return self.first_seq + self.count - 1
+
+
+class Place(NamedTuple):
+    """Where a seq's record is found: its segment, the offset of the index entry at or before
+    it, and how many records lie between that entry and it."""
+
+    segment: Segment
+    offset: int
+    skip: int
 
 
 class LogStore:
@@ -210,37 +219,26 @@ class LogStore:
     def read(self, after: int, max_bytes: int, stop: int) -> list[Line]:
         """Lines with after < seq < stop, oldest first, about max_bytes of them (at least one
         when any is there). Lines older than first_seq are gone: the caller reports the gap."""
-        segments = list(self._segments)
-        firsts = [segment.first_seq for segment in segments]
-        at = bisect_right(firsts, after + 1) - 1
         out: list[Line] = []
         budget = max_bytes
         seq = max(after + 1, self.first_seq)
-        while 0 <= at < len(segments) and seq < stop and budget > 0:
-            segment = segments[at]
-            if segment.count < 0:
-                self._index(segment)
-            if seq > segment.last_seq:
-                at += 1
-                continue
-            lines = self._read_segment(segment, seq, budget, stop)
+        while seq < stop and budget > 0:
+            place = self._locate(seq)
+            if place is None:
+                break
+            lines = self._read_segment(place, seq, budget, stop)
             if not lines:
                 break
             out += lines
             budget -= sum(len(line.text) + 60 for line in lines)
             seq = lines[-1].seq + 1
-            at += 1
         return out
 
-    def _read_segment(self, segment: Segment, seq: int, budget: int, stop: int) -> list[Line]:
-        with self._index_lock:
-            _extend_index(segment, segment.size)
-        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
-        if k >= len(segment.offsets):
-            return []
+    def _read_segment(self, place: Place, seq: int, budget: int, stop: int) -> list[Line]:
+        segment, offset, skip = place
         lines: list[Line] = []
         spent = 0
-        for record in _records(segment.path, segment.offsets[k], segment.size):
+        for record in _records(segment.path, offset, segment.size):
             if skip:
                 skip -= 1
                 continue
@@ -258,24 +256,12 @@ class LogStore:
     def read_encoded(self, after: int, max_bytes: int) -> EncodedLines | None:
         """The records after seq `after` as they lie on disk, from one segment, about max_bytes
         of them (at least one); None when there are none, or the index does not hold."""
-        segments = list(self._segments)
         seq = max(after + 1, self.first_seq)
-        at = bisect_right([segment.first_seq for segment in segments], seq) - 1
-        while 0 <= at < len(segments):
-            segment = segments[at]
-            if segment.count < 0:
-                self._index(segment)
-            if seq <= segment.last_seq:
-                break
-            at += 1
-        else:
+        place = self._locate(seq)
+        if place is None:
             return None
-        with self._index_lock:
-            _extend_index(segment, segment.size)
-        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
-        if k >= len(segment.offsets):
-            return None
-        data = _whole_records(segment.path, segment.offsets[k], segment.size, skip, max_bytes)
+        segment, offset, skip = place
+        data = _whole_records(segment.path, offset, segment.size, skip, max_bytes)
         if not data or _seq_at(data, 0) != seq:
             return None  # rotated away meanwhile, or a segment that is not what its index says
         return EncodedLines(data, _seq_at(data, data.rfind(b"\n") + 1))
@@ -292,22 +278,13 @@ class LogStore:
         """
         found: list[Line] = []
         looked = after
-        segments = list(self._segments)
         seq = max(after + 1, self.first_seq)
-        at = bisect_right([segment.first_seq for segment in segments], seq) - 1
-        while 0 <= at < len(segments) and seq < stop:
-            segment = segments[at]
-            at += 1
-            if segment.count < 0:
-                self._index(segment)
-            if seq > segment.last_seq:
-                continue
-            with self._index_lock:
-                _extend_index(segment, segment.size)
-            k = (seq - segment.first_seq) // INDEX_STRIDE
-            if k >= len(segment.offsets):
+        while seq < stop:
+            place = self._locate(seq)
+            if place is None:
                 break
-            for block in _blocks(segment.path, segment.offsets[k], segment.size):
+            segment, offset, _ = place  # the records before seq are filtered out by their seq
+            for block in _blocks(segment.path, offset, segment.size):
                 if needle is not None and block.isascii():
                     records = _holding(block, needle)
                 else:
@@ -323,8 +300,31 @@ class LogStore:
                 looked = max(looked, newest)
                 if looked >= stop - 1:
                     break
+            if looked < seq:
+                break  # rotated away under the search
             seq = looked + 1
         return found, min(looked, stop - 1)
+
+    def _locate(self, seq: int) -> Place | None:
+        """Where the record of `seq` is, its segment indexed as far as it is written; None when
+        no segment holds it."""
+        segments = list(self._segments)
+        at = bisect_right([segment.first_seq for segment in segments], seq) - 1
+        while 0 <= at < len(segments):
+            segment = segments[at]
+            if segment.count < 0:
+                self._index(segment)
+            if seq <= segment.last_seq:
+                break
+            at += 1
+        else:
+            return None
+        with self._index_lock:
+            _extend_index(segment, segment.size)
+        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
+        if k >= len(segment.offsets):
+            return None
+        return Place(segment, segment.offsets[k], skip)
 
     def _index(self, segment: Segment) -> None:
         """Count the lines of a segment of an earlier server's life, indexing them."""

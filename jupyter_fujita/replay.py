@@ -313,17 +313,30 @@ class LineFilter:
         return None
 
 
+def _behind_cache(
+    cache: ReplayCache, after: int
+) -> tuple[LogStore, int, int | None, int | None] | None:
+    """For a reader after seq `after` (past any clear) whose next lines have left the cache and
+    are to be read from disk: the store, flushed (lines that left the cache this turn are on
+    disk now), the position to read after, and the gap of what left the disk budget before it.
+    None when the next lines are in the cache, or there is no disk to read."""
+    store = cache.store
+    if store is None or store.failed is not None or after + 1 >= cache.first_seq:
+        return None
+    store.flush()
+    if after + 1 < store.first_seq:
+        return store, store.first_seq - 1, after + 1, store.first_seq - 1
+    return store, after, None, None
+
+
 async def search_log(cache: ReplayCache, after: int, only: LineFilter, max_lines: int) -> Slice:
     """The lines after seq `after` that `only` keeps, looking at up to max_lines lines, from
     disk too, off the event loop; `position` is the last seq looked at."""
-    store = cache.store
     after = max(after, cache.cleared_through)
     gap_from = gap_to = None
-    if store is not None and store.failed is None and after + 1 < cache.first_seq:
-        store.flush()
-        if after + 1 < store.first_seq:
-            gap_from, gap_to = after + 1, store.first_seq - 1
-            after = store.first_seq - 1
+    disk = _behind_cache(cache, after)
+    if disk is not None:
+        store, after, gap_from, gap_to = disk
         stop = min(cache.first_seq, after + 1 + max_lines)
         found, looked = await asyncio.to_thread(
             store.search, after, stop, only.needle(), only.keeps
@@ -346,15 +359,11 @@ async def read_log(
 ) -> Slice:
     """Like `cache.read`, going to disk (in a thread) for lines that have left the cache: a gap
     is then only what left the disk budget, or was cleared."""
-    store = cache.store
     after = max(after, cache.cleared_through)
-    if store is None or store.failed is not None or after + 1 >= cache.first_seq:
+    disk = _behind_cache(cache, after)
+    if disk is None:
         return cache.read(after, max_lines, max_bytes)
-    store.flush()  # lines of this turn that left the cache already are on disk now
-    gap_from = gap_to = None
-    if after + 1 < store.first_seq:
-        gap_from, gap_to = after + 1, store.first_seq - 1
-        after = store.first_seq - 1
+    store, after, gap_from, gap_to = disk
     budget = max_bytes if max_bytes is not None else 1 << 62
     # Decoded no further than asked: a search pages through the disk max_lines at a time.
     stop = cache.first_seq if max_lines is None else min(cache.first_seq, after + 1 + max_lines)
@@ -392,15 +401,10 @@ async def read_encoded(
     """Lines that have left the cache, as the disk holds them (the API's own records: nothing
     is decoded or encoded again), cut into messages. None when the reader is not behind the
     cache or the disk cannot say: `read_log` then answers."""
-    store = cache.store
-    after = max(after, cache.cleared_through)
-    if store is None or store.failed is not None or after + 1 >= cache.first_seq:
+    disk = _behind_cache(cache, max(after, cache.cleared_through))
+    if disk is None:
         return None
-    store.flush()
-    gap_from = gap_to = None
-    if after + 1 < store.first_seq:
-        gap_from, gap_to = after + 1, store.first_seq - 1
-        after = store.first_seq - 1
+    store, after, gap_from, gap_to = disk
 
     def read() -> EncodedSlice | None:
         found = store.read_encoded(after, max_bytes)
