@@ -6,8 +6,9 @@ segment files `<first seq>.jsonl`, one JSON record a line, the record the API se
 memory; a reader behind it reads here, and is sent the records as they lie (`read_encoded`).
 Costs:
 
-- writing: the lines of one event-loop turn are encoded in one msgspec call and written in one
-  `write()` at the end of that turn (after runserver_output has annotated them);
+- writing: the lines of one event-loop turn are encoded in one msgspec call at the end of that
+  turn (after runserver_output has annotated them) and handed to a writer thread, which writes
+  what it was handed in one `write()`: the event loop never waits on the disk;
 - finding a seq: a bisection over the segments, then a sparse index (the offset of every
   INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
   built by readers, from where it stopped, so writing stays one encode and one write;
@@ -15,8 +16,9 @@ Costs:
 
 Disk trouble (a full disk, a folder that cannot be written) is not fatal: `failed` says what
 happened and the store stops writing; the log goes on in memory. Reads are synchronous, meant
-for a thread (`asyncio.to_thread`): files are only appended to, and a reader reads no further
-than the size the segment had when it asked.
+for a thread (`asyncio.to_thread`): a read first waits for the writer to write what it was
+handed, files are only appended to, and a reader reads no further than the size the segment
+had when it asked.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import secrets
 import threading
 from array import array
@@ -49,8 +52,9 @@ _decoder = msgspec.json.Decoder(StoredLine)
 class Segment:
     first_seq: int
     path: Path
-    size: int = 0
-    count: int = 0  # lines in it; -1 while unknown (a segment of an earlier server's life)
+    size: int = 0  # bytes written: what readers may read
+    count: int = 0  # lines written; -1 while unknown (a segment of an earlier server's life)
+    planned: int = 0  # bytes handed to the writer: what the budget counts
     offsets: array[int] = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
     indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
     indexed_lines: int = 0
@@ -86,9 +90,8 @@ class LogStore:
         self._segments: list[Segment] = []
         self._queue: list[Line] = []
         self._flush_scheduled = False
-        # The newest segment, open for appending: opening it at every flush held the event
-        # loop (the benchmark's watchdog caught it there).
-        self._file: BinaryIO | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
+        self._writer = _Writer(self._written_wrong)
         # Readers run in threads, several at once: one at a time extends a segment's index.
         self._index_lock = threading.Lock()
         try:
@@ -106,7 +109,7 @@ class LogStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(segment.size for segment in self._segments)
+        return sum(segment.planned for segment in self._segments)
 
     def _recover(self) -> None:
         """Pick up the log of an earlier server: its id, its segments, where its seqs ended."""
@@ -115,7 +118,8 @@ class LogStore:
             saved = json.loads(meta.read_text())
             self.log_id, self.next_seq = str(saved["log_id"]), int(saved["next_seq"])
         for path in sorted(self.folder.glob("*.jsonl"), key=lambda p: int(p.stem)):
-            self._segments.append(Segment(int(path.stem), path, path.stat().st_size, -1))
+            size = path.stat().st_size
+            self._segments.append(Segment(int(path.stem), path, size, -1, size))
         if self._segments:
             last = self._segments[-1]
             self._index(last)
@@ -127,6 +131,13 @@ class LogStore:
         tmp = self.folder / "log.json.tmp"
         tmp.write_text(json.dumps(meta))
         tmp.replace(self.folder / "log.json")
+
+    def _written_wrong(self, message: str) -> None:
+        """The writer's thread could not write: said on the event loop, where the log is."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._fail, message)
+        else:
+            self._fail(message)
 
     def _fail(self, message: str) -> None:
         if self.failed is None:
@@ -151,6 +162,7 @@ class LogStore:
             self.flush()
             return
         self._flush_scheduled = True
+        self._loop = loop
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
@@ -158,56 +170,32 @@ class LogStore:
         lines, self._queue = self._queue, []
         if not lines or self.failed is not None:
             return
-        try:
-            self._write(lines)
-        except OSError as error:
-            self._fail(f"writing {self.folder}: {error.strerror or error}")
-
-    def _write(self, lines: list[Line]) -> None:
         segment = self._segments[-1] if self._segments else None
-        if segment is None or segment.size >= self.segment_bytes or segment.count < 0:
-            self._close_file()
+        if segment is None or segment.planned >= self.segment_bytes or segment.count < 0:
             segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
             self._segments.append(segment)
-        if self._file is None:
-            self._file = segment.path.open("ab")
         data = _encoder.encode_lines(wire_lines(lines))
-        self._file.write(data)
-        self._file.flush()  # readers (threads) read up to segment.size from the file
-        segment.size += len(data)
-        segment.count += len(lines)
+        segment.planned += len(data)
+        self._writer.write(segment, data, len(lines))
         # log.json is written when the store opens and closes only (a rename costs
         # milliseconds): after a crash, the last segment says where seqs stand.
         self.next_seq = lines[-1].seq + 1
-        self._rotate()
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            file.close()
-
-    def _rotate(self) -> None:
         while len(self._segments) > 1 and self.nbytes > self.max_bytes:
-            oldest = self._segments.pop(0)
-            _remove_soon(oldest.path)
+            # Readers that have it open read on; new ones no longer see it.
+            self._writer.remove(self._segments.pop(0).path)
 
     def clear(self) -> None:
-        """Remove every line on disk; seqs go on from where they were."""
+        """Remove every line on disk; seqs go on from where they were. Waits for the writer:
+        the files are gone when this returns."""
         self._queue = []
-        self._close_file()
         for segment in self._segments:
-            try:
-                segment.path.unlink(missing_ok=True)
-            except OSError as error:
-                self._fail(f"removing {segment.path}: {error.strerror or error}")
+            self._writer.remove(segment.path)
         self._segments = []
+        self._writer.wait()
 
     def close(self) -> None:
         self.flush()
-        try:
-            self._close_file()
-        except OSError:
-            pass  # what it held was flushed at each write
+        self._writer.close()
         if self.failed is None:
             try:
                 self._save_meta()
@@ -219,6 +207,7 @@ class LogStore:
     def read(self, after: int, max_bytes: int, stop: int) -> list[Line]:
         """Lines with after < seq < stop, oldest first, about max_bytes of them (at least one
         when any is there). Lines older than first_seq are gone: the caller reports the gap."""
+        self._writer.wait()
         out: list[Line] = []
         budget = max_bytes
         seq = max(after + 1, self.first_seq)
@@ -256,6 +245,7 @@ class LogStore:
     def read_encoded(self, after: int, max_bytes: int) -> EncodedLines | None:
         """The records after seq `after` as they lie on disk, from one segment, about max_bytes
         of them (at least one); None when there are none, or the index does not hold."""
+        self._writer.wait()
         seq = max(after + 1, self.first_seq)
         place = self._locate(seq)
         if place is None:
@@ -276,6 +266,7 @@ class LogStore:
         records that hold it are decoded (a block with other characters is decoded whole, as
         Unicode case folding is not ASCII's).
         """
+        self._writer.wait()
         found: list[Line] = []
         looked = after
         seq = max(after + 1, self.first_seq)
@@ -472,18 +463,117 @@ def _holding(block: bytes, needle: bytes) -> list[bytes]:
     return records
 
 
-def _remove_soon(path: Path) -> None:
-    """Remove a segment in a thread: freeing 8 MiB of a file held the event loop for tens of
-    milliseconds (the benchmark's watchdog caught it there). Readers that have it open read on;
-    new ones no longer see it."""
+class _Writer:
+    """The thread that writes the segments and removes them. The event loop hands it encoded
+    records and goes on: a write() held the loop for tens of milliseconds under the kernel's
+    writeback, and freeing an 8 MiB file as long (the benchmark's watchdog caught both). What
+    it was handed is written in order, in as few write() calls as it comes; a segment's size
+    and count grow once its bytes are in the file, so readers never read past them."""
 
-    def remove() -> None:
+    def __init__(self, failed: Callable[[str], None]) -> None:
+        self._failed = failed
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._done = threading.Condition()
+        self._handed = self._finished = 0
+        self._thread: threading.Thread | None = None
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._broken = False  # after a failed write nothing more is written
+
+    def write(self, segment: Segment, data: bytes, count: int) -> None:
+        self._hand(_Job(segment, data, count))
+
+    def remove(self, path: Path) -> None:
+        self._hand(_Job(None, b"", 0, path))
+
+    def _hand(self, job: _Job) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fujita-log-writer", daemon=True)
+            self._thread.start()
+        self._handed += 1
+        self._jobs.put(job)
+
+    def wait(self) -> None:
+        """Until what was handed over so far is done (readers, in their threads)."""
+        handed = self._handed
+        with self._done:
+            self._done.wait_for(lambda: self._finished >= handed)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._jobs.get()]
+            while not self._jobs.empty():
+                jobs.append(self._jobs.get())
+            if jobs[-1] is None:
+                jobs.pop()
+                self._do([job for job in jobs if job is not None])
+                self._close_file()
+                return
+            self._do([job for job in jobs if job is not None])
+
+    def _do(self, jobs: list[_Job]) -> None:
+        start = 0
+        for end, job in enumerate(jobs):  # writes to one segment in a row go in one write()
+            if job.segment is None or (jobs[start].segment is not job.segment):
+                self._write(jobs[start:end])
+                start = end
+            if job.segment is None:
+                self._remove(job)
+                start = end + 1
+        self._write(jobs[start:])
+        with self._done:
+            self._finished += len(jobs)
+            self._done.notify_all()
+
+    def _write(self, jobs: list[_Job]) -> None:
+        if not jobs or self._broken:
+            return
+        segment = jobs[0].segment
+        assert segment is not None
         try:
-            path.unlink(missing_ok=True)
-        except OSError as error:  # left behind: the next server's start finds it, and goes on
-            log.warning("jupyter_fujita: cannot remove %s: %s", path, error)
+            if self._path != segment.path:
+                self._close_file()
+                self._file, self._path = segment.path.open("ab"), segment.path
+            assert self._file is not None
+            data = b"".join(job.data for job in jobs)
+            self._file.write(data)
+            self._file.flush()
+        except OSError as error:
+            self._broken = True
+            self._failed(f"writing {segment.path.parent}: {error.strerror or error}")
+            return
+        segment.size += len(data)  # the size first: a reader that sees a line reads it
+        segment.count += sum(job.count for job in jobs)
 
-    try:
-        asyncio.get_running_loop().run_in_executor(None, remove)
-    except RuntimeError:  # no event loop (the server is starting): now
-        remove()
+    def _remove(self, job: _Job) -> None:
+        assert job.path is not None
+        if job.path == self._path:
+            self._close_file()
+        try:
+            job.path.unlink(missing_ok=True)
+        except OSError as error:  # left behind: the next server's start finds it, and goes on
+            log.warning("jupyter_fujita: cannot remove %s: %s", job.path, error)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            file, self._file, self._path = self._file, None, None
+            try:
+                file.close()
+            except OSError:
+                pass  # what it held was flushed at each write
+
+
+@dataclass(slots=True)
+class _Job:
+    """Write `data` (`count` lines) at the end of `segment`; or, without one, remove `path`."""
+
+    segment: Segment | None
+    data: bytes
+    count: int
+    path: Path | None = None

@@ -117,6 +117,11 @@ async def test_a_disk_that_fails_later_is_said_once_and_the_log_goes_on(tmp_path
     await fill(cache, 2, size=10)
     shutil.rmtree(tmp_path / "log")
     (tmp_path / "log").write_text("no longer a folder")
+    await fill(cache, 1, size=10)
+    for _ in range(500):  # the writer's thread finds out, and tells the event loop
+        if cache.store.failed:
+            break
+        await asyncio.sleep(0.01)
     await fill(cache, 3, size=10)
     said = [line.text for line in cache.tail(100) if line.stream == "fujita"]
     assert len(said) == 1 and "memory only" in said[0]
