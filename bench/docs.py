@@ -182,6 +182,22 @@ def figure_facts(figure: dict) -> list[str]:
             )
         )  # fmt: skip
         out.append(f"- Round by round, ours: {rounds}.")
+    if "gc_ms" in detail:
+        collections = ", ".join(report.fmt(ms, "ms") for ms in detail["gc_ms"])
+        out.append(
+            "- The longest garbage collection in our server's loop thread, round by round: "
+            f"{collections}."
+        )
+    slow = detail.get("slow_callbacks")
+    if slow:
+        callbacks = "; ".join(
+            f"`{name}` ×{row['count']} (the longest {report.fmt(row['ms'], 'ms')}, "
+            f"{report.fmt(row['cpu_ms'], 'ms')} of it on the loop thread's CPU)"
+            for name, row in sorted(slow.items(), key=lambda item: -item[1]["ms"])[:8]
+        )
+        out.append(
+            f"- The loop's callbacks that ran longer than 10 ms, by what they run: {callbacks}."
+        )
     held = detail.get("held_in")
     if held:
         looks = "; ".join(f"`{row['stack']}` ×{row['looks']}" for row in held)
@@ -192,7 +208,7 @@ def figure_facts(figure: dict) -> list[str]:
     for key, value in figure["detail"].items():
         if key.startswith(("profile_", "trace_")) or key.endswith("_lost_kinds"):
             continue
-        if key in ("held_in", "during", "busy_ms", "over_20ms"):
+        if key in ("held_in", "during", "busy_ms", "over_20ms", "gc_ms", "slow_callbacks"):
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue

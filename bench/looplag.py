@@ -11,12 +11,16 @@ the most in one tick) is work the loop ran; the rest it waited: for the GIL whil
 held it, or for a core on a busy machine.
 While the loop is held past 20 ms a watchdog thread looks at the loop thread's stack every 5 ms
 (`held_in`: its innermost frames, counted): what held it, when it is Python code (a long call
-into C that keeps the GIL is seen just after it returns). `LoopLag` drives it from the bench.
+into C that keeps the GIL is seen just after it returns). Each callback the loop runs is timed
+too (`slow_callbacks`: those over 10 ms, by what they run, with their CPU), and each garbage
+collection in the loop's thread (`gc`: the longest of each generation): a tick's own work,
+named. `LoopLag` drives it from the bench.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -30,6 +34,7 @@ from tornado import web
 INTERVAL = 0.001
 HELD = 0.020  # the bar: the loop held longer than this
 LOOK_EVERY = 0.005
+SLOW_CALLBACK = 0.010
 
 
 class Watch:
@@ -44,11 +49,18 @@ class Watch:
         self.ticks = 0
         self.last_tick = time.perf_counter()
         self.held_in: Counter[str] = Counter()
+        self.slow_callbacks: dict[str, dict[str, float]] = {}
+        self.gc_longest = [0.0, 0.0, 0.0]
+        self._gc_started = 0.0
+        self._loop_thread = 0
+        self._run = asyncio.events.Handle._run
 
     def start(self) -> None:
         self.stop()
         self.longest, self.longest_busy, self.over_20ms, self.ticks = 0.0, 0.0, 0, 0
         self.held_in.clear()
+        self.slow_callbacks, self.gc_longest = {}, [0.0, 0.0, 0.0]
+        self._time_callbacks(threading.get_ident())
         self.last_tick = time.perf_counter()
         self.task = asyncio.ensure_future(self._tick())
         self.halt = threading.Event()
@@ -57,6 +69,9 @@ class Watch:
 
     def stop(self) -> None:
         self.halt.set()
+        asyncio.events.Handle._run = self._run  # type: ignore[method-assign]
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -72,12 +87,48 @@ class Watch:
             self.longest_busy = max(self.longest_busy, time.thread_time() - cpu)
             self.over_20ms += late > HELD
 
+    def _time_callbacks(self, loop_thread: int) -> None:
+        run, slow = self._run, self.slow_callbacks
+
+        def timed(handle: asyncio.Handle) -> None:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            run(handle)
+            took = time.perf_counter() - wall
+            if took > SLOW_CALLBACK:
+                row = slow.setdefault(callback_name(handle), {"count": 0, "ms": 0.0, "cpu_ms": 0.0})
+                row["count"] += 1
+                if took * 1000 > row["ms"]:
+                    row["ms"], row["cpu_ms"] = took * 1000, (time.thread_time() - cpu) * 1000
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
+        self._loop_thread = loop_thread
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._loop_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            took, generation = time.perf_counter() - self._gc_started, info["generation"]
+            self.gc_longest[generation] = max(self.gc_longest[generation], took)
+
     def _watchdog(self, loop_thread: int) -> None:
         while not self.halt.wait(LOOK_EVERY):
             if time.perf_counter() - self.last_tick > HELD + INTERVAL:
                 frame = sys._current_frames().get(loop_thread)
                 if frame is not None:
                     self.held_in[innermost(frame)] += 1
+
+
+def callback_name(handle: asyncio.Handle) -> str:
+    """What a loop callback runs: a task's coroutine, else the function."""
+    callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        return f"task {task.get_coro().__qualname__}"  # type: ignore[union-attr]
+    inner = getattr(callback, "func", callback)  # a functools.partial's function
+    return getattr(inner, "__qualname__", repr(inner))[:120]
 
 
 def innermost(frame: Any, depth: int = 4) -> str:
@@ -109,6 +160,13 @@ class LoopLagHandler(APIHandler):
                 "over_20ms": watch.over_20ms,
                 "ticks": watch.ticks,
                 "held_in": held_in,
+                "slow_callbacks": [
+                    {"callback": name, **row}
+                    for name, row in sorted(
+                        watch.slow_callbacks.items(), key=lambda item: -item[1]["ms"]
+                    )[:8]
+                ],
+                "gc_ms": [seconds * 1000 for seconds in watch.gc_longest],
             }
         )
 
@@ -149,4 +207,6 @@ class LoopLag:
             "busy_ms": r["longest_busy_ms"],
             "over_20ms": r["over_20ms"],
             "held_in": r["held_in"],
+            "slow_callbacks": r["slow_callbacks"],
+            "gc_ms": r["gc_ms"],
         }

@@ -380,6 +380,13 @@ class Bench:
             stall.detail.setdefault("over_20ms", []).append(a.extra["over_20ms"])
             stall.detail.setdefault("busy_ms", []).append(a.extra["busy_ms"])
             held.update({row["stack"]: row["looks"] for row in a.extra["held_in"]})
+            stall.detail.setdefault("gc_ms", []).append(max(a.extra["gc_ms"]))
+            slow = stall.detail.setdefault("slow_callbacks", {})
+            for row in a.extra["slow_callbacks"]:
+                kept = slow.setdefault(row["callback"], {"count": 0, "ms": 0.0, "cpu_ms": 0.0})
+                kept["count"] += row["count"]
+                if row["ms"] > kept["ms"]:
+                    kept["ms"], kept["cpu_ms"] = row["ms"], row["cpu_ms"]
         stall.detail["held_in"] = [{"stack": k, "looks": n} for k, n in held.most_common(8)]
         stall.show_worst()
 
