@@ -91,11 +91,13 @@ class Watch:
         run, slow = self._run, self.slow_callbacks
 
         def timed(handle: asyncio.Handle) -> None:
+            frame = _coroutine_frame(handle)  # gone once the coroutine returns: held for its name
             wall, cpu = time.perf_counter(), time.thread_time()
             run(handle)
             took = time.perf_counter() - wall
             if took > SLOW_CALLBACK:
-                row = slow.setdefault(callback_name(handle), {"count": 0, "ms": 0.0, "cpu_ms": 0.0})
+                name = callback_name(handle, frame)
+                row = slow.setdefault(name, {"count": 0, "ms": 0.0, "cpu_ms": 0.0})
                 row["count"] += 1
                 if took * 1000 > row["ms"]:
                     row["ms"], row["cpu_ms"] = took * 1000, (time.thread_time() - cpu) * 1000
@@ -121,12 +123,20 @@ class Watch:
                     self.held_in[innermost(frame)] += 1
 
 
-def callback_name(handle: asyncio.Handle) -> str:
-    """What a loop callback runs: a task's coroutine, else the function."""
+def _coroutine_frame(handle: asyncio.Handle) -> Any:
+    task = getattr(getattr(handle, "_callback", None), "__self__", None)
+    return getattr(task.get_coro(), "cr_frame", None) if isinstance(task, asyncio.Task) else None
+
+
+def callback_name(handle: asyncio.Handle, frame: Any = None) -> str:
+    """What a loop callback runs: a task's coroutine (and the object it is a method of), else
+    the function."""
     callback = getattr(handle, "_callback", None)
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
-        return f"task {task.get_coro().__qualname__}"  # type: ignore[union-attr]
+        owner = frame.f_locals.get("self") if frame is not None else None
+        of = f" of {type(owner).__name__}" if owner is not None else ""
+        return f"task {task.get_coro().__qualname__}{of}"  # type: ignore[union-attr]
     inner = getattr(callback, "func", callback)  # a functools.partial's function
     return getattr(inner, "__qualname__", repr(inner))[:120]
 

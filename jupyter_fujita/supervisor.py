@@ -370,15 +370,17 @@ class Supervisor:
 
     def popen(self, command: list[str], cwd: Any, stdin: Any = subprocess.DEVNULL) -> Subprocess:
         """A command of the project's (runserver, migrate) in a process group of its own."""
+        env = self.project.env()
+        argv, prepare = oskit.child_spawn(command, cwd, env.get("PATH"))
         return Subprocess(
-            command,
+            argv,
             stdin=stdin,
             stdout=Subprocess.STREAM,
             stderr=Subprocess.STREAM,
             cwd=cwd,
-            env=self.project.env(),
+            env=env,
             start_new_session=True,  # its own process group, so stop reaches the reloader child
-            preexec_fn=oskit.prepare_child,
+            preexec_fn=prepare,
         )
 
     async def _supervise(self, proc: Subprocess) -> None:

@@ -346,6 +346,26 @@ async def test_a_live_process_of_another_server_is_left_alone(manager, site, por
         sleeper.wait()
 
 
+def test_a_child_is_spawned_with_no_python_code_between_fork_and_exec(tmp_path):
+    """Without a preexec_fn Python spawns with vfork (a start held the event loop ~15 ms with
+    fork); setpriv sets the parent-death signal instead. Where setpriv cannot do it all, the
+    Python preparation is back: a server that ignores SIGINT, a program that is not there."""
+    path = os.environ.get("PATH")
+    argv, prepare = oskit.child_spawn([sys.executable, "-c", "pass"], tmp_path, path)
+    assert prepare is None
+    assert argv[1:] == ["--pdeathsig", "TERM", "--", sys.executable, "-c", "pass"]
+    assert subprocess.run(argv, timeout=30).returncode == 0
+    assert oskit.child_spawn(["no-such-program-here"], tmp_path, path) == (
+        ["no-such-program-here"],
+        oskit.prepare_child,
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert oskit.child_spawn(["true"], tmp_path, path)[1] is oskit.prepare_child
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, site, port):
     """A Jupyter server started as a shell's background job inherits SIGINT ignored."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
