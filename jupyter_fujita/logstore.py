@@ -6,12 +6,12 @@ segment files `<first seq>.jsonl`, one JSON record a line, the record the API se
 memory; a reader behind it reads here, and is sent the records as they lie (`read_encoded`).
 Costs:
 
-- writing: the lines of one event-loop turn are encoded in one msgspec call at the end of that
-  turn (after runserver_output has annotated them) and handed to a writer thread, which writes
-  what it was handed in one `write()`: the event loop never waits on the disk;
+- writing: the lines of one event-loop turn are handed at the end of that turn (after
+  runserver_output has annotated them) to a writer thread, which encodes them in one msgspec
+  call and writes them: the event loop never waits on the disk;
 - finding a seq: a bisection over the segments, then a sparse index (the offset of every
   INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
-  built by readers, from where it stopped, so writing stays one encode and one write;
+  built by readers, from where it stopped, so writing stays an encode and a write;
 - rotation: when the folder passes `max_bytes`, whole segments go, oldest first.
 
 Disk trouble (a full disk, a folder that cannot be written) is not fatal: `failed` says what
@@ -33,6 +33,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -44,7 +45,14 @@ log = logging.getLogger(__name__)
 
 INDEX_STRIDE = 64
 SEGMENT_BYTES = 8 * 1024 * 1024
-_encoder = msgspec.json.Encoder()
+# About what a line's record adds to its text (`{"seq":…,"stream":…,"time":…,"text":""}`): the
+# writer's backlog and a segment being written are sized by it before they are encoded.
+RECORD_BYTES = 64
+# Encoded lines the writer may have yet to write: past this the pipes are not read (`room`),
+# so a disk slower than the output holds back the process, whose writes then wait on a full
+# pipe, rather than filling memory.
+WRITE_BACKLOG = 2 * 1024 * 1024
+_text = attrgetter("text")
 _decoder = msgspec.json.Decoder(StoredLine)
 
 
@@ -54,7 +62,7 @@ class Segment:
     path: Path
     size: int = 0  # bytes written: what readers may read
     count: int = 0  # lines written; -1 while unknown (a segment of an earlier server's life)
-    planned: int = 0  # bytes handed to the writer: what the budget counts
+    planned: int = 0  # about the bytes of the lines handed to the writer: the budget's guide
     offsets: array[int] = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
     indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
     indexed_lines: int = 0
@@ -92,6 +100,7 @@ class LogStore:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
         self._writer = _Writer(self._written_wrong)
+        self._handed_bytes = 0  # to the writer, which counts what it wrote
         # Readers run in threads, several at once: one at a time extends a segment's index.
         self._index_lock = threading.Lock()
         try:
@@ -109,7 +118,21 @@ class LogStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(segment.planned for segment in self._segments)
+        return sum(max(segment.size, segment.planned) for segment in self._segments)
+
+    @property
+    def backlog(self) -> int:
+        """About the bytes of the lines handed to the writer and not yet written."""
+        return self._handed_bytes - self._writer.done_bytes
+
+    def wait_written(self) -> None:
+        """Until what was handed to the writer so far is written (readers, in their threads)."""
+        self._writer.wait()
+
+    async def room(self) -> None:
+        """Once the writer's backlog is under WRITE_BACKLOG (at once, mostly)."""
+        while self.failed is None and self.backlog > WRITE_BACKLOG:
+            await asyncio.sleep(0.002)
 
     def _recover(self) -> None:
         """Pick up the log of an earlier server: its id, its segments, where its seqs ended."""
@@ -174,9 +197,10 @@ class LogStore:
         if segment is None or segment.planned >= self.segment_bytes or segment.count < 0:
             segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
             self._segments.append(segment)
-        data = _encoder.encode_lines(wire_lines(lines))
-        segment.planned += len(data)
-        self._writer.write(segment, data, len(lines))
+        weight = sum(map(len, map(_text, lines))) + RECORD_BYTES * len(lines)
+        segment.planned += weight
+        self._handed_bytes += weight
+        self._writer.write(segment, lines, weight)
         # log.json is written when the store opens and closes only (a rename costs
         # milliseconds): after a crash, the last segment says where seqs stand.
         self.next_seq = lines[-1].seq + 1
@@ -191,7 +215,7 @@ class LogStore:
         for segment in self._segments:
             self._writer.remove(segment.path)
         self._segments = []
-        self._writer.wait()
+        self.wait_written()
 
     def close(self) -> None:
         self.flush()
@@ -207,7 +231,7 @@ class LogStore:
     def read(self, after: int, max_bytes: int, stop: int) -> list[Line]:
         """Lines with after < seq < stop, oldest first, about max_bytes of them (at least one
         when any is there). Lines older than first_seq are gone: the caller reports the gap."""
-        self._writer.wait()
+        self.wait_written()
         out: list[Line] = []
         budget = max_bytes
         seq = max(after + 1, self.first_seq)
@@ -245,7 +269,7 @@ class LogStore:
     def read_encoded(self, after: int, max_bytes: int) -> EncodedLines | None:
         """The records after seq `after` as they lie on disk, from one segment, about max_bytes
         of them (at least one); None when there are none, or the index does not hold."""
-        self._writer.wait()
+        self.wait_written()
         seq = max(after + 1, self.first_seq)
         place = self._locate(seq)
         if place is None:
@@ -266,7 +290,7 @@ class LogStore:
         records that hold it are decoded (a block with other characters is decoded whole, as
         Unicode case folding is not ASCII's).
         """
-        self._writer.wait()
+        self.wait_written()
         found: list[Line] = []
         looked = after
         seq = max(after + 1, self.first_seq)
@@ -464,27 +488,31 @@ def _holding(block: bytes, needle: bytes) -> list[bytes]:
 
 
 class _Writer:
-    """The thread that writes the segments and removes them. The event loop hands it encoded
-    records and goes on: a write() held the loop for tens of milliseconds under the kernel's
-    writeback, and freeing an 8 MiB file as long (the benchmark's watchdog caught both). What
-    it was handed is written in order, in as few write() calls as it comes; a segment's size
-    and count grow once its bytes are in the file, so readers never read past them."""
+    """The thread that encodes and writes the segments, and removes them. The event loop hands
+    it lines and goes on: a write() held the loop for tens of milliseconds under the kernel's
+    writeback, and freeing an 8 MiB file as long (the benchmark's watchdog caught both). The
+    records are encoded here too: made, written and freed in one thread, their memory is
+    reused at once (freed by another thread later, it had the server's RSS grow by ~20 MB in
+    a flood). What it was handed is done in order; a segment's size and count grow once its
+    bytes are in the file, so readers never read past them."""
 
     def __init__(self, failed: Callable[[str], None]) -> None:
         self._failed = failed
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._done = threading.Condition()
         self._handed = self._finished = 0
+        self.done_bytes = 0  # of what it was handed, written or given up on
         self._thread: threading.Thread | None = None
         self._file: BinaryIO | None = None
         self._path: Path | None = None
         self._broken = False  # after a failed write nothing more is written
+        self._encoder = msgspec.json.Encoder()  # the thread's own
 
-    def write(self, segment: Segment, data: bytes, count: int) -> None:
-        self._hand(_Job(segment, data, count))
+    def write(self, segment: Segment, lines: list[Line], weight: int) -> None:
+        self._hand(_Job(segment, lines, weight))
 
     def remove(self, path: Path) -> None:
-        self._hand(_Job(None, b"", 0, path))
+        self._hand(_Job(None, [], 0, path))
 
     def _hand(self, job: _Job) -> None:
         if self._thread is None:
@@ -527,6 +555,7 @@ class _Writer:
                 self._remove(job)
                 start = end + 1
         self._write(jobs[start:])
+        self.done_bytes += sum(job.weight for job in jobs)
         with self._done:
             self._finished += len(jobs)
             self._done.notify_all()
@@ -541,15 +570,18 @@ class _Writer:
                 self._close_file()
                 self._file, self._path = segment.path.open("ab"), segment.path
             assert self._file is not None
-            data = b"".join(job.data for job in jobs)
-            self._file.write(data)
+            written = 0
+            for job in jobs:  # encoded, written and freed here: memory the loop never waits on
+                data = self._encoder.encode_lines(wire_lines(job.lines))
+                self._file.write(data)
+                written += len(data)
             self._file.flush()
         except OSError as error:
             self._broken = True
             self._failed(f"writing {segment.path.parent}: {error.strerror or error}")
             return
-        segment.size += len(data)  # the size first: a reader that sees a line reads it
-        segment.count += sum(job.count for job in jobs)
+        segment.size += written  # the size first: a reader that sees a line reads it
+        segment.count += sum(len(job.lines) for job in jobs)
 
     def _remove(self, job: _Job) -> None:
         assert job.path is not None
@@ -571,9 +603,10 @@ class _Writer:
 
 @dataclass(slots=True)
 class _Job:
-    """Write `data` (`count` lines) at the end of `segment`; or, without one, remove `path`."""
+    """Write `lines` (about `weight` bytes) at the end of `segment`; or, without one, remove
+    `path`."""
 
     segment: Segment | None
-    data: bytes
-    count: int
+    lines: list[Line]
+    weight: int
     path: Path | None = None

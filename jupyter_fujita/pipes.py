@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tornado.iostream import PipeIOStream, StreamClosedError
 from tornado.process import Subprocess
@@ -27,9 +27,14 @@ DRAIN_TIMEOUT = 2.0  # after the group has ended, how long the pipes may take to
 Publish = Callable[[list[str], bool], None]
 
 
-async def read_pipe(stream: PipeIOStream, max_line_bytes: int, publish: Publish) -> None:
+async def read_pipe(
+    stream: PipeIOStream,
+    max_line_bytes: int,
+    publish: Publish,
+    room: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """Read a pipe in bulk until EOF, publishing its lines; a final line without its newline is
-    not lost."""
+    not lost. Each read waits for `room` first: where the lines go may be behind."""
     splitter = LineSplitter(max_line_bytes)
     loop = asyncio.get_running_loop()
     _widen(stream)
@@ -44,6 +49,8 @@ async def read_pipe(stream: PipeIOStream, max_line_bytes: int, publish: Publish)
             # A read of buffered bytes completes without yielding: under a flood this loop
             # would keep the event loop to itself. Let requests and sockets in between chunks.
             await asyncio.sleep(0)
+            if room is not None:
+                await room()
     except StreamClosedError:
         pass
     finally:

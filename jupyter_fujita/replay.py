@@ -133,6 +133,11 @@ class ReplayCache:
             self.store.append(new)
         return new
 
+    async def room(self) -> None:
+        """Once the disk has room for more lines: output is read only then (LogStore.room)."""
+        if self.store is not None:
+            await self.store.room()
+
     def clear(self) -> None:
         if self.store is not None:
             self.store.clear()

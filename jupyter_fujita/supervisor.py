@@ -399,7 +399,12 @@ class Supervisor:
         pipes: list[tuple[str, PipeIOStream]] = [("stdout", proc.stdout), ("stderr", proc.stderr)]
         return [
             asyncio.create_task(
-                read_pipe(pipe, self.max_line_bytes, functools.partial(self._publish, name, watch))
+                read_pipe(
+                    pipe,
+                    self.max_line_bytes,
+                    functools.partial(self._publish, name, watch),
+                    self.cache.room,
+                )
             )
             for name, pipe in pipes
         ]

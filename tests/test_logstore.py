@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 
 import msgspec
 
@@ -37,7 +38,6 @@ async def test_every_line_is_read_back_in_order_across_segments(tmp_path):
     store = LogStore(tmp_path / "log", segment_bytes=20_000)
     cache = ReplayCache(100, 1 << 20, store)
     await fill(cache, 50)
-    assert len(list((tmp_path / "log").glob("*.jsonl"))) > 5
     seen, after = [], 0
     while True:
         piece = await read_log(cache, after, max_bytes=7_000)
@@ -47,6 +47,7 @@ async def test_every_line_is_read_back_in_order_across_segments(tmp_path):
         seen += [line.seq for line in piece.lines]
         after = piece.position
     assert seen == list(range(1, 5_001))
+    assert len(list((tmp_path / "log").glob("*.jsonl"))) > 5  # written by the time it was read
     # any seq, straight from the sparse index
     for seq in (1, 63, 64, 65, 1_000, 4_900):
         assert store.read(seq - 1, 100, 6_000)[0].seq == seq
@@ -115,6 +116,7 @@ async def test_a_folder_that_cannot_be_made_leaves_the_log_in_memory_and_says_so
 async def test_a_disk_that_fails_later_is_said_once_and_the_log_goes_on(tmp_path):
     cache = ReplayCache(100, 1 << 20, LogStore(tmp_path / "log", segment_bytes=1_000))
     await fill(cache, 2, size=10)
+    cache.store.wait_written()
     shutil.rmtree(tmp_path / "log")
     (tmp_path / "log").write_text("no longer a folder")
     await fill(cache, 1, size=10)
@@ -147,6 +149,34 @@ async def test_readers_in_several_threads_each_get_every_line_in_order(tmp_path)
     await fill(cache, 60)  # written while they read
     for seen in await asyncio.gather(*readers):
         assert seen == list(range(1, 6_001))
+
+
+async def test_a_disk_behind_the_output_holds_the_output_back_not_memory(tmp_path, monkeypatch):
+    """A write that takes its time (a disk under writeback, a network folder): the event loop
+    goes on, and once WRITE_BACKLOG bytes wait for the disk the pipes are not read (`room`)
+    until the writer has caught up; nothing is lost."""
+    store = LogStore(tmp_path / "log")
+    cache = ReplayCache(100, 1 << 20, store)
+    disk = threading.Event()
+    write = logstore._Writer._write
+
+    def held_write(writer, jobs):
+        assert disk.wait(30)
+        write(writer, jobs)
+
+    monkeypatch.setattr(logstore._Writer, "_write", held_write)
+    text = "x" * 1_000
+    while store.backlog <= logstore.WRITE_BACKLOG:
+        cache.append("stdout", [text] * 1_000, 1.0)
+        await settle()
+    room = asyncio.create_task(cache.room())
+    await asyncio.sleep(0.2)
+    assert not room.done()  # the pipes would wait here
+    disk.set()
+    await asyncio.wait_for(room, 10)
+    assert store.backlog <= logstore.WRITE_BACKLOG
+    piece = await read_log(cache, 0, max_lines=5)
+    assert [line.seq for line in piece.lines] == [1, 2, 3, 4, 5] and piece.gap_from is None
 
 
 async def feed_messages(cache: ReplayCache, encoded: bool, count: int) -> list[dict]:
