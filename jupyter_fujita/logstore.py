@@ -538,16 +538,20 @@ class _Writer:
             jobs = [self._jobs.get()]
             while not self._jobs.empty():
                 jobs.append(self._jobs.get())
-            if jobs[-1] is None:
-                jobs.pop()
+            try:
                 self._do([job for job in jobs if job is not None])
+            finally:  # whatever happened, nobody waits for these for ever
+                self.done_bytes += sum(job.weight for job in jobs if job is not None)
+                with self._done:
+                    self._finished += sum(job is not None for job in jobs)
+                    self._done.notify_all()
+            if None in jobs:  # closed
                 self._close_file()
                 return
-            self._do([job for job in jobs if job is not None])
 
     def _do(self, jobs: list[_Job]) -> None:
         start = 0
-        for end, job in enumerate(jobs):  # writes to one segment in a row go in one write()
+        for end, job in enumerate(jobs):  # writes to one segment in a row: one open, one flush
             if job.segment is None or (jobs[start].segment is not job.segment):
                 self._write(jobs[start:end])
                 start = end
@@ -555,10 +559,6 @@ class _Writer:
                 self._remove(job)
                 start = end + 1
         self._write(jobs[start:])
-        self.done_bytes += sum(job.weight for job in jobs)
-        with self._done:
-            self._finished += len(jobs)
-            self._done.notify_all()
 
     def _write(self, jobs: list[_Job]) -> None:
         if not jobs or self._broken:
@@ -576,9 +576,10 @@ class _Writer:
                 self._file.write(data)
                 written += len(data)
             self._file.flush()
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 - a full disk, mostly; the log goes on in memory
             self._broken = True
-            self._failed(f"writing {segment.path.parent}: {error.strerror or error}")
+            why = error.strerror if isinstance(error, OSError) else None
+            self._failed(f"writing {segment.path.parent}: {why or error}")
             return
         segment.size += written  # the size first: a reader that sees a line reads it
         segment.count += sum(len(job.lines) for job in jobs)
