@@ -55,9 +55,11 @@ METHOD = """\
   our server in one extra run of each end-to-end figure (raw stacks in
   `docs/performance-profiles/`), cProfile for the in-process ingest.
 - **The page**: a real `jupyter lab` with the installed labextension in Debian's Chromium
-  (Playwright, headless): the page asks a view for the flood; from the view's response to the
-  first animation frame showing its last line; the longest task (PerformanceObserver
-  `longtask`) and frames per second (`requestAnimationFrame`) over the same window. Where the
+  (Playwright, headless; the sidebar and the terminal each in a page of its own, as two tabs,
+  so that neither's leftover work counts against the other): the page asks a view for the
+  flood; from the view's response to the first animation frame showing its last line; the
+  longest task (PerformanceObserver `longtask`) and frames per second
+  (`requestAnimationFrame`) over the same window. Where the
   page's time went: Chromium's sampling profiler (by function) and its trace (by kind of work:
   script, style, layout, paint), each in one more sidebar flood.
 """

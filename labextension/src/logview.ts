@@ -26,6 +26,13 @@ const STEP = 1000;
  * the frames after the flood.
  */
 const FRAME_ENTRIES = 50;
+/**
+ * While lines arrive faster than frames can draw them, the tail is drawn this often (ms): they
+ * scroll by too fast to read anyway, and each draw's style, layout and paint is time the
+ * page's messages wait for (a 200,000-line flood's last line came ~0.5 s sooner). The flood's
+ * last lines are drawn at most this much later.
+ */
+const FLOOD_DRAW_MS = 100;
 /** Within this many pixels of the bottom counts as at the bottom. */
 const SLACK_PX = 8;
 
@@ -151,6 +158,12 @@ export class LogView extends Widget {
       this._renderTail();
     } else if (this._following) {
       if (this._unrendered() > FRAME_ENTRIES) {
+        const now = performance.now();
+        if (now - this._floodDrawn < FLOOD_DRAW_MS) {
+          this._schedule();
+          return;
+        }
+        this._floodDrawn = now;
         this._renderTail(FRAME_ENTRIES);
       } else {
         this._extendDown(Infinity);
@@ -448,6 +461,8 @@ export class LogView extends Widget {
   private _stale = true;
   private _pendingReveal: number | null = null;
   private _frame = 0;
+  /** When a flood's tail was last drawn (performance.now()). */
+  private _floodDrawn = 0;
   /** Where the last scroll to the bottom left the list: below it, a scroll is not the user's. */
   private _pinnedTop = 0;
   private readonly _resizeObserver: ResizeObserver;
