@@ -127,6 +127,12 @@ def profile_text(figure: dict) -> list[str]:
     if isinstance(trace, dict) and trace.get("ms"):
         spent = ", ".join(f"{what} {ms:,.0f} ms" for what, ms in trace["ms"].items())
         out.append(f"- {trace['tool']}: its tasks {trace['tasks_ms']:,.0f} ms in all; {spent}.")
+        if trace.get("events_ms"):
+            named = ", ".join(f"`{name}` {ms:,.0f} ms" for name, ms in trace["events_ms"].items())
+            out.append(
+                "- The same trace by the events Chromium names (an event's time counts in the "
+                f"events around it too): {named}."
+            )
     for side in ("ours", "peer"):
         rows = detail.get(f"profile_{side}")
         if isinstance(rows, list) and rows:

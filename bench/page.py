@@ -273,12 +273,15 @@ async def traced(browser: Any, page: Any, run: Any) -> dict[str, Any]:
         if event.get("name") == "thread_name" and event["args"].get("name") == "CrRendererMain"
     }
     spent: dict[str, float] = {}
+    by_name: dict[str, float] = {}
     tasks = 0.0
     for event in events:
         if (event.get("pid"), event.get("tid")) not in main or event.get("ph") != "X":
             continue
         if event["name"] in ("RunTask", "ThreadControllerImpl::RunTask"):
             tasks += event.get("dur", 0) / 1000  # every task, the frames' included
+            continue
+        by_name[event["name"]] = by_name.get(event["name"], 0.0) + event.get("dur", 0) / 1000
         what = TRACED.get(event["name"])
         if what is not None:
             spent[what] = spent.get(what, 0.0) + event.get("dur", 0) / 1000
@@ -286,4 +289,8 @@ async def traced(browser: Any, page: Any, run: Any) -> dict[str, Any]:
         "tool": "Chromium's trace of the page's main thread (one more sidebar flood), ms",
         "tasks_ms": round(tasks, 1),
         "ms": {what: round(ms, 1) for what, ms in sorted(spent.items(), key=lambda x: -x[1])},
+        # every event the trace names, nested ones counted in their parents too
+        "events_ms": {
+            name: round(ms, 1) for name, ms in sorted(by_name.items(), key=lambda x: -x[1])[:15]
+        },
     }
