@@ -13,7 +13,7 @@ While the loop is held past 20 ms a watchdog thread looks at the loop thread's s
 (`held_in`: its innermost frames, counted): what held it, when it is Python code (a long call
 into C that keeps the GIL is seen just after it returns). Each callback the loop runs is timed
 too (`slow_callbacks`: those over 10 ms, by what they run, with their CPU), and each garbage
-collection in the loop's thread (`gc`: the longest of each generation): a tick's own work,
+collection in the loop's thread (`gc_ms`: the longest of each generation): a tick's own work,
 named. `LoopLag` drives it from the bench.
 """
 

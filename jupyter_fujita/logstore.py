@@ -48,9 +48,9 @@ SEGMENT_BYTES = 8 * 1024 * 1024
 # About what a line's record adds to its text (`{"seq":…,"stream":…,"time":…,"text":""}`): the
 # writer's backlog and a segment being written are sized by it before they are encoded.
 RECORD_BYTES = 64
-# Encoded lines the writer may have yet to write: past this the pipes are not read (`room`),
-# so a disk slower than the output holds back the process, whose writes then wait on a full
-# pipe, rather than filling memory.
+# About the bytes of lines the writer may have yet to write: past this the pipes are not read
+# (`room`), so a disk slower than the output holds back the process, whose writes then wait on
+# a full pipe, rather than filling memory.
 WRITE_BACKLOG = 2 * 1024 * 1024
 _text = attrgetter("text")
 _decoder = msgspec.json.Decoder(StoredLine)
