@@ -161,6 +161,10 @@ BARS = {
         "longest event-loop stall of the server during the floods and the search",
         "ms", "lower", "≤ 20 ms", f"{TERMINAL}, same server", limit=20,
     ),
+    "loop_disk": Bar(
+        "… the loop thread's own disk reads and writes meanwhile", "kB", "lower",
+        "0 kB: the disk is left to threads", limit=0,
+    ),
     "stalled_rss_growth": Bar(
         "a client stops reading during a {stall_lines:,}-line flood: server RSS growth", "MB",
         "lower", "≤ 32 MB", limit=32,

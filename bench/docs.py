@@ -49,7 +49,11 @@ METHOD = """\
   figure starts it: a 1 ms asyncio timer in our server whose lateness is how long the loop was
   held, during the {flood_lines:,}-line flood (and the same flood in a Jupyter terminal on the same
   server), the {stall_lines:,}-line flood and the search; while the loop is held past 20 ms, a
-  watchdog thread looks at the loop thread's stack every 5 ms, which says what held it.
+  watchdog thread looks at the loop thread's stack every 5 ms, which says what held it. Of the
+  longest stall, the loop thread's CPU time and its wait for a core (the kernel's schedstat) are
+  kept: the rest it slept, waiting for the GIL or in a blocking call. And the bytes the loop
+  thread read from or wrote to disk meanwhile, against the server's other threads'
+  (`/proc/self/task/<id>/io`): a loop that moved none did not wait on the disk's data.
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
   it ran, the bench's own process that runs the clients), and a profile of ours: py-spy sampling
   our server in one extra run of each end-to-end figure (raw stacks in
@@ -180,16 +184,31 @@ def figure_facts(figure: dict) -> list[str]:
                 "(no new line for 5 s, or the round's time was up)."
             )
     detail = figure["detail"]
-    if "during" in detail:
+    if "busy_ms" in detail:  # the loop stalls
         rounds = "; ".join(
-            f"{during}: {report.fmt(stall, 'ms')} ({report.fmt(busy, 'ms')} of the loop's own "
-            f"CPU in its busiest tick, {over} ticks late by more than 20 ms)"
-            for during, stall, busy, over in zip(
-                detail["during"], figure["ours"]["rounds"], detail["busy_ms"],
-                detail["over_20ms"], strict=True,
+            f"{during}: {report.fmt(stall, 'ms')}, of it {report.fmt(cpu, 'ms')} on the loop "
+            f"thread's CPU and {report.fmt(queued, 'ms')} waiting for a core, the rest asleep "
+            f"({report.fmt(busy, 'ms')} of CPU in its busiest tick; {over} ticks late by more "
+            "than 20 ms)"
+            for during, stall, cpu, queued, busy, over in zip(
+                detail["during"], figure["ours"]["rounds"], detail["longest_cpu_ms"],
+                detail["longest_queued_ms"], detail["busy_ms"], detail["over_20ms"], strict=True,
             )
         )  # fmt: skip
         out.append(f"- Round by round, ours: {rounds}.")
+    if "other_threads_written_kb" in detail:  # the loop's disk
+        rounds = "; ".join(
+            f"{during}: the loop {report.fmt(loop, 'kB')}, the other threads "
+            f"{report.fmt(written, 'kB')} written and {report.fmt(read, 'kB')} read"
+            for during, loop, written, read in zip(
+                detail["during"], figure["ours"]["rounds"], detail["other_threads_written_kb"],
+                detail["other_threads_read_kb"], strict=True,
+            )
+        )  # fmt: skip
+        out.append(
+            "- Round by round, bytes read from or written to disk (`/proc/self/task/<id>/io`; "
+            f"page-cache hits are not disk reads): {rounds}."
+        )
     if "gc_ms" in detail:
         collections = ", ".join(report.fmt(ms, "ms") for ms in detail["gc_ms"])
         out.append(
@@ -217,6 +236,8 @@ def figure_facts(figure: dict) -> list[str]:
         if key.startswith(("profile_", "trace_")) or key.endswith("_lost_kinds"):
             continue
         if key in ("held_in", "during", "busy_ms", "over_20ms", "gc_ms", "slow_callbacks"):
+            continue
+        if key.startswith(("longest_", "other_threads_")):
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue

@@ -14,13 +14,18 @@ While the loop is held past 20 ms a watchdog thread looks at the loop thread's s
 into C that keeps the GIL is seen just after it returns). Each callback the loop runs is timed
 too (`slow_callbacks`: those over 10 ms, by what they run, with their CPU), and each garbage
 collection in the loop's thread (`gc_ms`: the longest of each generation): a tick's own work,
-named. `LoopLag` drives it from the bench.
+named. Of the longest stall, the probe keeps the loop thread's CPU and its wait for a core (the
+kernel's schedstat): what is left it slept, waiting for the GIL or in a blocking call. And it
+counts the bytes the loop thread, and the server's other threads, read from and wrote to disk
+(`/proc/self/task/<id>/io`): a loop that moved none cannot have waited on the disk's data.
+`LoopLag` drives it from the bench.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 import threading
 import time
@@ -45,6 +50,8 @@ class Watch:
         self.halt = threading.Event()
         self.longest = 0.0
         self.longest_busy = 0.0
+        self.longest_parts = (0.0, 0.0)  # of the longest stall: on the CPU, waiting for a core
+        self.disk_at_start: dict[str, int] = {}
         self.over_20ms = 0
         self.ticks = 0
         self.last_tick = time.perf_counter()
@@ -58,6 +65,8 @@ class Watch:
     def start(self) -> None:
         self.stop()
         self.longest, self.longest_busy, self.over_20ms, self.ticks = 0.0, 0.0, 0, 0
+        self.longest_parts = (0.0, 0.0)
+        self.disk_at_start = disk_bytes()
         self.held_in.clear()
         self.slow_callbacks, self.gc_longest = {}, [0.0, 0.0, 0.0]
         self._time_callbacks(threading.get_ident())
@@ -77,15 +86,21 @@ class Watch:
             self.task = None
 
     async def _tick(self) -> None:
-        while True:
-            asked, cpu = time.perf_counter(), time.thread_time()
-            await asyncio.sleep(INTERVAL)
-            self.last_tick = now = time.perf_counter()
-            late = now - asked - INTERVAL
-            self.ticks += 1
-            self.longest = max(self.longest, late)
-            self.longest_busy = max(self.longest_busy, time.thread_time() - cpu)
-            self.over_20ms += late > HELD
+        schedstat = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        try:
+            while True:
+                asked, cpu, queued = time.perf_counter(), time.thread_time(), _queued(schedstat)
+                await asyncio.sleep(INTERVAL)
+                self.last_tick = now = time.perf_counter()
+                late, busy = now - asked - INTERVAL, time.thread_time() - cpu
+                self.ticks += 1
+                if late > self.longest:
+                    self.longest = late
+                    self.longest_parts = (busy, _queued(schedstat) - queued)
+                self.longest_busy = max(self.longest_busy, busy)
+                self.over_20ms += late > HELD
+        finally:
+            os.close(schedstat)
 
     def _time_callbacks(self, loop_thread: int) -> None:
         run, slow = self._run, self.slow_callbacks
@@ -121,6 +136,28 @@ class Watch:
                 frame = sys._current_frames().get(loop_thread)
                 if frame is not None:
                     self.held_in[innermost(frame)] += 1
+
+
+def _queued(schedstat: int) -> float:
+    """Seconds the thread has waited on a run queue for a core (schedstat's second field, ns)."""
+    return int(os.pread(schedstat, 100, 0).split()[1]) / 1e9
+
+
+def disk_bytes() -> dict[str, int]:
+    """Bytes read from and written to disk so far by the loop's thread (the caller) and by the
+    whole process, dead threads included. Page-cache hits are not disk reads; a write counts when
+    it dirties the page cache, as the writer makes it."""
+
+    def read(path: str) -> tuple[int, int]:
+        fields = dict(line.split(": ") for line in open(path).read().splitlines())
+        return int(fields["read_bytes"]), int(fields["write_bytes"])
+
+    loop = read(f"/proc/self/task/{threading.get_native_id()}/io")
+    process = read("/proc/self/io")
+    return {
+        "loop_read": loop[0], "loop_written": loop[1],
+        "process_read": process[0], "process_written": process[1],
+    }  # fmt: skip
 
 
 def _coroutine_frame(handle: asyncio.Handle) -> Any:
@@ -162,11 +199,16 @@ class LoopLagHandler(APIHandler):
     def get(self) -> None:
         watch = self.settings["bench_looplag"]
         watch.stop()
+        now = disk_bytes()
+        disk = {k: now[k] - watch.disk_at_start.get(k, now[k]) for k in now}
         held_in = [{"stack": stack, "looks": n} for stack, n in watch.held_in.most_common(5)]
         self.finish(
             {
                 "longest_ms": watch.longest * 1000,
                 "longest_busy_ms": watch.longest_busy * 1000,
+                "longest_cpu_ms": watch.longest_parts[0] * 1000,
+                "longest_queued_ms": watch.longest_parts[1] * 1000,
+                "disk": disk,
                 "over_20ms": watch.over_20ms,
                 "ticks": watch.ticks,
                 "held_in": held_in,
@@ -215,6 +257,9 @@ class LoopLag:
         return {
             "stall_ms": r["longest_ms"],
             "busy_ms": r["longest_busy_ms"],
+            "longest_cpu_ms": r["longest_cpu_ms"],
+            "longest_queued_ms": r["longest_queued_ms"],
+            "disk": r["disk"],
             "over_20ms": r["over_20ms"],
             "held_in": r["held_in"],
             "slow_callbacks": r["slow_callbacks"],

@@ -46,6 +46,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
     if unit == "B":
         return f"{value:.0f} B"
+    if unit == "kB":
+        return f"{value:,.0f} kB"
     if unit in ("MiB", "MB"):
         return f"{value:.1f} {unit}"
     if unit == "MB/s":

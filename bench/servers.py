@@ -18,9 +18,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psutil
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -50,6 +51,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.ps: psutil.Process | None = None
         self._log = None
+        self._copier: threading.Thread | None = None
         self._seen: dict[int, psutil.Process] = {}
 
     def command(self) -> list[str]:
@@ -72,10 +74,18 @@ class Server:
             env=self.env(),
             cwd=self.folder,
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # Its output into a pipe, as a terminal or JupyterHub's spawner gives it, copied to the
+        # file by a thread of the bench: a file as its stderr would have the server's own log
+        # lines count as disk writes of its event loop.
+        assert self.proc.stdout is not None
+        self._copier = threading.Thread(
+            target=_copy, args=(self.proc.stdout.fileno(), self._log), daemon=True
+        )
+        self._copier.start()
         self.ps = psutil.Process(self.proc.pid)
 
     async def ready(self, path: str, timeout: float = 60.0) -> None:
@@ -162,9 +172,19 @@ class Server:
                     killed.append(child.pid)
             except psutil.Error:
                 pass
+        if self._copier is not None:
+            self._copier.join(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
         self._log.close()
         self.proc = None
         return killed
+
+
+def _copy(fd: int, to: BinaryIO) -> None:
+    while chunk := os.read(fd, 65536):  # until the server and all it ran have closed it
+        to.write(chunk)
+        to.flush()
 
 
 class JupyterServer(Server):

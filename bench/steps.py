@@ -369,7 +369,7 @@ class Bench:
     def _loop_stalls(self, runs: list, during: str) -> None:
         """The longest loop stalls of these rounds, into the figure of all of them, with what
         held our server's loop (looplag.py)."""
-        stall = self.figure("loop_stall")
+        stall, disk = self.figure("loop_stall"), self.figure("loop_disk")
         held = Counter({row["stack"]: row["looks"] for row in stall.detail.get("held_in", ())})
         for a, b in runs:
             stall.add(
@@ -379,6 +379,14 @@ class Bench:
             stall.detail.setdefault("during", []).append(during)
             stall.detail.setdefault("over_20ms", []).append(a.extra["over_20ms"])
             stall.detail.setdefault("busy_ms", []).append(a.extra["busy_ms"])
+            stall.detail.setdefault("longest_cpu_ms", []).append(a.extra["longest_cpu_ms"])
+            stall.detail.setdefault("longest_queued_ms", []).append(a.extra["longest_queued_ms"])
+            moved = a.extra["disk"]
+            disk.add(Run((moved["loop_read"] + moved["loop_written"]) / 1e3, cpu=a.cpu))
+            disk.detail.setdefault("during", []).append(during)
+            for what in ("read", "written"):  # the log's writer and readers: the disk is used
+                others = (moved[f"process_{what}"] - moved[f"loop_{what}"]) / 1e3
+                disk.detail.setdefault(f"other_threads_{what}_kb", []).append(others)
             held.update({row["stack"]: row["looks"] for row in a.extra["held_in"]})
             stall.detail.setdefault("gc_ms", []).append(max(a.extra["gc_ms"]))
             slow = stall.detail.setdefault("slow_callbacks", {})
@@ -389,6 +397,7 @@ class Bench:
                     kept["ms"], kept["cpu_ms"] = row["ms"], row["cpu_ms"]
         stall.detail["held_in"] = [{"stack": k, "looks": n} for k, n in held.most_common(8)]
         stall.show_worst()
+        disk.show_worst()
 
     async def flood(self) -> None:
         s = self.sizes

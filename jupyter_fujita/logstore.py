@@ -208,6 +208,12 @@ class LogStore:
             # Readers that have it open read on; new ones no longer see it.
             self._writer.remove(self._segments.pop(0).path)
 
+    def save_file(self, name: str, data: bytes) -> None:
+        """Replace the file `name` in the log's folder by `data`, whole (written beside it, then
+        renamed), in the writer's thread, in order with the lines: the run history beside the
+        log. A failure is logged; the log goes on."""
+        self._writer.replace(self.folder / name, data)
+
     def clear(self) -> None:
         """Remove every line on disk; seqs go on from where they were. Waits for the writer:
         the files are gone when this returns."""
@@ -488,7 +494,8 @@ def _holding(block: bytes, needle: bytes) -> list[bytes]:
 
 
 class _Writer:
-    """The thread that encodes and writes the segments, and removes them. The event loop hands
+    """The thread that encodes and writes the segments, removes them, and saves the files beside
+    them. The event loop hands
     it lines and goes on: a write() held the loop for tens of milliseconds under the kernel's
     writeback, and freeing an 8 MiB file as long (the benchmark's watchdog caught both). The
     records are encoded here too: made, written and freed in one thread, their memory is
@@ -513,6 +520,9 @@ class _Writer:
 
     def remove(self, path: Path) -> None:
         self._hand(_Job(None, [], 0, path))
+
+    def replace(self, path: Path, data: bytes) -> None:
+        self._hand(_Job(None, [], 0, path, data))
 
     def _hand(self, job: _Job) -> None:
         if self._thread is None:
@@ -556,7 +566,7 @@ class _Writer:
                 self._write(jobs[start:end])
                 start = end
             if job.segment is None:
-                self._remove(job)
+                self._replace(job) if job.data is not None else self._remove(job)
                 start = end + 1
         self._write(jobs[start:])
 
@@ -593,6 +603,15 @@ class _Writer:
         except OSError as error:  # left behind: the next server's start finds it, and goes on
             log.warning("jupyter_fujita: cannot remove %s: %s", job.path, error)
 
+    def _replace(self, job: _Job) -> None:
+        assert job.path is not None and job.data is not None
+        try:
+            tmp = job.path.with_name(job.path.name + ".tmp")
+            tmp.write_bytes(job.data)
+            tmp.replace(job.path)
+        except OSError as error:
+            log.warning("jupyter_fujita: cannot save %s: %s", job.path, error)
+
     def _close_file(self) -> None:
         if self._file is not None:
             file, self._file, self._path = self._file, None, None
@@ -604,10 +623,11 @@ class _Writer:
 
 @dataclass(slots=True)
 class _Job:
-    """Write `lines` (about `weight` bytes) at the end of `segment`; or, without one, remove
-    `path`."""
+    """Write `lines` (about `weight` bytes) at the end of `segment`; or, without one, replace
+    `path` by `data`, or remove it when there is no data."""
 
     segment: Segment | None
     lines: list[Line]
     weight: int
     path: Path | None = None
+    data: bytes | None = None

@@ -171,3 +171,5 @@ class ProcessManager:
         for supervisor in self._supervisors.values():
             if supervisor.cache.store is not None:
                 supervisor.cache.store.close()
+        if self.records is not None:
+            self.records.wait()

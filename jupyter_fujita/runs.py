@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import signal
-from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
 from .wire import DjangoError
 
+if TYPE_CHECKING:
+    from .logstore import LogStore
+
 log = logging.getLogger(__name__)
 MAX_RUNS = 200
+FILE = "runs.json"
 
 
 class Run(msgspec.Struct, omit_defaults=False):
@@ -33,14 +36,15 @@ class Run(msgspec.Struct, omit_defaults=False):
 
 
 class RunHistory:
-    def __init__(self, folder: Path | None = None) -> None:
-        self.path = folder / "runs.json" if folder is not None else None
+    def __init__(self, store: LogStore | None = None) -> None:
+        self.store = store
         self.runs: list[Run] = []
-        if self.path is not None and self.path.exists():
+        path = store.folder / FILE if store is not None else None
+        if path is not None and path.exists():  # once, as the server starts
             try:
-                self.runs = msgspec.json.decode(self.path.read_bytes(), type=list[Run])
+                self.runs = msgspec.json.decode(path.read_bytes(), type=list[Run])
             except (OSError, msgspec.DecodeError) as error:
-                log.warning("jupyter_fujita: ignoring %s: %s", self.path, error)
+                log.warning("jupyter_fujita: ignoring %s: %s", path, error)
         for run in self.runs:
             if run.ended is None:  # its server ended without saying how it ended
                 run.ended, run.last_seq = run.started, run.last_seq or run.first_seq
@@ -76,14 +80,8 @@ class RunHistory:
         return next((run for run in self.runs if run.number == number), None)
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        try:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(msgspec.json.encode(self.runs))
-            tmp.replace(self.path)
-        except OSError as error:
-            log.warning("jupyter_fujita: cannot save the run history: %s", error)
+        if self.store is not None:  # by the log's writer thread: the event loop never waits
+            self.store.save_file(FILE, msgspec.json.encode(self.runs))
 
 
 def runs_json(history: RunHistory) -> list[dict[str, Any]]:

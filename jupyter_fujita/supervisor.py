@@ -129,7 +129,7 @@ class Supervisor:
             if isinstance(project, DjangoProject)
             else ReadyWatcher(project)
         )
-        self.runs = RunHistory(cache.store.folder if cache.store is not None else None)
+        self.runs = RunHistory(cache.store)
         self.lock = asyncio.Lock()
         self._changed = Broadcast()
         self.state: State = "stopped"
@@ -279,7 +279,7 @@ class Supervisor:
         self.project.pick_port()  # port 0: a free one for this run
         command = self.project.command()  # raises NotConfigured before anything changes
         cwd = self.project.cwd()
-        for pgid in self.records.orphans() if self.records else []:
+        for pgid in await self.records.orphans() if self.records else []:
             self.say(f"Ending process group {pgid} left by an earlier Jupyter server")
             await self.end_group(pgid)
         self.watcher.reset()
@@ -303,7 +303,7 @@ class Supervisor:
         run.proc, run.pgid = proc, proc.pid
         if self.records:
             try:
-                self.records.write(self.name, proc.pid, command)
+                await self.records.write(self.name, proc.pid, command)
             except OSError as error:
                 await self._unspawn(proc, error)
                 return

@@ -35,7 +35,8 @@ AHEAD = {
 # at a tenth of its bar, search at 40% of it (today's figure is several times the bar); in full
 # where it is a bound the product keeps.
 FLOORS = {"ingest_markers": 100_000, "search_disk": 20}  # lines/s, MB/s
-CEILINGS = {"stalled_rss_growth": 32}  # MB
+CAN_BE_ZERO = ("idle_cpu", "page_last_line", "page_longest_task", "loop_disk")
+CEILINGS = {"stalled_rss_growth": 32, "loop_disk": 0}  # MB; kB (the loop leaves the disk alone)
 
 
 def test_the_quick_bench_is_sane(tmp_path):
@@ -53,7 +54,7 @@ def test_the_quick_bench_is_sane(tmp_path):
     for key, figure in figures.items():
         assert figure["title"] in result.stdout
         assert isinstance(figure["pass"], bool) and figure["ours"]["rounds"], key
-        low = 0 if key in ("idle_cpu", "page_last_line", "page_longest_task") else 1e-12
+        low = 0 if key in CAN_BE_ZERO else 1e-12
         assert figure["ours"]["value"] >= low, key
         # a reading client of ours loses no line: the log is durable
         assert sum(n or 0 for n in figure["ours"]["lost"]) == 0, (key, figure["ours"]["lost"])
@@ -68,3 +69,5 @@ def test_the_quick_bench_is_sane(tmp_path):
         assert figures[key]["ours"]["value"] >= floor, (key, figures[key]["ours"])
     for key, ceiling in CEILINGS.items():
         assert figures[key]["ours"]["value"] <= ceiling, (key, figures[key]["ours"])
+    # the disk figure can fail: the floods' rounds saw the log's writer thread write
+    assert max(figures["loop_disk"]["detail"]["other_threads_written_kb"]) > 0

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -378,6 +379,50 @@ async def test_sigint_stops_django_even_when_the_server_ignores_sigint(manager, 
     await supervisor.stop()
     assert not any("sending SIGTERM" in t for t in texts(supervisor))
     assert supervisor.run.returncode == 0
+
+
+FILE_EVENTS = ("open", "os.remove", "os.rename", "os.mkdir")  # sys.audit's names
+
+
+async def test_the_event_loop_touches_no_file_of_the_log_or_the_records(
+    tmp_path, site, port, jp_asyncio_loop
+):
+    """Under a flood's writeback even a small write can hold a thread for tens of milliseconds:
+    the log's segments, the run history and the process records are all written, read and
+    removed off the event loop, through a start, requests, a restart and a stop."""
+    manager = ProcessManager(tmp_path / "records", log_dir=tmp_path / "logs")
+    supervisor = supervise(manager, site.parent, port)  # opening the store reads it: once
+    loop_thread, ours = threading.get_ident(), (str(tmp_path / "records"), str(tmp_path / "logs"))
+    seen: list[tuple[str, str]] | None = []
+    everywhere: list[str] = []
+
+    def hook(event: str, args: tuple) -> None:
+        if seen is None or event not in FILE_EVENTS or not args:
+            return
+        path = os.fsdecode(args[0]) if isinstance(args[0], (str, bytes, os.PathLike)) else ""
+        if path.startswith(ours):
+            everywhere.append(path)
+            if threading.get_ident() == loop_thread:
+                seen.append((event, path))
+
+    sys.addaudithook(hook)  # for good: `seen = None` makes it idle
+    try:
+        assert (await supervisor.start(wait=30)).state == "running"
+        for _ in range(3):
+            assert (await fetch(supervisor.run.url))[0] == 200
+        assert (await supervisor.restart(wait=30)).state == "running"
+        await fetch(supervisor.run.url)
+        assert (await supervisor.stop()).state == "stopped"
+        manager.records.wait()
+        await asyncio.to_thread(supervisor.cache.store.wait_written)
+        assert seen == []
+        # the hook saw the work, done by the threads: segments, runs.json, the records
+        names = {Path(path).name for path in everywhere}
+        assert "runs.json.tmp" in names and any(n.endswith(".jsonl") for n in names), names
+        assert f"django-{os.getpid()}.json" in names, names
+    finally:
+        seen = None
+        await manager.shutdown()
 
 
 async def test_a_group_that_cannot_be_recorded_is_ended_and_the_start_says_why(
