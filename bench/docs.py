@@ -344,6 +344,9 @@ def write_docs(results: dict, docs: Path) -> None:
                 f"- {figure['title']}: {report.fmt(figure['ours']['value'], figure['unit'])}"
                 f" against {figure['bar']}."
             )
+            # what the figure was taken from, where it is more than rounds of one thing
+            rounds = [fact for fact in figure_facts(figure) if fact.startswith("- Round by")]
+            lines += ["  " + fact for fact in rounds]
         lines += [""]
     lines += [
         "## The JSON",

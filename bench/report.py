@@ -189,7 +189,12 @@ def plot(results: dict, path: Path) -> None:
     for f in limit_figs:
         value = f["ours"]["value"]
         # as "how much of the bar it uses": ≤ 1 passes, whichever way the figure is better
-        share = value / f["limit"] if f["better"] == "lower" else f["limit"] / max(value, 1e-9)
+        if f["better"] == "higher":
+            share = f["limit"] / max(value, 1e-9)
+        elif f["limit"]:
+            share = value / f["limit"]
+        else:  # a bar of 0: met at 0, else far off
+            share = 0.0 if value <= 0 else 10.0
         share = max(share, 2e-3)  # a 0.00 % idle CPU or 0 MB growth still shows, at the floor
         names.append(f"{f['key']} ({fmt(value, f['unit'])})")
         shares.append(share)
