@@ -25,6 +25,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, shown
+from .logstore import seq_at
 from .manager import ProcessManager
 from .processes import ALL
 from .replay import LineFilter, log_feed, read_log, search_log
@@ -98,18 +99,23 @@ def encode_message(message: dict[str, Any]) -> bytes:
 class SharedEncodings:
     """Clients reading at the same position get the same batch: encode it once for all.
 
-    Only unfiltered, contiguous batches are shared; (log_id, first seq, last seq) names one.
+    Only unfiltered, contiguous batches are shared: (log_id, first seq, last seq) names one,
+    and (log_id, first seq, length) one of records from disk (a log's records never change).
     """
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
-        self._recent: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()
 
     def encode(self, message: dict[str, Any]) -> bytes:
         lines: list[Line] = message.get("lines", [])
-        if not lines or lines[-1].seq - lines[0].seq + 1 != len(lines):
+        body: bytes | None = message.get("encoded_lines")
+        if body is not None and seq_at(body, 0) >= 0:
+            key = (message["log_id"], "records", seq_at(body, 0), len(body))
+        elif lines and lines[-1].seq - lines[0].seq + 1 == len(lines):
+            key = (message["log_id"], "lines", lines[0].seq, lines[-1].seq)
+        else:
             return encode_message(message)
-        key = (message["log_id"], lines[0].seq, lines[-1].seq)
         encoded = self._recent.get(key)
         if encoded is None:
             encoded = self._recent[key] = encode_message(message)

@@ -282,9 +282,9 @@ class LogStore:
             return None
         segment, offset, skip = place
         data = _whole_records(segment.path, offset, segment.size, skip, max_bytes)
-        if not data or _seq_at(data, 0) != seq:
+        if not data or seq_at(data, 0) != seq:
             return None  # rotated away meanwhile, or a segment that is not what its index says
-        return EncodedLines(data, _seq_at(data, data.rfind(b"\n") + 1))
+        return EncodedLines(data, seq_at(data, data.rfind(b"\n") + 1))
 
     def search(
         self, after: int, stop: int, needle: bytes | None, keeps: Callable[[Line], bool]
@@ -315,7 +315,7 @@ class LogStore:
                     if seq <= line.seq < stop and keeps(line):
                         found.append(line)
                 last = block.rfind(b"\n") + 1
-                newest = _seq_at(block, last)
+                newest = seq_at(block, last)
                 if newest < 0:  # not a record as this version writes them: read it
                     newest = _decoder.decode(block[last:]).seq
                 looked = max(looked, newest)
@@ -395,7 +395,7 @@ class EncodedLines:
         return bodies
 
 
-def _seq_at(data: bytes, start: int) -> int:
+def seq_at(data: bytes, start: int) -> int:
     """The seq of the record at data[start:]: records begin with it (`{"seq":12,...`)."""
     if not data.startswith(b'{"seq":', start):
         return -1

@@ -12,6 +12,7 @@ import asyncio
 import secrets
 import time
 from array import array
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from itertools import accumulate, repeat
@@ -32,6 +33,9 @@ LINE_JSON = 70
 # trip costs more than the reading), and sends them one message at a time, paced as ever: with
 # the WebSocket's 256 KiB messages, 512 KiB a trip, what a reader holds at most.
 DISK_MESSAGES = 2
+# Disk reads kept for the next readers at the same position (fan-out: fifty browsers behind
+# the cache ask for the same lines, in step): at most DISK_MESSAGES messages each, ~8 MiB in all.
+SHARED_READS = 16
 # _pre's sums lose their first value once past this (see _add_sums).
 PRE_REBASE = 1 << 30
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
@@ -45,6 +49,7 @@ class Slice:
     position: int  # the reader now stands after this seq: its next read starts here
     gap_from: int | None = None  # first seq that is gone, if any
     gap_to: int | None = None  # last seq that is gone
+    weight: int | None = None  # the lines' JSON bytes as the cache reckons them, if it read them
 
 
 class ReplayCache:
@@ -78,6 +83,7 @@ class ReplayCache:
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
+        self.shared_reads = SharedReads()
         self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
             store.on_fail = self._say_disk_failed
@@ -147,6 +153,7 @@ class ReplayCache:
         self._bytes = 0
         self._cleared_through = self.last_seq
         self.clears += 1
+        self.shared_reads.clear()
         self._wake()
 
     def _add_sums(self, texts: list[str]) -> None:
@@ -230,7 +237,8 @@ class ReplayCache:
         return self._bytes
 
     def read(self, after: int, max_lines: int | None = None, max_bytes: int | None = None) -> Slice:
-        """Lines with seq > after, oldest first, at most max_lines of them and about max_bytes.
+        """Lines with seq > after, oldest first, at most max_lines of them and no more than
+        max_bytes of JSON (`weight` says how much, as the cache reckons it).
 
         At least one line is returned when any is there, however long, so a reader always moves.
         """
@@ -245,18 +253,20 @@ class ReplayCache:
         if max_lines is not None:
             stop = min(stop, start + max_lines)
         if max_bytes is not None and start < stop:
-            # the fewest lines from start that reach max_bytes of JSON, at least one
+            # the most lines from start within max_bytes of JSON, at least one
             low, high = start + 1, stop
             while low < high:
-                middle = (low + high) // 2
-                if self._weight(start, middle, LINE_JSON) >= max_bytes:
-                    high = middle
+                middle = (low + high + 1) // 2
+                if self._weight(start, middle, LINE_JSON) <= max_bytes:
+                    low = middle
                 else:
-                    low = middle + 1
+                    high = middle - 1
             stop = low
         # from _head on there is no None
-        lines = cast("list[Line]", self._lines[max(start, self._head) : stop])
-        return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to)
+        start = max(start, self._head)
+        lines = cast("list[Line]", self._lines[start:stop])
+        weight = self._weight(start, stop, LINE_JSON) if start < stop else 0
+        return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to, weight)
 
     def tail(self, count: int) -> list[Line]:
         """The newest `count` cached lines."""
@@ -411,18 +421,59 @@ async def read_encoded(
         return None
     store, after, gap_from, gap_to = disk
 
-    def read() -> EncodedSlice | None:
+    def read() -> _Read | None:
         found = store.read_encoded(after, max_bytes)
-        if found is None:
-            return None
-        return EncodedSlice(found.messages(message_bytes), found.last_seq, gap_from, gap_to)
+        return None if found is None else (found.messages(message_bytes), found.last_seq)
 
-    return await asyncio.to_thread(read)
+    shared = await cache.shared_reads.get((after, max_bytes, message_bytes), read)
+    return None if shared is None else EncodedSlice(*shared, gap_from, gap_to)
 
 
-def _messages(lines: list[Line], max_bytes: int) -> list[list[Line]]:
-    """Lines cut into messages of about max_bytes of JSON each (at least one line each)."""
-    if sum(len(line.text) for line in lines) + LINE_JSON * len(lines) <= max_bytes:
+_Read = tuple[list[bytes], int]  # messages' bodies as the disk holds them, the position after
+
+
+class SharedReads:
+    """The latest disk reads of readers behind the cache, by position, for the readers that come
+    to the same position next (or meanwhile: they wait for the same read). A read once made is
+    good for every reader: what the disk holds under a seq never changes, and a cleared log's
+    positions are never asked again. Readers that share a read stay in step: they go on from
+    the same position."""
+
+    def __init__(self, size: int = SHARED_READS) -> None:
+        self.size = size
+        self._recent: OrderedDict[tuple[int, int, int], asyncio.Future[_Read | None]] = (
+            OrderedDict()
+        )
+
+    async def get(
+        self, key: tuple[int, int, int], read: Callable[[], _Read | None]
+    ) -> _Read | None:
+        """What `read` (run in a thread) answers for `key`, read once."""
+        future = self._recent.get(key)
+        if future is None:
+            future = self._recent[key] = asyncio.ensure_future(asyncio.to_thread(read))
+            future.add_done_callback(lambda done: self._forget_nothing(key, done))
+            if len(self._recent) > self.size:
+                self._recent.popitem(last=False)
+        # shielded: a reader that goes away does not cancel the read the others wait for
+        return await asyncio.shield(future)
+
+    def _forget_nothing(self, key: tuple[int, int, int], done: asyncio.Future[Any]) -> None:
+        """A read that found nothing, or failed, is not kept: the next reader asks again."""
+        if done.cancelled() or done.exception() is not None or done.result() is None:
+            if self._recent.get(key) is done:
+                del self._recent[key]
+
+    def clear(self) -> None:
+        self._recent.clear()
+
+
+def _messages(lines: list[Line], max_bytes: int, weight: int | None = None) -> list[list[Line]]:
+    """Lines cut into messages of about max_bytes of JSON each (at least one line each); their
+    `weight`, when known, spares adding it up line by line (each reader, each message)."""
+    if weight is None:
+        weight = sum(len(line.text) for line in lines) + LINE_JSON * len(lines)
+    if weight <= max_bytes:
         return [lines] if lines else []
     messages: list[list[Line]] = []
     current: list[Line] = []
@@ -483,7 +534,7 @@ async def log_feed(
         if piece.gap_from is not None:
             yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
         lines = only.apply(piece.lines) if only else piece.lines
-        for message in _messages(lines, max_bytes):
+        for message in _messages(lines, max_bytes, None if only else piece.weight):
             yield {"type": "lines", "log_id": cache.id, "lines": message}
         if not piece.lines:
             if position < cache.last_seq:

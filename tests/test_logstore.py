@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import Callable
 
 import msgspec
 
@@ -16,6 +17,7 @@ from jupyter_fujita.replay import (
     EARLIER_RUNS,
     LineFilter,
     ReplayCache,
+    SharedReads,
     log_feed,
     read_encoded,
     read_log,
@@ -224,6 +226,59 @@ async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_w
         assert first == expected[after]
     # a reader within the cache is not the disk's: read_log answers it
     assert await read_encoded(cache, 2_950, 5_000, message_bytes=3_000) is None
+
+
+async def test_readers_behind_the_cache_at_one_position_share_one_disk_read(tmp_path, monkeypatch):
+    """Fifty browsers behind the cache, in step, as after a flood: each disk read is made once
+    for all of them, and every one of them is sent the same lines."""
+    store = LogStore(tmp_path / "log", segment_bytes=20_000)
+    cache = ReplayCache(100, 1 << 20, store)
+    await fill(cache, 30)
+    positions: list[int] = []
+    read_encoded_of_store = store.read_encoded
+
+    def counted(after: int, max_bytes: int) -> logstore.EncodedLines | None:
+        positions.append(after)
+        return read_encoded_of_store(after, max_bytes)
+
+    monkeypatch.setattr(store, "read_encoded", counted)
+    sent = await asyncio.gather(*(feed_messages(cache, True, 2_900) for _ in range(50)))
+    assert len(sent[0]) >= 2_900 and all(lines == sent[0] for lines in sent)
+    assert [line["seq"] for line in sent[0]] == list(range(1, len(sent[0]) + 1))
+    assert len(positions) > 10 and len(positions) == len(set(positions)), positions
+
+
+async def test_a_shared_read_is_made_once_kept_while_recent_and_outlives_a_reader():
+    shared = SharedReads(size=2)
+    calls: list[str] = []
+
+    def read(answer: tuple[list[bytes], int] | None) -> Callable[[], object]:
+        return lambda: calls.append("read") or answer
+
+    assert await shared.get((0, 1, 1), read(([b"a"], 5))) == ([b"a"], 5)
+    assert await shared.get((0, 1, 1), read(([b"other"], 9))) == ([b"a"], 5)
+    assert len(calls) == 1
+    # nothing found is not kept: the next reader asks the disk again
+    assert await shared.get((7, 1, 1), read(None)) is None
+    assert await shared.get((7, 1, 1), read(([b"b"], 8))) == ([b"b"], 8)
+    # the oldest goes past `size`, and all go with a clear of the log
+    await shared.get((9, 1, 1), read(([b"c"], 10)))
+    assert await shared.get((0, 1, 1), read(([b"a2"], 5))) == ([b"a2"], 5)
+    shared.clear()
+    assert await shared.get((9, 1, 1), read(([b"c2"], 10))) == ([b"c2"], 10)
+    # a reader that goes away mid-read leaves the read to the others waiting for it
+    gate = threading.Event()
+
+    def slow() -> tuple[list[bytes], int]:
+        gate.wait(10)
+        return [b"slow"], 11
+
+    first = asyncio.ensure_future(shared.get((11, 1, 1), slow))
+    second = asyncio.ensure_future(shared.get((11, 1, 1), slow))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    gate.set()
+    assert await second == ([b"slow"], 11)
 
 
 def test_a_segment_of_the_earlier_layout_meta_nested_still_reads(tmp_path):

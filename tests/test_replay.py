@@ -139,4 +139,6 @@ def test_the_sums_behind_the_byte_budget_stay_right_past_four_bytes(monkeypatch)
     assert cache._pre.typecode == "q"
     assert cache.nbytes == sum(len(line.text) for line in cache.tail(50)) + 50 * LINE_OVERHEAD
     assert cache.read(cache.last_seq - 3, max_bytes=1 << 31).lines == lines[:1]
-    assert cache.read(cache.last_seq - 2, max_bytes=(3 << 30) + 80).lines == lines[1:]
+    both = (3 << 30) + len("small") + 2 * LINE_JSON
+    assert cache.read(cache.last_seq - 2, max_bytes=both).lines == lines[1:]
+    assert cache.read(cache.last_seq - 2, max_bytes=both - 1).lines == lines[1:2]
