@@ -350,11 +350,15 @@ class EmbeddedBackend:
     ) -> list[JSON]:
         cache = self.manager.get(name).cache
         if since is not None:
-            return [line_json(line) for line in cache.read(since, max_lines=limit).lines]
+            return [
+                to_builtins(line_json(line)) for line in cache.read(since, max_lines=limit).lines
+            ]
         lines = cache.tail(cache.size)
         if status:
             lines = LineFilter(status).apply(lines)
-        return [line_json(line) for line in lines[len(lines) - limit :]] if limit else []
+        return (
+            [to_builtins(line_json(line)) for line in lines[len(lines) - limit :]] if limit else []
+        )
 
     def log_text_path(self, name: str) -> str | None:
         return None  # no Jupyter server serves it: the log is in this process
@@ -430,7 +434,7 @@ class EmbeddedBackend:
             async def lines() -> None:
                 async for message in log_feed(supervisor.cache):
                     if message["type"] == "lines":
-                        lines = [line_json(line) for line in message["lines"]]
+                        lines = [to_builtins(line_json(line)) for line in message["lines"]]
                         message = {"type": "lines", "lines": lines}
                     deliver(on_log, message)
 

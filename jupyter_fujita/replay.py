@@ -310,7 +310,7 @@ class LineFilter:
             request = line.meta.get("request") if line.meta else None
             if request is None:
                 return False
-            code = str(request["status"])
+            code = str(request.status)
             return code == self.status or (self.status[1:] == "xx" and code[0] == self.status[0])
         return True
 

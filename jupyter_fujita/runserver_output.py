@@ -27,10 +27,9 @@ from operator import attrgetter
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .project import SKIP_DIRS
-from .wire import Check, DjangoError, Line
+from .wire import Check, DjangoError, Line, Request
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
@@ -481,17 +480,9 @@ class RunserverWatcher:
 
     def _annotate(self, line: Line, method: str, path: str, code: str, size: str) -> None:
         status = int(code)
-        request: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "status": status,
-            "size": None if size == "-" else int(size),
-        }
+        request = Request(method, path, status, None if size == "-" else int(size))
         if status >= 500:
-            path = path.partition("?")[0]
-            seq = self._server_errors.pop(path, None)
-            if seq is not None:
-                request["traceback_seq"] = seq
+            request.traceback_seq = self._server_errors.pop(path.partition("?")[0], None)
         line.meta = {"request": request}
 
     def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:

@@ -111,8 +111,8 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     collector tracks make each full collection walk all of them; a Line holds plain data
     (meta included: JSON values read from the line), never anything that refers back to it.
 
-    On the wire `meta`'s keys sit beside the others (`line_json`): {"request": {method, path,
-    status, size, traceback_seq?}}, {"frame": {file, line}}, {"partial": true}. A plain line
+    On the wire `meta`'s keys sit beside the others (`line_json`): {"request": Request},
+    {"frame": {file, line}}, {"partial": true}. A plain line
     encodes as itself. `stream` is a Stream, kept `str` so that decoding the disk log checks
     nothing per line.
     """
@@ -124,6 +124,18 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     # What the output reader (runserver_output) read in the line, if anything. One slot for
     # all of it keeps a plain line small.
     meta: dict[str, Any] | None = None
+
+
+class Request(msgspec.Struct, gc=False, omit_defaults=True):
+    """A request line as read (`meta["request"]`): what the faces colour, filter and link.
+    gc=False, as Line: a line's meta holding it is then not tracked by the cycle collector
+    either (a dict in a dict is), so a flood of request lines costs it no collections."""
+
+    method: str
+    path: str
+    status: int
+    size: int | None
+    traceback_seq: int | None = None  # the 500's traceback, when its lines came first
 
 
 def wire_lines(lines: list[Line]) -> Sequence[Line | dict[str, Any]]:
@@ -143,7 +155,7 @@ class StoredLine(msgspec.Struct):
     stream: str
     time: float
     text: str
-    request: dict[str, Any] | None = None
+    request: Request | None = None
     frame: dict[str, Any] | None = None
     partial: bool | None = None
     meta: dict[str, Any] | None = None

@@ -198,7 +198,7 @@ def test_a_request_line_is_read_in_any_format(tmp_path, text):
     line = Line(7, "stderr", 0.0, text)
     assert RunserverWatcher(tmp_path).feed(line) is None
     request = line.meta["request"]
-    assert (request["method"], request["path"], request["status"]) == ("GET", "/x/?a=1", 500)
+    assert (request.method, request.path, request.status) == ("GET", "/x/?a=1", 500)
 
 
 def test_a_json_record_holding_its_traceback_is_tied_to_the_request(tmp_path):
@@ -212,7 +212,7 @@ def test_a_json_record_holding_its_traceback_is_tied_to_the_request(tmp_path):
     )
     request = Line(4, "stderr", 0.0, '{"message": "\\"GET /boom/ HTTP/1.1\\" 500 9"}')
     assert watcher.feed(record) is None and watcher.feed(request) is None
-    assert request.meta["request"]["traceback_seq"] == 3
+    assert request.meta["request"].traceback_seq == 3
     assert watcher.last_error is None
 
 

@@ -203,17 +203,15 @@ async def test_a_view_raising_gives_a_500_request_line_linked_to_its_traceback(
             (
                 l
                 for l in supervisor.cache.tail(200)
-                if l.meta and "request" in l.meta and l.meta["request"]["path"] == "/boom/"
+                if l.meta and "request" in l.meta and l.meta["request"].path == "/boom/"
             ),
             None,
         )
 
     await wait_for(request_line, 10)
     request = request_line().meta["request"]
-    assert (request["method"], request["status"]) == ("GET", 500)
-    traceback_line = next(
-        l for l in supervisor.cache.tail(500) if l.seq == request["traceback_seq"]
-    )
+    assert (request.method, request.status) == ("GET", 500)
+    traceback_line = next(l for l in supervisor.cache.tail(500) if l.seq == request.traceback_seq)
     assert traceback_line.text == "Traceback (most recent call last):"
     frames = [l.meta["frame"] for l in supervisor.cache.tail(500) if l.meta and "frame" in l.meta]
     assert {"file": "site/pages/views.py", "line": frames[-1]["line"]} == frames[-1]
@@ -335,18 +333,16 @@ async def test_a_500_is_tied_to_its_traceback_whatever_the_logging_format(manage
             (
                 line
                 for line in supervisor.cache.tail(500)
-                if line.meta and line.meta.get("request", {}).get("path") == "/boom/"
+                if line.meta and getattr(line.meta.get("request"), "path", None) == "/boom/"
             ),
             None,
         )
 
     await wait_for(request_line, 10, "the request line of /boom/")
     request = request_line().meta["request"]
-    assert (request["method"], request["status"]) == ("GET", 500), request
-    assert "traceback_seq" in request, [line.text for line in supervisor.cache.tail(40)]
-    start = next(
-        line for line in supervisor.cache.tail(500) if line.seq == request["traceback_seq"]
-    )
+    assert (request.method, request.status) == ("GET", 500), request
+    assert request.traceback_seq is not None, [line.text for line in supervisor.cache.tail(40)]
+    start = next(line for line in supervisor.cache.tail(500) if line.seq == request.traceback_seq)
     assert (
         "Traceback (most recent call last):" in start.text or "Internal Server Error" in start.text
     )
@@ -452,4 +448,4 @@ async def test_daphnes_runserver_reads_as_running_with_its_request_lines(manager
         )
 
     await wait_for(request, 10, "Daphne's request line")
-    assert (request()["method"], request()["path"], request()["status"]) == ("GET", "/nope/", 404)
+    assert (request().method, request().path, request().status) == ("GET", "/nope/", 404)

@@ -13,6 +13,7 @@ import msgspec
 from jupyter_fujita.handlers import encode_message
 from jupyter_fujita import logstore
 from jupyter_fujita.logstore import LogStore
+from jupyter_fujita.wire import Request
 from jupyter_fujita.replay import (
     EARLIER_RUNS,
     LineFilter,
@@ -59,11 +60,11 @@ async def test_meta_and_odd_text_come_back_as_they_were(tmp_path):
     store = LogStore(tmp_path / "log")
     cache = ReplayCache(2, 1 << 20, store)
     lines = cache.append("stderr", ['"GET / HTTP/1.1" 500 1', "tab\there é \x00 \\n"], 1.0)
-    lines[0].meta = {"request": {"method": "GET", "status": 500}}
+    lines[0].meta = {"request": Request("GET", "/", 500, 1, traceback_seq=7)}
     await settle()
     back = store.read(0, 1 << 20, 100)
     assert [(line.text, line.meta) for line in back] == [
-        ('"GET / HTTP/1.1" 500 1', {"request": {"method": "GET", "status": 500}}),
+        ('"GET / HTTP/1.1" 500 1', {"request": Request("GET", "/", 500, 1, traceback_seq=7)}),
         ("tab\there é \x00 \\n", None),
     ]
 
@@ -204,7 +205,7 @@ async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_w
         lines = cache.append(
             "stderr", [f'"GET /{batch}/{i} HTTP/1.1" 200 5' for i in range(99)], 2.5
         )
-        lines[7].meta = {"request": {"method": "GET", "path": f"/{batch}/7", "status": 200}}
+        lines[7].meta = {"request": Request("GET", f"/{batch}/7", 200, None)}
         lines[8].meta = {"frame": {"file": "shop/views.py", "line": batch}}
         cache.append("stdout", ['odd "text"\twith é and \\n'], 2.5)
         await settle()
@@ -317,8 +318,8 @@ async def test_a_search_of_the_disk_finds_what_the_plain_filter_finds(tmp_path, 
             texts if batch < 5 else [text.encode("ascii", "replace").decode() for text in texts]
         )
         lines = cache.append("stderr", [f"{batch}: {text}" for text in batch_texts], 1.0)
-        lines[7].meta = {"request": {"method": "GET", "path": "/x", "status": 500}}
-        lines[8].meta = {"request": {"method": "GET", "path": "/y", "status": 404}}
+        lines[7].meta = {"request": Request("GET", "/x", 500, 5)}
+        lines[8].meta = {"request": Request("GET", "/y", 404, 5)}
         await settle()
     everything = store.read(0, 1 << 30, 10**9) + cache.tail(cache.size)
     everything = list({line.seq: line for line in everything}.values())
