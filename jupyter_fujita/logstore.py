@@ -99,11 +99,10 @@ class LogStore:
         self._queue: list[Line] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
-        # Readers run in threads, several at once: one at a time extends a segment's index (the
-        # writer too, as it writes).
-        self._index_lock = threading.Lock()
-        self._writer = _Writer(self._written_wrong, self._index_lock)
+        self._writer = _Writer(self._written_wrong)
         self._handed_bytes = 0  # to the writer, which counts what it wrote
+        # Readers run in threads, several at once: one at a time extends a segment's index.
+        self._index_lock = threading.Lock()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -504,9 +503,8 @@ class _Writer:
     a flood). What it was handed is done in order; a segment's size and count grow once its
     bytes are in the file, so readers never read past them."""
 
-    def __init__(self, failed: Callable[[str], None], index_lock: threading.Lock) -> None:
+    def __init__(self, failed: Callable[[str], None]) -> None:
         self._failed = failed
-        self._index_lock = index_lock
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._done = threading.Condition()
         self._handed = self._finished = 0
@@ -582,34 +580,19 @@ class _Writer:
                 self._close_file()
                 self._file, self._path = segment.path.open("ab"), segment.path
             assert self._file is not None
-            written, number, offsets = 0, segment.count, []
+            written = 0
             for job in jobs:  # encoded, written and freed here: memory the loop never waits on
-                # A stride's lines at a time: where each index entry falls is known as it is
-                # written, with no reading back and no search for newlines.
-                lines, start = wire_lines(job.lines), 0
-                pieces = []
-                while start < len(lines):
-                    if number % INDEX_STRIDE == 0:
-                        offsets.append(segment.size + written)
-                    end = start + INDEX_STRIDE - number % INDEX_STRIDE
-                    pieces.append(self._encoder.encode_lines(lines[start:end]))
-                    written += len(pieces[-1])
-                    number += min(end, len(lines)) - start
-                    start = end
-                self._file.writelines(pieces)
+                data = self._encoder.encode_lines(wire_lines(job.lines))
+                self._file.write(data)
+                written += len(data)
             self._file.flush()
         except Exception as error:  # noqa: BLE001 - a full disk, mostly; the log goes on in memory
             self._broken = True
             why = error.strerror if isinstance(error, OSError) else None
             self._failed(f"writing {segment.path.parent}: {why or error}")
             return
-        with self._index_lock:
-            indexed = segment.indexed_bytes == segment.size  # else readers index it, reading
-            segment.size += written  # the size first: a reader that sees a line reads it
-            segment.count = number
-            if indexed:
-                segment.offsets.extend(offsets)
-                segment.indexed_bytes, segment.indexed_lines = segment.size, number
+        segment.size += written  # the size first: a reader that sees a line reads it
+        segment.count += sum(len(job.lines) for job in jobs)
 
     def _remove(self, job: _Job) -> None:
         assert job.path is not None

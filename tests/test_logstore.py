@@ -56,24 +56,6 @@ async def test_every_line_is_read_back_in_order_across_segments(tmp_path):
         assert store.read(seq - 1, 100, 6_000)[0].seq == seq
 
 
-async def test_the_index_kept_as_lines_are_written_is_the_one_reading_the_file_gives(tmp_path):
-    store = LogStore(tmp_path / "log", segment_bytes=50_000)
-    cache = ReplayCache(100, 1 << 20, store)
-    for batch in range(40):  # batches of odd sizes, across stride and segment boundaries
-        cache.append("stdout", [f"{batch} {i} " + "é" * (i % 7) for i in range(batch * 7 % 150)], 1)
-        await settle()
-    await asyncio.to_thread(store.wait_written)
-    kept = [(s.first_seq, s.count, list(s.offsets), s.indexed_lines) for s in store._segments]
-    assert len(kept) > 2 and all(lines == count for _, count, _, lines in kept)
-    store.close()
-    again = LogStore(tmp_path / "log")  # an earlier life's segments: indexed by reading them
-    for segment in again._segments:
-        again._index(segment)
-    assert [(s.first_seq, s.count, list(s.offsets), s.indexed_lines) for s in again._segments] == (
-        kept
-    )
-
-
 async def test_meta_and_odd_text_come_back_as_they_were(tmp_path):
     store = LogStore(tmp_path / "log")
     cache = ReplayCache(2, 1 << 20, store)
