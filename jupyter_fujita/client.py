@@ -40,7 +40,7 @@ from .manager import ProcessManager
 from .processes import ALL
 from .project import DjangoProject, find_manage_py
 from .replay import LineFilter, log_feed
-from .wire import line_json
+from .wire import Line, line_json
 
 JSON = dict[str, Any]  # a record as the REST API answers it (Status, Line, a log message)
 OnStatus = Callable[[JSON], None]
@@ -306,6 +306,11 @@ def _hint_action_path(name: str, action: str) -> str:
 # -- an in-process supervisor -------------------------------------------------------------------
 
 
+def _plain(line: Line) -> JSON:
+    """A line as the REST API answers it, in plain Python values (its meta's Structs too)."""
+    return cast(JSON, to_builtins(line_json(line)))
+
+
 class EmbeddedBackend:
     """A supervisor of our own, for when no Jupyter server runs one.
 
@@ -350,15 +355,11 @@ class EmbeddedBackend:
     ) -> list[JSON]:
         cache = self.manager.get(name).cache
         if since is not None:
-            return [
-                to_builtins(line_json(line)) for line in cache.read(since, max_lines=limit).lines
-            ]
+            return [_plain(line) for line in cache.read(since, max_lines=limit).lines]
         lines = cache.tail(cache.size)
         if status:
             lines = LineFilter(status).apply(lines)
-        return (
-            [to_builtins(line_json(line)) for line in lines[len(lines) - limit :]] if limit else []
-        )
+        return [_plain(line) for line in lines[len(lines) - limit :]] if limit else []
 
     def log_text_path(self, name: str) -> str | None:
         return None  # no Jupyter server serves it: the log is in this process
@@ -434,7 +435,7 @@ class EmbeddedBackend:
             async def lines() -> None:
                 async for message in log_feed(supervisor.cache):
                     if message["type"] == "lines":
-                        lines = [to_builtins(line_json(line)) for line in message["lines"]]
+                        lines = [_plain(line) for line in message["lines"]]
                         message = {"type": "lines", "lines": lines}
                     deliver(on_log, message)
 

@@ -29,11 +29,11 @@ import logging
 import queue
 import secrets
 import threading
-from itertools import accumulate
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -487,13 +487,13 @@ def _holding(block: bytes, needle: bytes) -> list[bytes]:
 
 class _Writer:
     """The thread that encodes and writes the segments, removes them, and saves the files beside
-    them. The event loop hands
-    it lines and goes on: a write() held the loop for tens of milliseconds under the kernel's
-    writeback, and freeing an 8 MiB file as long (the benchmark's watchdog caught both). The
-    records are encoded here too: made, written and freed in one thread, their memory is
-    reused at once (freed by another thread later, it had the server's RSS grow by ~20 MB in
-    a flood). What it was handed is done in order; a segment's size and count grow once its
-    bytes are in the file, so readers never read past them."""
+    them. The event loop hands it lines and goes on: a write() held the loop for tens of
+    milliseconds under the kernel's writeback, and freeing an 8 MiB file as long (the
+    benchmark's watchdog caught both). The records are encoded here too: made, written and
+    freed in one thread, their memory is reused at once (freed by another thread later, it had
+    the server's RSS grow by ~20 MB in a flood). What it was handed is done in order; a
+    segment's size and count grow once its bytes are in the file, so readers never read past
+    them."""
 
     def __init__(self, failed: Callable[[str], None]) -> None:
         self._failed = failed
