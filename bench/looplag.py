@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -86,7 +87,10 @@ class Watch:
             self.task = None
 
     async def _tick(self) -> None:
-        schedstat = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        try:
+            schedstat = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", 0)
+        except OSError:  # a kernel without schedstats: no wait for a core is told apart
+            schedstat = -1
         try:
             while True:
                 asked, cpu, queued = time.perf_counter(), time.thread_time(), _queued(schedstat)
@@ -100,7 +104,8 @@ class Watch:
                 self.longest_busy = max(self.longest_busy, busy)
                 self.over_20ms += late > HELD
         finally:
-            os.close(schedstat)
+            if schedstat >= 0:
+                os.close(schedstat)
 
     def _time_callbacks(self, loop_thread: int) -> None:
         run, slow = self._run, self.slow_callbacks
@@ -140,7 +145,7 @@ class Watch:
 
 def _queued(schedstat: int) -> float:
     """Seconds the thread has waited on a run queue for a core (schedstat's second field, ns)."""
-    return int(os.pread(schedstat, 100, 0).split()[1]) / 1e9
+    return int(os.pread(schedstat, 100, 0).split()[1]) / 1e9 if schedstat >= 0 else 0.0
 
 
 def disk_bytes() -> dict[str, int]:
@@ -149,7 +154,7 @@ def disk_bytes() -> dict[str, int]:
     it dirties the page cache, as the writer makes it."""
 
     def read(path: str) -> tuple[int, int]:
-        fields = dict(line.split(": ") for line in open(path).read().splitlines())
+        fields = dict(line.split(": ") for line in Path(path).read_text().splitlines())
         return int(fields["read_bytes"]), int(fields["write_bytes"])
 
     loop = read(f"/proc/self/task/{threading.get_native_id()}/io")
