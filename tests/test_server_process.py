@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import copy_demo_site, free_port
 from servers import JupyterServer
@@ -33,9 +34,20 @@ def server_factory(tmp_path):
         server.end()
 
 
-def assert_nothing_left(pgid: int, port: int) -> None:
-    wait_until(lambda: not oskit.group_members(pgid), 15, f"process group {pgid} to end")
-    wait_until(lambda: oskit.port_is_free("127.0.0.1", port), 15, f"port {port} to be freed")
+def assert_nothing_left(pgid: int, port: int, after: str = "") -> None:
+    def members() -> list[str]:  # what is left, and in what state, to say so
+        left = []
+        for pid in oskit.group_members(pgid):
+            try:
+                process = psutil.Process(pid)
+                left.append(f"{pid} {process.status()} {' '.join(process.cmdline()[-3:])}")
+            except psutil.Error:
+                pass
+        return left
+
+    what = f"process group {pgid} to end{after}"
+    wait_until(lambda: not oskit.group_members(pgid), 15, what, members)
+    wait_until(lambda: oskit.port_is_free("127.0.0.1", port), 15, f"port {port} to be freed{after}")
 
 
 @pytest.mark.parametrize(
@@ -127,5 +139,5 @@ def test_fifty_kill_path_cycles_in_a_row_leave_no_process_and_no_port(server_fac
         assert len(members) == 2, (cycle, how)
         server.proc.send_signal(KILL_PATHS[how])
         server.proc.wait(60)
-        assert_nothing_left(pgid, django_port)
+        assert_nothing_left(pgid, django_port, f" (cycle {cycle}: {how})")
         server.end()
