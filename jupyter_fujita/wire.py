@@ -112,9 +112,8 @@ class Line(msgspec.Struct, gc=False, omit_defaults=True):
     (meta included: JSON values read from the line), never anything that refers back to it.
 
     On the wire `meta`'s keys sit beside the others (`line_json`): {"request": Request},
-    {"frame": {file, line}}, {"partial": true}. A plain line
-    encodes as itself. `stream` is a Stream, kept `str` so that decoding the disk log checks
-    nothing per line.
+    {"frame": {file, line}}, {"partial": true}. A plain line encodes as itself. `stream` is a
+    Stream, kept `str` so that decoding the disk log checks nothing per line.
     """
 
     seq: int
@@ -161,6 +160,9 @@ class StoredLine(msgspec.Struct):
     meta: dict[str, Any] | None = None
 
     def line(self) -> Line:
+        if self.meta is not None and isinstance(self.meta.get("request"), dict):
+            # the earlier layout's request, a dict: a Request, as every reader expects
+            self.meta["request"] = msgspec.convert(self.meta["request"], Request)
         if self.request is None and self.frame is None and self.partial is None:
             return Line(self.seq, self.stream, self.time, self.text, self.meta)
         meta = dict(self.meta or {})

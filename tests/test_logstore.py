@@ -316,6 +316,11 @@ def test_a_segment_of_the_earlier_layout_meta_nested_still_reads(tmp_path):
     (folder / "1.jsonl").write_bytes(msgspec.json.encode(old) + b"\n")
     line = LogStore(folder).read(0, 1 << 20, 10)[0]
     assert (line.seq, line.text, line.meta) == (1, "x", {"partial": True})
+    request = {"method": "GET", "path": "/", "status": 500, "size": 3}
+    old = {"seq": 2, "stream": "stderr", "time": 1.0, "text": "y", "meta": {"request": request}}
+    (folder / "2.jsonl").write_bytes(msgspec.json.encode(old) + b"\n")
+    found, _ = LogStore(folder).search(1, 10, None, LineFilter(status="5xx").keeps)
+    assert [line.meta for line in found] == [{"request": Request("GET", "/", 500, 3)}]
 
 
 async def test_a_search_of_the_disk_finds_what_the_plain_filter_finds(tmp_path, monkeypatch):
