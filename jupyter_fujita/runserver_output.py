@@ -25,6 +25,7 @@ import os
 import re
 from operator import attrgetter
 import sysconfig
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,26 +286,48 @@ class RunserverWatcher:
 
     def _feed_stderr_batch(self, lines: list[Line]) -> list[Event]:
         """A stderr batch: its request lines found by one regex call over all of it (the
-        busiest output of a site), each of the other lines read as `feed` reads it."""
+        busiest output of a site) and annotated run by run; each of the other lines read as
+        `feed` reads it."""
         joined = "\n".join(map(_text, lines))
-        # One tuple a line (texts hold no newline); colour escapes are read line by line.
-        requests = REQUEST_LINES.findall(joined) if "\x1b" not in joined else []
+        # One tuple a line (texts hold no newline); colour escapes are read line by line, and
+        # so are JSON records (a quote in one may look like a request's).
+        found = not ("\x1b" in joined or joined.startswith("{") or "\n{" in joined)
+        requests = REQUEST_LINES.findall(joined) if found else []
         if len(requests) != len(lines):
             requests = [("", "", "", "")] * len(lines)
+        methods = [request[0] for request in requests]
         events = []
-        for line, (method, path, code, size) in zip(lines, requests, strict=True):
-            if (
-                method
-                and self._traceback is None
-                and self._checks_of is None
-                and not line.text.startswith("{")
-            ):
-                self._annotate(line, method, path, code, size)  # what _feed_stderr would do
-                continue
-            event = self._feed_stderr(line)
+        start, count = 0, len(lines)
+        while start < count:
+            if self._traceback is None and self._checks_of is None:
+                try:  # the run of request lines from here: what _feed_stderr would annotate
+                    stop = methods.index("", start)
+                except ValueError:
+                    stop = count
+                if stop > start:
+                    self._annotate_run(lines[start:stop], requests[start:stop])
+                    start = stop
+                    continue
+            event = self._feed_stderr(lines[start])
             if event is not None:
                 events.append(event)
+            start += 1
         return events
+
+    def _annotate_run(self, lines: list[Line], requests: list[tuple[str, str, str, str]]) -> None:
+        """`_annotate` for many request lines at once, each step over all of them in C."""
+        methods, paths, codes, sizes = zip(*requests, strict=True)
+        numbers: Iterable[int | None] = map(int, sizes)
+        if "-" in sizes:  # no size given
+            numbers = (None if size == "-" else int(size) for size in sizes)
+        found = list(map(Request, methods, paths, map(int, codes), numbers))
+        if self._server_errors:
+            for request in found:
+                if request.status >= 500:
+                    key = request.path.partition("?")[0]
+                    request.traceback_seq = self._server_errors.pop(key, None)
+        for line, request in zip(lines, found, strict=True):
+            line.meta = {"request": request}
 
     def feed(self, line: Line) -> Event | None:
         if line.stream == "stdout":

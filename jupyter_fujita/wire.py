@@ -137,13 +137,33 @@ class Request(msgspec.Struct, gc=False, omit_defaults=True):
     traceback_seq: int | None = None  # the 500's traceback, when its lines came first
 
 
-def wire_lines(lines: list[Line]) -> Sequence[Line | dict[str, Any]]:
-    """Lines ready for msgspec to encode as the API sends them: a plain Line as itself, one with
-    meta through line_json. The log on disk holds the same records (logstore.py), so a reader
-    behind the cache is sent them as they lie there."""
+class RequestRecord(msgspec.Struct, gc=False, omit_defaults=True):
+    """A request line as the API sends it (`line_json`'s record), a Struct that msgspec encodes
+    natively: the busiest lines of a site cost no dict each on their way to the disk and the
+    wire."""
+
+    seq: int
+    stream: str
+    time: float
+    text: str
+    request: Request
+
+
+def wire_lines(lines: list[Line]) -> Sequence[Line | RequestRecord | dict[str, Any]]:
+    """Lines ready for msgspec to encode as the API sends them: a plain Line as itself, a
+    request line as a RequestRecord, another with meta through line_json. The log on disk
+    holds the same records (logstore.py), so a reader behind the cache is sent them as they
+    lie there."""
     if not any(map(_meta, lines)):  # most batches: no Python frame a line
         return lines
-    return [line if line.meta is None else line_json(line) for line in lines]
+    return [
+        line
+        if (meta := line.meta) is None
+        else RequestRecord(line.seq, line.stream, line.time, line.text, meta["request"])
+        if len(meta) == 1 and "request" in meta
+        else line_json(line)
+        for line in lines
+    ]
 
 
 class StoredLine(msgspec.Struct):

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from jupyter_fujita.errors import NotConfigured
 from jupyter_fujita.project import DjangoProject, find_manage_py, parse_address
 from jupyter_fujita.replay import Line
 from jupyter_fujita.runserver_output import Broken, Failed, Ready, Reloading, RunserverWatcher
+from jupyter_fujita.wire import RequestRecord, line_json, wire_lines
 
 URLS_SYNTAX_ERROR = """\
 Exception in thread django-main-thread:
@@ -261,3 +263,25 @@ def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
             events += watcher.feed_batch(batched[start : start + size])
         assert events == expected, size
         assert [line.meta for line in batched] == [line.meta for line in one_by_one], size
+
+
+def test_a_request_line_goes_to_the_disk_and_the_wire_as_the_api_writes_it(tmp_path):
+    """wire_lines' Struct for request lines encodes the very JSON line_json's record does,
+    a 500's link to its traceback included; other annotated lines and plain ones as well."""
+    texts = [
+        '[02/Dec/2026 04:50:01] "GET /a/?q=1 HTTP/1.1" 200 5',
+        "Internal Server Error: /boom/",
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path / "views.py"}", line 9, in boom',
+        "ValueError: x",
+        '[02/Dec/2026 04:50:02] "GET /boom/ HTTP/1.1" 500 145',
+        '[02/Dec/2026 04:50:03] "GET /c/ HTTP/1.1" 304 -',
+        "a plain line",
+    ]
+    lines = [Line(seq, "stderr", 1.5, text) for seq, text in enumerate(texts, 1)]
+    RunserverWatcher(tmp_path).feed_batch(lines)
+    records = wire_lines(lines)
+    assert sum(isinstance(record, RequestRecord) for record in records) == 3
+    assert lines[5].meta["request"].traceback_seq == 3
+    encode = msgspec.json.encode
+    assert [encode(record) for record in records] == [encode(line_json(line)) for line in lines]
