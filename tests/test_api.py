@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -88,6 +90,29 @@ def http_get(url: str) -> int:
 
 
 # -- the happy path ---------------------------------------------------------------------------
+
+
+def test_the_start_up_objects_are_left_out_of_full_collections_and_garbage_is_not_kept():
+    """Fujita.freeze_startup_objects, on by default: a full collection, which holds the event
+    loop while it walks the heap, then walks only what came after the start (the bench once
+    caught one of 67 ms over a Jupyter server's 200,000 objects). Start-up's garbage is
+    collected first, not kept forever; a process that froze objects itself is left alone."""
+    code = """if True:
+        import gc, weakref
+        from jupyter_fujita.extension import freeze_startup_objects
+        class Node: pass
+        kept = [Node() for _ in range(5000)]
+        cycle = Node(); cycle.me = cycle; dead = weakref.ref(cycle); del cycle
+        assert gc.get_freeze_count() == 0
+        freeze_startup_objects()
+        frozen = gc.get_freeze_count()
+        assert frozen > 5000, frozen
+        assert dead() is None
+        assert not any(o is kept for o in gc.get_objects())  # out of every collection
+        freeze_startup_objects()
+        assert gc.get_freeze_count() == frozen
+    """
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 async def test_start_answers_running_with_the_url_and_the_site_answers(
