@@ -28,7 +28,7 @@ from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, 
 from .logstore import seq_at
 from .manager import ProcessManager
 from .processes import ALL
-from .replay import LineFilter, log_feed, read_log, search_log
+from .replay import LineFilter, LogFeed, read_log, search_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
 from .wire import Line, line_json, wire_lines
@@ -440,19 +440,24 @@ class FujitaSocket(FujitaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         self._feed = asyncio.create_task(self._send_all(feed))
 
     async def _send_all(self, feed: AsyncIterator[dict[str, Any]]) -> None:
-        encodings: SharedEncodings = self.settings["fujita_encodings"]
         try:
             async for message in feed:
-                try:
-                    data = encodings.encode(message)
-                except Exception:  # one record that cannot be encoded must not end the feed
-                    self.log.exception(
-                        "jupyter_fujita: cannot encode a %s message", message["type"]
-                    )
-                    continue
-                await self.write_message(data)  # bytes, sent as text
+                written = self._send(message)
+                if written is not None:
+                    await written
         except WebSocketClosedError:
             pass
+
+    def _send(self, message: dict[str, Any]) -> asyncio.Future[None] | None:
+        """Write one message out (bytes, sent as text); the future is done once it is. None
+        when it could not be encoded: one such record must not end the feed."""
+        encodings: SharedEncodings = self.settings["fujita_encodings"]
+        try:
+            data = encodings.encode(message)
+        except Exception:
+            self.log.exception("jupyter_fujita: cannot encode a %s message", message["type"])
+            return None
+        return self.write_message(data)
 
     def on_close(self) -> None:
         if self._feed is not None:
@@ -480,9 +485,26 @@ class LogSocket(FujitaSocket):
     def open(self, name: str) -> None:
         super().open()
         cache = self.supervisor.cache
-        self.start_feed(
-            log_feed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only, encoded=True)
-        )
+        self._reader = LogFeed(cache, self.since or 0, MESSAGE_BYTES, self.log_id, self.only, True)
+        self._written: asyncio.Future[None] | None = None
+        cache.takers.add(self._send_new)
+        self.start_feed(self._reader.messages())
+
+    def _send_new(self) -> None:
+        """Lines just read, sent in the turn they came (a turn sooner than the feed's task
+        would) while nothing of this socket's is under way: the feed waits for lines and the
+        last of these writes is out. Otherwise the feed's task sends them, paced."""
+        if self._written is not None and not self._written.done():
+            return
+        try:
+            for message in self._reader.take_new():
+                self._written = self._send(message) or self._written
+        except WebSocketClosedError:
+            pass  # on_close follows
+
+    def on_close(self) -> None:
+        self.supervisor.cache.takers.discard(self._send_new)
+        super().on_close()
 
 
 class StatusSocket(FujitaSocket):

@@ -83,6 +83,8 @@ class ReplayCache:
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
+        # Readers that take lines in the turn they come (`hand_over`), sooner than a wake-up.
+        self.takers: set[Callable[[], None]] = set()
         self.shared_reads = SharedReads()
         self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
@@ -204,6 +206,12 @@ class ReplayCache:
 
     def _wake(self) -> None:
         self._changed.notify()
+
+    def hand_over(self) -> None:
+        """Let the readers that can send at once take the lines just appended, once the caller
+        has annotated them: a line reaches a waiting client in the turn it was read."""
+        for take in list(self.takers):
+            take()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -488,7 +496,108 @@ def _messages(lines: list[Line], max_bytes: int, weight: int | None = None) -> l
     return messages
 
 
-async def log_feed(
+class LogFeed:
+    """One log reader: its position in the log, and its messages from the cached lines after
+    `since` on, forever (`messages`).
+
+    Messages: {"type": "lines", "log_id", "lines": [Line, ...]}, {"type": "gap", "from_seq",
+    "to_seq"}, {"type": "cleared"}; with `encoded`, an unfiltered reader behind the cache gets
+    {"type": "lines", "log_id", "encoded_lines": bytes} instead, the inside of the `lines`
+    array as the disk holds it. The reader is paced by its consumer: the next message is read
+    only when the previous one was taken, so a slow consumer holds nothing but a position.
+
+    A consumer that can send at once may take the lines just appended from a reader that waits
+    for them (`take_new`), in the turn they came, rather than one event-loop turn later when
+    `messages` wakes; both go on from the same position.
+    """
+
+    def __init__(
+        self,
+        cache: ReplayCache,
+        since: int = 0,
+        max_bytes: int = 64 * 1024,
+        log_id: str | None = None,
+        only: LineFilter | None = None,
+        encoded: bool = False,
+    ) -> None:
+        self.cache = cache
+        self.position = since
+        self.max_bytes = max_bytes
+        self.log_id = log_id
+        self.only = only
+        self.encoded = encoded
+        self._clears = cache.clears
+        self._waiting = False  # `messages` waits on the cache: nothing of its own is under way
+
+    def take_new(self) -> list[dict[str, Any]]:
+        """The messages of cached lines after the position, taken now, while `messages` waits
+        for them; [] when it does not wait, or when what comes next is its own to say (a
+        clear, a gap, lines from disk)."""
+        cache = self.cache
+        if (
+            not self._waiting
+            or cache.clears != self._clears
+            or self.position >= cache.last_seq
+            or self.position + 1 < cache.first_seq
+        ):
+            return []
+        piece = cache.read(self.position, max_bytes=self.max_bytes)
+        self.position = piece.position
+        return self._lines_messages(piece)
+
+    def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
+        only, cache = self.only, self.cache
+        lines = only.apply(piece.lines) if only else piece.lines
+        return [
+            {"type": "lines", "log_id": cache.id, "lines": message}
+            for message in _messages(lines, self.max_bytes, None if only else piece.weight)
+        ]
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        cache, max_bytes = self.cache, self.max_bytes
+        if self.position > cache.last_seq or (self.log_id is not None and self.log_id != cache.id):
+            # a seq from another log (an earlier server's): what the reader holds is not this log
+            yield {"type": "cleared"}
+            self.position = 0
+        while True:
+            if cache.clears != self._clears:
+                self._clears = cache.clears
+                self.position = cache.last_seq
+                yield {"type": "cleared"}
+            on_disk = self.position + 1 < cache.first_seq
+            if on_disk and self.encoded and not self.only:
+                found = await read_encoded(
+                    cache, self.position, max_bytes * DISK_MESSAGES, message_bytes=max_bytes
+                )
+                if found is not None:
+                    self.position = found.position
+                    if found.gap_from is not None:
+                        yield {"type": "gap", "from_seq": found.gap_from, "to_seq": found.gap_to}
+                    for body in found.bodies:
+                        yield {"type": "lines", "log_id": cache.id, "encoded_lines": body}
+                    continue
+            piece = await read_log(
+                cache, self.position, max_bytes=max_bytes * (DISK_MESSAGES if on_disk else 1)
+            )
+            self.position = piece.position
+            if piece.gap_from is not None:
+                yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
+            for message in self._lines_messages(piece):
+                yield message
+            if not piece.lines:
+                if self.position < cache.last_seq:
+                    # Lines exist but none could be read (a segment rotated away under the
+                    # read): try again shortly, never in a loop that does not yield.
+                    await asyncio.sleep(0.01)
+                else:
+                    self._waiting = True
+                    try:
+                        await cache.wait_beyond(self.position, self._clears)
+                    finally:
+                        self._waiting = False
+
+
+def log_feed(
     cache: ReplayCache,
     since: int = 0,
     max_bytes: int = 64 * 1024,
@@ -496,50 +605,5 @@ async def log_feed(
     only: LineFilter | None = None,
     encoded: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
-    """The messages of one log reader, from the cached lines after `since` on, forever.
-
-    Messages: {"type": "lines", "log_id", "lines": [Line, ...]}, {"type": "gap", "from_seq",
-    "to_seq"}, {"type": "cleared"}; with `encoded`, an unfiltered reader behind the cache gets
-    {"type": "lines", "log_id", "encoded_lines": bytes} instead, the inside of the `lines`
-    array as the disk holds it. The reader is paced by its consumer: the next message is read
-    only when the previous one was taken, so a slow consumer holds nothing but a position.
-    """
-    position = since
-    clears = cache.clears
-    if position > cache.last_seq or (log_id is not None and log_id != cache.id):
-        # a seq from another log (an earlier server's): what the reader holds is not this log
-        yield {"type": "cleared"}
-        position = 0
-    while True:
-        if cache.clears != clears:
-            clears = cache.clears
-            position = cache.last_seq
-            yield {"type": "cleared"}
-        on_disk = position + 1 < cache.first_seq
-        if on_disk and encoded and not only:
-            found = await read_encoded(
-                cache, position, max_bytes * DISK_MESSAGES, message_bytes=max_bytes
-            )
-            if found is not None:
-                position = found.position
-                if found.gap_from is not None:
-                    yield {"type": "gap", "from_seq": found.gap_from, "to_seq": found.gap_to}
-                for body in found.bodies:
-                    yield {"type": "lines", "log_id": cache.id, "encoded_lines": body}
-                continue
-        piece = await read_log(
-            cache, position, max_bytes=max_bytes * (DISK_MESSAGES if on_disk else 1)
-        )
-        position = piece.position
-        if piece.gap_from is not None:
-            yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
-        lines = only.apply(piece.lines) if only else piece.lines
-        for message in _messages(lines, max_bytes, None if only else piece.weight):
-            yield {"type": "lines", "log_id": cache.id, "lines": message}
-        if not piece.lines:
-            if position < cache.last_seq:
-                # Lines exist but none could be read (a segment rotated away under the read):
-                # try again shortly, never in a loop that does not yield.
-                await asyncio.sleep(0.01)
-            else:
-                await cache.wait_beyond(position, clears)
+    """The messages of one log reader (`LogFeed`), from the cached lines after `since` on."""
+    return LogFeed(cache, since, max_bytes, log_id, only, encoded).messages()

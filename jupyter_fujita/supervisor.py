@@ -414,14 +414,15 @@ class Supervisor:
         if partial:
             for line in lines:
                 line.meta = {"partial": True}
-        if not watch:
-            return
-        for event in self.watcher.feed_batch(lines, partial):
-            self._on_event(event)
+        if watch:
+            for event in self.watcher.feed_batch(lines, partial):
+                self._on_event(event)
+        self.cache.hand_over()  # annotated: out to the clients that wait
 
     def say(self, text: str) -> None:
         """A line of the supervisor's own in the log."""
         self.cache.append("fujita", [text], time.time())
+        self.cache.hand_over()
 
     # -- what the output means ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from jupyter_fujita import replay
-from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, ReplayCache, log_feed
+from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LogFeed, ReplayCache, log_feed
 
 
 def test_cache_keeps_the_newest_lines_within_its_line_bound():
@@ -56,6 +56,33 @@ async def test_a_feed_from_before_a_clear_waits_for_new_lines_instead_of_spinnin
     cache.append("stdout", ["c"], 2.0)
     message = await asyncio.wait_for(pending, 1)
     assert [line.text for line in message["lines"]] == ["c"]
+
+
+async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it():
+    """LogFeed.take_new hands a waiting reader's new lines over in the turn they come; its
+    `messages` goes on after them. A feed that does not wait, or whose next message is a
+    clear, gives nothing there."""
+    cache = ReplayCache()
+    cache.append("stdout", ["a"], 1.0)
+    feed = LogFeed(cache)
+    messages = feed.messages()
+    assert [line.text for line in (await messages.__anext__())["lines"]] == ["a"]
+    assert feed.take_new() == []  # `messages` has not come to wait yet
+    pending = asyncio.ensure_future(messages.__anext__())
+    await asyncio.sleep(0.01)  # now it waits
+    cache.append("stdout", ["b", "c"], 2.0)
+    [taken] = feed.take_new()
+    assert [line.text for line in taken["lines"]] == ["b", "c"]
+    assert (feed.position, feed.take_new()) == (3, [])
+    cache.append("stdout", ["d"], 3.0)
+    message = await asyncio.wait_for(pending, 1)
+    assert [line.text for line in message["lines"]] == ["d"]  # b and c not again
+    pending = asyncio.ensure_future(messages.__anext__())
+    await asyncio.sleep(0.01)
+    cache.clear()
+    assert feed.take_new() == []
+    assert (await asyncio.wait_for(pending, 1))["type"] == "cleared"
+    await messages.aclose()
 
 
 def test_reader_behind_the_cache_is_told_of_the_gap_then_goes_on_from_the_oldest():
