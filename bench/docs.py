@@ -119,6 +119,33 @@ def cpu_text(figure: dict) -> list[str]:
     return out
 
 
+def ceiling_text(figure: dict) -> list[str]:
+    """For a missed lines/s figure: the rate our CPU a line allows a core (Python runs one thread
+    at a time: beyond a core go only the calls that let go of it, reads and writes), against the
+    rate the bar needs, and how busy the process was."""
+    lines = lines_of(figure)
+    ours = figure["ours"]
+    cpu = ours.get("cpu") or {}
+    part = "server" if cpu.get("server") else "bench"  # ingest runs in the bench's process
+    if figure["unit"] != "lines/s" or not lines or not cpu.get(part) or not ours["value"]:
+        return []
+    if figure["ratio_bar"] is not None and figure["peer"]:
+        need = figure["ratio_bar"] * figure["peer"]["value"]
+    elif figure["limit"] is not None:
+        need = figure["limit"]
+    else:
+        return []
+    per_line = cpu[part] / lines
+    busy = cpu[part] / (lines / ours["value"])
+    where = "our server" if part == "server" else "the process that reads (the bench's own)"
+    return [
+        f"- The cost a line: {where} spent {per_line * 1e6:.2f} µs of CPU a line, busy"
+        f" {fmt_share(busy)} of one core while the lines came (its CPU over their time). At that"
+        f" cost a core's worth of CPU takes {report.fmt(1 / per_line, 'lines/s')} lines/s; the bar"
+        f" needs {report.fmt(need, 'lines/s')}, {1e6 / need:.2f} µs a line.",
+    ]
+
+
 def profile_text(figure: dict) -> list[str]:
     detail = figure["detail"]
     out = []
@@ -334,6 +361,7 @@ def write_docs(results: dict, docs: Path) -> None:
             cpu = cpu_text(figure)
             if cpu:
                 lines += ["- CPU per round:", *cpu]
+            lines += ceiling_text(figure)
             lines += profile_text(figure)
             lines += [""]
     passed = [f for f in figures if f["pass"]]

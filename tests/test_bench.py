@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.bars import QUICK, keys
+from bench.docs import ceiling_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
@@ -71,3 +72,18 @@ def test_the_quick_bench_is_sane(tmp_path):
         assert figures[key]["ours"]["value"] <= ceiling, (key, figures[key]["ours"])
     # the disk figure can fail: the floods' rounds saw the log's writer thread write
     assert max(figures["loop_disk"]["detail"]["other_threads_written_kb"]) > 0
+
+
+def test_a_missed_rate_is_set_against_what_its_cost_a_line_allows():
+    """The page's "cost a line" for a missed lines/s figure comes from the figure's own CPU,
+    lines and bar: 300,000 lines in 1.5 s of server CPU at 200 k lines/s is 5 µs a line, the
+    server busy all the 1.5 s, 200 k a core; 3x a peer's 700 k needs 2.1 M."""
+    figure = {
+        "unit": "lines/s", "ratio_bar": 3, "limit": None, "detail": {"lines": 300_000},
+        "ours": {"value": 200_000, "cpu": {"server": 1.5, "bench": 0.1}},
+        "peer": {"value": 700_000},
+    }  # fmt: skip
+    [text] = ceiling_text(figure)
+    assert "5.00 µs of CPU a line, busy 100% of one core" in text, text
+    assert "takes 200 k lines/s; the bar needs 2.10 M, 0.48 µs a line" in text, text
+    assert ceiling_text({**figure, "unit": "ms"}) == []
