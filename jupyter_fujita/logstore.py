@@ -9,9 +9,10 @@ Costs:
 - writing: the lines of one event-loop turn are handed at the end of that turn (after
   runserver_output has annotated them) to a writer thread, which encodes them in one msgspec
   call and writes them: the event loop never waits on the disk;
-- finding a seq: a bisection over the segments, then a sparse index (the offset of every
-  INDEX_STRIDE-th line, 8 bytes each), then at most INDEX_STRIDE lines skipped. The index is
-  built by readers, from where it stopped, so writing stays an encode and a write;
+- finding a seq: a bisection over the segments, then over a sparse index (where a write
+  began, for writes at least INDEX_STRIDE lines apart: 16 bytes per entry), then the lines
+  skipped from there. The writer notes an entry as it writes, no work a line; a segment of an
+  earlier server's life is indexed by one scan (every INDEX_STRIDE-th line) when first read;
 - rotation: when the folder passes `max_bytes`, whole segments go, oldest first.
 
 Disk trouble (a full disk, a folder that cannot be written) is not fatal: `failed` says what
@@ -64,9 +65,9 @@ class Segment:
     size: int = 0  # bytes written: what readers may read
     count: int = 0  # lines written; -1 while unknown (a segment of an earlier server's life)
     planned: int = 0  # about the bytes of the lines handed to the writer: the budget's guide
-    offsets: array[int] = field(default_factory=lambda: array("q"))  # of lines first_seq + k*STRIDE
-    indexed_bytes: int = 0  # the index covers the lines in the file's first indexed_bytes
-    indexed_lines: int = 0
+    # The index: the record of seq seqs[i] begins at offsets[i], ascending.
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    offsets: array[int] = field(default_factory=lambda: array("q"))
 
     @property
     def last_seq(self) -> int:
@@ -102,7 +103,7 @@ class LogStore:
         self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
         self._writer = _Writer(self._written_wrong)
         self._handed_bytes = 0  # to the writer, which counts what it wrote
-        # Readers run in threads, several at once: one at a time extends a segment's index.
+        # Readers run in threads, several at once: one at a time indexes an earlier segment.
         self._index_lock = threading.Lock()
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -341,37 +342,28 @@ class LogStore:
             at += 1
         else:
             return None
-        with self._index_lock:
-            _extend_index(segment, segment.size)
-        k, skip = divmod(seq - segment.first_seq, INDEX_STRIDE)
-        if k >= len(segment.offsets):
+        # Entries whose writes are not out yet are for seqs past last_seq: never picked here.
+        entry = bisect_right(segment.seqs, seq) - 1
+        if entry < 0:
             return None
-        return Place(segment, segment.offsets[k], skip)
+        return Place(segment, segment.offsets[entry], seq - segment.seqs[entry])
 
     def _index(self, segment: Segment) -> None:
-        """Count the lines of a segment of an earlier server's life, indexing them."""
+        """Count and index the lines of a segment of an earlier server's life, once."""
         with self._index_lock:
-            segment.size = segment.path.stat().st_size
-            _extend_index(segment, segment.size)
-            segment.count = segment.indexed_lines
-
-
-def _extend_index(segment: Segment, size: int) -> None:
-    """Index the lines of the segment's file from where the index stopped up to `size`."""
-    if segment.indexed_bytes >= size:
-        return
-    with segment.path.open("rb") as file:
-        file.seek(segment.indexed_bytes)
-        data = file.read(size - segment.indexed_bytes)
-    # Where the lines start, from their lengths (a split and a sum, in C: no Python a line, but
-    # an index entry's); a line without its newline yet (a write under way) waits for next time.
-    base, number = segment.indexed_bytes, segment.indexed_lines
-    records = data.split(b"\n")[:-1]
-    before = list(accumulate(map(len, records), initial=0))  # the first k lines, newlines aside
-    first = -number % INDEX_STRIDE  # the first of these lines with an index entry
-    segment.offsets.extend(base + before[k] + k for k in range(first, len(records), INDEX_STRIDE))
-    segment.indexed_bytes = base + before[-1] + len(records)
-    segment.indexed_lines = number + len(records)
+            if segment.count >= 0:
+                return  # another reader did
+            with segment.path.open("rb") as file:
+                data = file.read()
+            segment.size = len(data)
+            # Where the lines start, from their lengths (a split and a sum, in C); a last line
+            # without its newline (the server died writing it) is not a record.
+            records = data.split(b"\n")[:-1]
+            before = list(accumulate(map(len, records), initial=0))  # newlines aside
+            strided = range(0, len(records), INDEX_STRIDE)
+            segment.seqs = array("q", (segment.first_seq + k for k in strided))
+            segment.offsets = array("q", (before[k] + k for k in strided))
+            segment.count = len(records)
 
 
 @dataclass(slots=True)
@@ -575,6 +567,10 @@ class _Writer:
             written = 0
             for job in jobs:  # encoded, written and freed here: memory the loop never waits on
                 data = self._encoder.encode_lines(wire_lines(job.lines))
+                first = job.lines[0].seq
+                if not segment.seqs or first - segment.seqs[-1] >= INDEX_STRIDE:
+                    segment.seqs.append(first)  # before size and count: read past neither
+                    segment.offsets.append(segment.size + written)
                 self._file.write(data)
                 written += len(data)
             self._file.flush()

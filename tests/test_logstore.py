@@ -56,31 +56,46 @@ async def test_every_line_is_read_back_in_order_across_segments(tmp_path):
         assert store.read(seq - 1, 100, 6_000)[0].seq == seq
 
 
-async def test_an_index_extended_as_the_file_grows_is_the_one_of_the_whole_file(tmp_path):
-    store = LogStore(tmp_path / "log", segment_bytes=50_000)
+def entries_hold_their_records(folder, segment) -> None:
+    """Each index entry of the segment is the offset of its seq's record in the file."""
+    data = (folder / f"{segment.first_seq}.jsonl").read_bytes()
+    assert segment.seqs[0] == segment.first_seq and list(segment.seqs) == sorted(segment.seqs)
+    for seq, offset in zip(segment.seqs, segment.offsets, strict=True):
+        assert offset == 0 or data[offset - 1] == ord("\n")
+        assert data[offset:].startswith(b'{"seq":%d,' % seq)
+
+
+async def test_the_index_points_at_the_records_this_life_and_the_next(tmp_path):
+    """The writer notes where writes begin (no closer than INDEX_STRIDE lines); a segment of an
+    earlier life is indexed by a scan, every INDEX_STRIDE-th line. Either way every seq is
+    found, across segments, from writes of odd sizes and characters of several bytes."""
+    folder = tmp_path / "log"
+    store = LogStore(folder, segment_bytes=50_000)
     cache = ReplayCache(100, 1 << 20, store)
     for batch in range(40):  # batches of odd sizes, across stride and segment boundaries
         cache.append("stdout", [f"{batch} {i} " + "é" * (i % 7) for i in range(batch * 7 % 150)], 1)
         await settle()
-        if batch % 3 == 0:  # a reader comes by now and then: the index grows in pieces
-            await asyncio.to_thread(store.read, cache.first_seq - 2, 100, cache.first_seq)
-    await read_log(cache, cache.first_seq - 2, max_lines=1)  # the newest segment indexed
-    newest = store._segments[-1]
-    assert newest.indexed_lines == newest.count and newest.indexed_bytes == newest.size
-    kept = {s.first_seq: list(s.offsets) for s in store._segments if s.indexed_lines}
+    last = cache.last_seq
+    store.flush()
+    store.wait_written()
+    segments = list(store._segments)
+    assert len(segments) > 2
+    for segment in segments:
+        entries_hold_their_records(folder, segment)
+        gaps = [b - a for a, b in zip(segment.seqs, segment.seqs[1:], strict=False)]
+        assert all(gap >= 64 for gap in gaps), gaps  # the index stays sparse
+    for seq in (1, 2, 63, 64, 65, 300, last - 1, last):
+        assert store.read(seq - 1, 100, seq + 1)[0].seq == seq
     store.close()
-    again = LogStore(tmp_path / "log")  # an earlier life's segments: each indexed whole
+    again = LogStore(folder)  # an earlier life's segments: each indexed by a scan when read
+    for seq in (1, 64, 65, 300, last):
+        assert again.read(seq - 1, 100, seq + 1)[0].seq == seq
     for segment in again._segments:
         again._index(segment)
-    whole = [(s.first_seq, s.count, list(s.offsets)) for s in again._segments]
-    assert len(whole) > 2 and kept[whole[-1][0]] == whole[-1][2]
-    for first_seq, offsets in kept.items():  # as far as the reader had come: the same entries
-        assert offsets == dict((f, o) for f, _, o in whole)[first_seq][: len(offsets)]
-    for first_seq, count, offsets in whole:  # each entry at a record of its line
-        data = (tmp_path / "log" / f"{first_seq}.jsonl").read_bytes()
-        assert len(offsets) == (count + 63) // 64
-        for k, offset in enumerate(offsets):
-            assert data[offset:].startswith(b'{"seq":%d,' % (first_seq + 64 * k))
+        entries_hold_their_records(folder, segment)
+        assert list(segment.seqs) == list(range(segment.first_seq, segment.last_seq + 1, 64))
+    assert again._segments[-1].last_seq == last
+    again.close()
 
 
 async def test_meta_and_odd_text_come_back_as_they_were(tmp_path):
