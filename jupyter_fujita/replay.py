@@ -186,6 +186,8 @@ class ReplayCache:
         # The oldest line that may stay: within max_lines, then within max_bytes (bisection:
         # fewer lines never weigh more), keeping at least one.
         low, high = max(old_head, end - self.max_lines), max(old_head, end - 1)
+        if self._weight(low, end, LINE_OVERHEAD) <= self.max_bytes:
+            high = low  # within the bytes already, as mostly: no bisection
         while low < high:
             middle = (low + high) // 2
             if self._weight(middle, end, LINE_OVERHEAD) > self.max_bytes:
