@@ -490,17 +490,19 @@ class LogSocket(FujitaSocket):
         cache.takers.add(self._send_new)
         self.start_feed(self._reader.messages())
 
-    def _send_new(self) -> None:
+    def _send_new(self, lines: list[Line]) -> None:
         """Lines just read, sent in the turn they came (a turn sooner than the feed's task
         would) while nothing of this socket's is under way: the feed waits for lines and the
         last of these writes is out. Otherwise the feed's task sends them, paced."""
         if self._written is not None and not self._written.done():
             return
         try:
-            for message in self._reader.take_new():
+            for message in self._reader.take_new(lines):
                 self._written = self._send(message) or self._written
         except WebSocketClosedError:
             pass  # on_close follows
+        except Exception:  # called as runserver's lines are read: reading them must go on
+            self.log.exception("jupyter_fujita: cannot send new lines to a log client")
 
     def on_close(self) -> None:
         self.supervisor.cache.takers.discard(self._send_new)

@@ -83,8 +83,8 @@ class ReplayCache:
         self.clears = 0  # bumped by clear(), so readers can tell a clear from a gap
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
-        # Readers that take lines in the turn they come (`hand_over`), sooner than a wake-up.
-        self.takers: set[Callable[[], None]] = set()
+        # Readers that take new lines as they are appended, a turn sooner than a wake-up.
+        self.takers: set[Callable[[list[Line]], None]] = set()
         self.shared_reads = SharedReads()
         self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
@@ -123,20 +123,28 @@ class ReplayCache:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, stream: str, texts: list[str], time: float) -> list[Line]:
-        """Append lines that arrived together; readers are woken once for the whole batch.
-
-        Returns the new records, which the caller may still annotate (`meta`) before any reader
-        runs: readers are woken, not called.
-        """
+    def append(
+        self,
+        stream: str,
+        texts: list[str],
+        time: float,
+        annotate: Callable[[list[Line]], None] | None = None,
+    ) -> list[Line]:
+        """Append lines that arrived together, and return them. `annotate` reads them first (it
+        may set their `meta`); then the readers that can send at once take them (`takers`), in
+        this very turn, and the others are woken, once for the whole batch."""
         first = self._next_seq
         count = len(texts)
         new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
         self._add_sums(texts)
         self._next_seq = first + count
+        if annotate is not None:
+            annotate(new)
+        for take in list(self.takers):  # first: a waiting client's line goes out before all else
+            take(new)
         self._trim()
-        self._wake()  # first: the readers' turn comes before the disk's write (latency)
+        self._wake()
         if self.store is not None:
             self.store.append(new)
         return new
@@ -208,12 +216,6 @@ class ReplayCache:
 
     def _wake(self) -> None:
         self._changed.notify()
-
-    def hand_over(self) -> None:
-        """Let the readers that can send at once take the lines just appended, once the caller
-        has annotated them: a line reaches a waiting client in the turn it was read."""
-        for take in list(self.takers):
-            take()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -531,21 +533,19 @@ class LogFeed:
         self._clears = cache.clears
         self._waiting = False  # `messages` waits on the cache: nothing of its own is under way
 
-    def take_new(self) -> list[dict[str, Any]]:
-        """The messages of cached lines after the position, taken now, while `messages` waits
-        for them; [] when it does not wait, or when what comes next is its own to say (a
-        clear, a gap, lines from disk)."""
-        cache = self.cache
+    def take_new(self, lines: list[Line]) -> list[dict[str, Any]]:
+        """The messages of `lines`, just appended, taken now while `messages` waits for them;
+        [] when it does not wait for these very lines, or when what comes next is its own to
+        say (a clear)."""
         if (
             not self._waiting
-            or cache.clears != self._clears
-            or self.position >= cache.last_seq
-            or self.position + 1 < cache.first_seq
+            or self.cache.clears != self._clears
+            or not lines
+            or lines[0].seq != self.position + 1
         ):
             return []
-        piece = cache.read(self.position, max_bytes=self.max_bytes)
-        self.position = piece.position
-        return self._lines_messages(piece)
+        self.position = lines[-1].seq
+        return self._lines_messages(Slice(lines, self.position))
 
     def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
         only, cache = self.only, self.cache

@@ -54,7 +54,7 @@ from .runserver_output import (
     UnappliedMigrations,
 )
 from .status import describe_exit, status_of
-from .wire import ACTIVE, DebuggerLocation, DjangoError, Hint, State, Status
+from .wire import ACTIVE, DebuggerLocation, DjangoError, Hint, Line, State, Status
 
 log = logging.getLogger(__name__)
 
@@ -410,19 +410,22 @@ class Supervisor:
         ]
 
     def _publish(self, stream: str, watch: bool, texts: list[str], partial: bool) -> None:
-        lines = self.cache.append(stream, texts, time.time())
-        if partial:
-            for line in lines:
-                line.meta = {"partial": True}
-        if watch:
-            for event in self.watcher.feed_batch(lines, partial):
-                self._on_event(event)
-        self.cache.hand_over()  # annotated: out to the clients that wait
+        events: list[Event] = []
+
+        def annotate(lines: list[Line]) -> None:  # before any client has them
+            if partial:
+                for line in lines:
+                    line.meta = {"partial": True}
+            if watch:
+                events.extend(self.watcher.feed_batch(lines, partial))
+
+        self.cache.append(stream, texts, time.time(), annotate)
+        for event in events:
+            self._on_event(event)
 
     def say(self, text: str) -> None:
         """A line of the supervisor's own in the log."""
         self.cache.append("fujita", [text], time.time())
-        self.cache.hand_over()
 
     # -- what the output means ----------------------------------------------------------------
 

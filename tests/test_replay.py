@@ -59,28 +59,37 @@ async def test_a_feed_from_before_a_clear_waits_for_new_lines_instead_of_spinnin
 
 
 async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it():
-    """LogFeed.take_new hands a waiting reader's new lines over in the turn they come; its
-    `messages` goes on after them. A feed that does not wait, or whose next message is a
-    clear, gives nothing there."""
+    """A taker (LogFeed.take_new) gets a waiting reader's new lines as they are appended,
+    annotated first; the feed's `messages` goes on after them. A feed that does not wait, or
+    whose next message is a clear, gives nothing there."""
     cache = ReplayCache()
     cache.append("stdout", ["a"], 1.0)
     feed = LogFeed(cache)
+    taken: list[dict] = []
+    cache.takers.add(lambda lines: taken.extend(feed.take_new(lines)))
     messages = feed.messages()
     assert [line.text for line in (await messages.__anext__())["lines"]] == ["a"]
-    assert feed.take_new() == []  # `messages` has not come to wait yet
+    cache.append("stdout", ["x"], 1.5)  # `messages` has not come to wait yet: its own to send
+    assert taken == [] and [line.text for line in (await messages.__anext__())["lines"]] == ["x"]
     pending = asyncio.ensure_future(messages.__anext__())
     await asyncio.sleep(0.01)  # now it waits
-    cache.append("stdout", ["b", "c"], 2.0)
-    [taken] = feed.take_new()
-    assert [line.text for line in taken["lines"]] == ["b", "c"]
-    assert (feed.position, feed.take_new()) == (3, [])
+
+    def annotate(lines):
+        lines[0].meta = {"partial": True}
+
+    cache.append("stdout", ["b", "c"], 2.0, annotate)
+    [message] = taken
+    assert [(line.text, line.meta) for line in message["lines"]] == [
+        ("b", {"partial": True}),
+        ("c", None),
+    ]
+    assert feed.position == 4
+    taken.clear()
+    await asyncio.sleep(0.01)  # the feed woke, found nothing new, and waits again
     cache.append("stdout", ["d"], 3.0)
-    message = await asyncio.wait_for(pending, 1)
-    assert [line.text for line in message["lines"]] == ["d"]  # b and c not again
-    pending = asyncio.ensure_future(messages.__anext__())
-    await asyncio.sleep(0.01)
+    assert [line.text for line in taken[0]["lines"]] == ["d"]
+    assert not pending.done()  # b, c and d not again
     cache.clear()
-    assert feed.take_new() == []
     assert (await asyncio.wait_for(pending, 1))["type"] == "cleared"
     await messages.aclose()
 
