@@ -154,6 +154,12 @@ def profile_text(figure: dict) -> list[str]:
         top = ", ".join(f"`{row['function']}` {fmt_share(row['share'])}" for row in spy["top"][:8])
         tool = spy.get("tool", "py-spy on our server")
         out.append(f"- {tool}, {spy['samples']:,} samples: {top}.")
+        if spy.get("parts"):
+            parts = ", ".join(f"{row['part']} {fmt_share(row['share'])}" for row in spy["parts"])
+            out.append(
+                "- The same samples by the part of our server they were spent in (a sample counts"
+                f" for the innermost of our frames in it): {parts}."
+            )
     trace = detail.get("trace_ours")
     if isinstance(trace, dict) and trace.get("ms"):
         spent = ", ".join(f"{what} {ms:,.0f} ms" for what, ms in trace["ms"].items())

@@ -44,22 +44,47 @@ async def spy(figure: Figure, pid: int, run: Any, folder: Path, keep: Path | Non
         shutil.copy(out, keep / f"{figure.key}.txt")
 
 
+# The parts of our server, by module: a sample counts for the innermost of our frames in it
+# (a C call, a library's code, counts for the part of ours that made it).
+PARTS = {
+    "runserver_output.py": "reading Django's output",
+    "logstore.py": "the log on disk",
+    "replay.py": "the replay cache and its readers",
+    "handlers.py": "encoding and sending",
+    "wire.py": "encoding and sending",
+    "pipes.py": "reading the pipes",
+    "lines.py": "reading the pipes",
+    "supervisor.py": "the supervisor",
+}
+OTHER_OURS = "the rest of jupyter_fujita"
+OUTSIDE = "no frame of ours (the event loop between callbacks, tornado, threads waiting)"
+
+
 def summary(raw: str, top: int = 15) -> dict[str, Any]:
     """py-spy's raw stacks, summed: samples whose innermost frame is each function (all threads;
-    a thread waiting in Python code, as a pool thread for work, counts where it waits)."""
+    a thread waiting in Python code, as a pool thread for work, counts where it waits), and
+    samples by the part of our server they were spent in."""
     own: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
-        leaf = stack.rsplit(";", 1)[-1]
-        name, _, where = leaf.partition(" (")
+        frames = stack.split(";")
+        name, _, where = frames[-1].partition(" (")
         module = where.split(":", 1)[0]
         own[f"{name} ({module})"] += int(count)
+        ours = next((f for f in reversed(frames) if "(jupyter_fujita/" in f), None)
+        if ours is None:
+            parts[OUTSIDE] += int(count)
+        else:
+            file = ours.split("(jupyter_fujita/", 1)[1].split(":", 1)[0]
+            parts[PARTS.get(file, OTHER_OURS)] += int(count)
         total += int(count)
     return {
         "tool": "py-spy on our server (one more run), innermost frame, all threads",
         "samples": total,
         "top": [{"function": f, "share": n / total} for f, n in own.most_common(top)],
+        "parts": [{"part": p, "share": n / total} for p, n in parts.most_common()],
     }

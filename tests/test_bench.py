@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.bars import QUICK, keys
 from bench.docs import ceiling_text
+from bench.spy import OUTSIDE, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
@@ -87,3 +88,16 @@ def test_a_missed_rate_is_set_against_what_its_cost_a_line_allows():
     assert "5.00 µs of CPU a line, busy 100% of one core" in text, text
     assert "takes 200 k lines/s; the bar needs 2.10 M, 0.48 µs a line" in text, text
     assert ceiling_text({**figure, "unit": "ms"}) == []
+
+
+def test_profile_samples_count_for_the_innermost_part_of_ours():
+    """A py-spy sample counts for the innermost frame of ours in its stack, whatever library
+    or C code it was in then; a stack without one of ours counts apart."""
+    raw = "\n".join([
+        "run (threading.py:1);_Writer._write (jupyter_fujita/logstore.py:5);encode (msgspec:1) 3",
+        "run (asyncio/events.py:80);_publish (jupyter_fujita/supervisor.py:9);"
+        "append (jupyter_fujita/replay.py:2);feed_batch (jupyter_fujita/runserver_output.py:3) 1",
+        "_run_once (asyncio/base_events.py:1);select (selectors.py:4) 4",
+    ])  # fmt: skip
+    parts = {row["part"]: row["share"] for row in summary(raw)["parts"]}
+    assert parts == {"the log on disk": 0.375, "reading Django's output": 0.125, OUTSIDE: 0.5}
