@@ -57,7 +57,10 @@ METHOD = """\
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
   it ran, the bench's own process that runs the clients), and a profile of ours: py-spy sampling
   our server in one extra run of each end-to-end figure (raw stacks in
-  `docs/performance-profiles/`), cProfile for the in-process ingest.
+  `docs/performance-profiles/`), by function and by the part of our server (reading Django's
+  output, the log on disk, the cache, encoding and sending), cProfile for the in-process
+  ingest. For a missed rate, the CPU our side spent a line, and the rate that cost allows a
+  core (Python runs one thread at a time), against what the bar needs.
 - **The page**: a real `jupyter lab` with the installed labextension in Debian's Chromium
   (Playwright, headless; the sidebar and the terminal each in a page of its own, as two tabs,
   so that neither's leftover work counts against the other): the page asks a view for the
