@@ -54,6 +54,9 @@ RECORD_BYTES = 64
 # (`room`), so a disk slower than the output holds back the process, whose writes then wait on
 # a full pipe, rather than filling memory.
 WRITE_BACKLOG = 2 * 1024 * 1024
+# Where the latest reads ended, kept so that each reader's next read starts there (readers go on
+# from where they stopped: a fan-out of fifty in step needs a few).
+RESUME_POINTS = 64
 _text = attrgetter("text")
 _decoder = msgspec.json.Decoder(StoredLine)
 
@@ -105,6 +108,7 @@ class LogStore:
         self._handed_bytes = 0  # to the writer, which counts what it wrote
         # Readers run in threads, several at once: one at a time indexes an earlier segment.
         self._index_lock = threading.Lock()
+        self._resume: dict[int, tuple[Segment, int]] = {}  # seq -> where its record begins
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -283,10 +287,19 @@ class LogStore:
         if place is None:
             return None
         segment, offset, skip = place
-        data = _whole_records(segment.path, offset, segment.size, skip, max_bytes)
+        data, after_data = _whole_records(segment.path, offset, segment.size, skip, max_bytes)
         if not data or seq_at(data, 0) != seq:
             return None  # rotated away meanwhile, or a segment that is not what its index says
-        return EncodedLines(data, seq_at(data, data.rfind(b"\n") + 1))
+        last_seq = seq_at(data, data.rfind(b"\n") + 1)
+        self._note_resume(last_seq + 1, segment, after_data)
+        return EncodedLines(data, last_seq)
+
+    def _note_resume(self, seq: int, segment: Segment, offset: int) -> None:
+        """Where the record of `seq` begins, found by a read that ended just before it: the
+        reader's next read starts there, nothing skipped."""
+        self._resume[seq] = (segment, offset)
+        if len(self._resume) > RESUME_POINTS:
+            del self._resume[next(iter(self._resume))]  # the oldest
 
     def search(
         self, after: int, stop: int, needle: bytes | None, keeps: Callable[[Line], bool]
@@ -342,6 +355,9 @@ class LogStore:
             at += 1
         else:
             return None
+        resume = self._resume.get(seq)
+        if resume is not None and resume[0] is segment and resume[1] < segment.size:
+            return Place(segment, resume[1], 0)
         # Entries whose writes are not out yet are for seqs past last_seq: never picked here.
         entry = bisect_right(segment.seqs, seq) - 1
         if entry < 0:
@@ -397,16 +413,25 @@ def seq_at(data: bytes, start: int) -> int:
     return int(data[start + 7 : data.index(b",", start)])
 
 
-def _whole_records(path: Path, start: int, end: int, skip: int, max_bytes: int) -> bytes:
+def _whole_records(
+    path: Path, start: int, end: int, skip: int, max_bytes: int
+) -> tuple[bytes, int]:
     """The whole records of a segment after the first `skip` from offset `start`, about
-    max_bytes of them (at least one), without the last newline; b"" when the segment was
-    rotated away meanwhile. `end` is the segment's size when asked: no further is read."""
+    max_bytes of them (at least one), without the last newline, and the offset just after
+    them; b"" when the segment was rotated away meanwhile. `end` is the segment's size when
+    asked: no further is read."""
     try:
         file = path.open("rb")
     except FileNotFoundError:
-        return b""
+        return b"", start
     with file:
         file.seek(start)
+        if skip == 0:  # mostly (a reader goes on where it stopped): one read, one copy
+            block = file.read(min(max_bytes, end - start))
+            cut = block.rfind(b"\n")
+            if cut > 0 or len(block) == end - start:
+                return block[: max(cut, 0)], start + max(cut, 0) + 1
+            file.seek(start)  # a record longer than max_bytes: read on as below
         data = bytearray()
         begin: int | None = 0 if skip == 0 else None
         scan = position = 0
@@ -427,9 +452,11 @@ def _whole_records(path: Path, start: int, end: int, skip: int, max_bytes: int) 
             if begin is not None and len(data) - begin >= max_bytes and data.rfind(b"\n") >= begin:
                 break
     if begin is None:
-        return b""
+        return b"", start
     cut = data.rfind(b"\n")
-    return bytes(data[begin:cut]) if cut > begin else b""
+    if cut <= begin:
+        return b"", start
+    return bytes(memoryview(data)[begin:cut]), start + cut + 1
 
 
 def _records(path: Path, start: int, end: int) -> Iterator[bytes]:

@@ -12,7 +12,7 @@ import msgspec
 
 from jupyter_fujita.handlers import encode_message
 from jupyter_fujita import logstore
-from jupyter_fujita.logstore import LogStore
+from jupyter_fujita.logstore import LogStore, seq_at
 from jupyter_fujita.wire import Request
 from jupyter_fujita.replay import (
     EARLIER_RUNS,
@@ -96,6 +96,27 @@ async def test_the_index_points_at_the_records_this_life_and_the_next(tmp_path):
         assert list(segment.seqs) == list(range(segment.first_seq, segment.last_seq + 1, 64))
     assert again._segments[-1].last_seq == last
     again.close()
+
+
+async def test_a_reader_goes_on_where_its_last_read_ended(tmp_path):
+    """read_encoded notes where its records ended: the next read of the next seq starts there,
+    skipping nothing; reads page through a segment in pieces and across segments (a read that
+    ended a segment does not point into the next one), each line once."""
+    store = LogStore(tmp_path / "log", max_bytes=60_000, segment_bytes=20_000)
+    cache = ReplayCache(100, 1 << 20, store)
+    await fill(cache, 10)  # 1,000 lines of ~58 bytes: several segments
+    store.flush()
+    seqs, after = [], store.first_seq - 1
+    while (found := store.read_encoded(after, 3_000)) is not None:
+        seqs += [seq_at(record, 0) for record in found.data.split(b"\n")]
+        after = found.last_seq
+        place = store._locate(after + 1)
+        if place is not None and after < cache.last_seq:
+            segment, offset, skip = place
+            assert skip == 0 and after + 1 in store._resume  # or a segment's first line
+            data = segment.path.read_bytes()
+            assert data[offset:].startswith(b'{"seq":%d,' % (after + 1))
+    assert seqs == list(range(store.first_seq, cache.last_seq + 1))
 
 
 async def test_meta_and_odd_text_come_back_as_they_were(tmp_path):
