@@ -534,9 +534,9 @@ class LogFeed:
         self._waiting = False  # `messages` waits on the cache: nothing of its own is under way
 
     def take_new(self, lines: list[Line]) -> list[dict[str, Any]]:
-        """The messages of `lines`, just appended, taken now while `messages` waits for them;
-        [] when it does not wait for these very lines, or when what comes next is its own to
-        say (a clear)."""
+        """A message of `lines`, just appended, taken now while `messages` waits for them (at
+        most a message's worth: `messages` sends the rest, paced); [] when it does not wait for
+        these very lines, or when what comes next is its own to say (a clear)."""
         if (
             not self._waiting
             or self.cache.clears != self._clears
@@ -544,8 +544,11 @@ class LogFeed:
             or lines[0].seq != self.position + 1
         ):
             return []
-        self.position = lines[-1].seq
-        return self._lines_messages(Slice(lines, self.position))
+        # From the cache, which weighs them from its sums: the same slices for every client
+        # (each one message's worth), encoded once for all (SharedEncodings).
+        piece = self.cache.read(self.position, max_bytes=self.max_bytes)
+        self.position = piece.position
+        return self._lines_messages(piece)
 
     def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
         only, cache = self.only, self.cache
