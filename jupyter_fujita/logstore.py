@@ -32,6 +32,7 @@ import secrets
 import threading
 from array import array
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -108,7 +109,8 @@ class LogStore:
         self._handed_bytes = 0  # to the writer, which counts what it wrote
         # Readers run in threads, several at once: one at a time indexes an earlier segment.
         self._index_lock = threading.Lock()
-        self._resume: dict[int, tuple[Segment, int]] = {}  # seq -> where its record begins
+        # seq -> where its record begins (`_note_resume`)
+        self._resume: OrderedDict[int, tuple[Segment, int]] = OrderedDict()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -297,9 +299,13 @@ class LogStore:
     def _note_resume(self, seq: int, segment: Segment, offset: int) -> None:
         """Where the record of `seq` begins, found by a read that ended just before it: the
         reader's next read starts there, nothing skipped."""
-        self._resume[seq] = (segment, offset)
-        if len(self._resume) > RESUME_POINTS:
-            del self._resume[next(iter(self._resume))]  # the oldest
+        resume = self._resume  # readers in several threads: each step below is one C call
+        resume[seq] = (segment, offset)
+        while len(resume) > RESUME_POINTS:
+            try:
+                resume.popitem(last=False)  # the oldest
+            except KeyError:  # another reader emptied it meanwhile
+                break
 
     def search(
         self, after: int, stop: int, needle: bytes | None, keeps: Callable[[Line], bool]
