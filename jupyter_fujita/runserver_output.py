@@ -300,7 +300,7 @@ class RunserverWatcher:
         start, count = 0, len(lines)
         while start < count:
             if self._traceback is None and self._checks_of is None:
-                try:  # the run of request lines from here: what _feed_stderr would annotate
+                try:  # the run of request lines from here, as _feed_stderr reads them
                     stop = methods.index("", start)
                 except ValueError:
                     stop = count
@@ -315,7 +315,8 @@ class RunserverWatcher:
         return events
 
     def _annotate_run(self, lines: list[Line], requests: list[tuple[str, str, str, str]]) -> None:
-        """`_annotate` for many request lines at once, each step over all of them in C."""
+        """Request lines with their regex groups: each gets its Request (`meta`), a 500 the
+        seq of its traceback when that came first. Each step over all of them in C."""
         methods, paths, codes, sizes = zip(*requests, strict=True)
         numbers: Iterable[int | None] = map(int, sizes)
         if "-" in sizes:  # no size given
@@ -498,15 +499,8 @@ class RunserverWatcher:
                 return False
             method, path, code = match.group(1, 2, 3)
             size = "-"
-        self._annotate(line, method, path, code, size)
+        self._annotate_run([line], [(method, path, code, size)])
         return True
-
-    def _annotate(self, line: Line, method: str, path: str, code: str, size: str) -> None:
-        status = int(code)
-        request = Request(method, path, status, None if size == "-" else int(size))
-        if status >= 500:
-            request.traceback_seq = self._server_errors.pop(path.partition("?")[0], None)
-        line.meta = {"request": request}
 
     def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:
         frame = FRAME.match(text)
