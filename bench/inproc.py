@@ -44,10 +44,10 @@ class TimedCache(ReplayCache):
     first_count = 0
     stream = "stdout"
 
-    def append(self, stream: str, texts: list[str], time: float) -> Any:
+    def append(self, stream: str, texts: list[str], time: float, annotate: Any = None) -> Any:
         if not self.first_count and stream == self.stream:
             self.first_time, self.first_count = perf_counter(), len(texts)
-        appended = super().append(stream, texts, time)
+        appended = super().append(stream, texts, time, annotate)
         self.last_time = perf_counter()
         return appended
 

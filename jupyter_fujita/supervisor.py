@@ -417,7 +417,10 @@ class Supervisor:
                 for line in lines:
                     line.meta = {"partial": True}
             if watch:
-                events.extend(self.watcher.feed_batch(lines, partial))
+                try:
+                    events.extend(self.watcher.feed_batch(lines, partial))
+                except Exception:  # a line it cannot make sense of must not stop the log
+                    log.exception("jupyter_fujita: cannot read %s's output", self.name)
 
         self.cache.append(stream, texts, time.time(), annotate)
         for event in events:

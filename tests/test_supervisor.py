@@ -220,6 +220,29 @@ async def test_a_child_that_exits_by_itself_is_crashed_and_its_last_line_kept(
     assert "no newline at the end" in texts(supervisor)
 
 
+async def test_output_the_reader_chokes_on_is_still_logged_and_reading_goes_on(
+    manager, tmp_path, port, monkeypatch, caplog
+):
+    """A bug in reading runserver's output (runserver_output) costs its events, never the
+    log: the lines are kept, the pipes read on, and the server log says what failed."""
+    fake_manage_py(
+        tmp_path, 'import sys, time\nprint("choke", flush=True)\ntime.sleep(0.3)\nprint("after")\n'
+    )
+    supervisor = supervise(manager, tmp_path, port)
+    feed_batch = supervisor.watcher.feed_batch
+
+    def choking(lines, partial=False):
+        if any(line.text == "choke" for line in lines):
+            raise ValueError("a reader's bug")
+        return feed_batch(lines, partial)
+
+    monkeypatch.setattr(supervisor.watcher, "feed_batch", choking)
+    await supervisor.start()
+    await wait_for_state(supervisor, "crashed", 10)  # it ends, exit code 0 without a start line
+    assert {"choke", "after"} <= set(texts(supervisor))
+    assert "cannot read django's output" in caplog.text and "a reader's bug" in caplog.text
+
+
 async def test_grandchild_left_behind_by_the_parent_is_ended(manager, tmp_path, port):
     """What runserver's reloader child does when its parent dies: keep the pipes open."""
     fake_manage_py(
