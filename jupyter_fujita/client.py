@@ -39,7 +39,7 @@ from .errors import FujitaError
 from .manager import ProcessManager
 from .processes import ALL
 from .project import DjangoProject, find_manage_py
-from .replay import LineFilter, log_feed
+from .replay import LineFilter, LogFeed
 from .wire import Line, line_json
 
 JSON = dict[str, Any]  # a record as the REST API answers it (Status, Line, a log message)
@@ -433,7 +433,7 @@ class EmbeddedBackend:
                             deliver(on_status, to_builtins(status))
 
             async def lines() -> None:
-                async for message in log_feed(supervisor.cache):
+                async for message in LogFeed(supervisor.cache).messages():
                     if message["type"] == "lines":
                         lines = [_plain(line) for line in message["lines"]]
                         message = {"type": "lines", "lines": lines}

@@ -600,15 +600,3 @@ class LogFeed:
                         await cache.wait_beyond(self.position, self._clears)
                     finally:
                         self._waiting = False
-
-
-def log_feed(
-    cache: ReplayCache,
-    since: int = 0,
-    max_bytes: int = 64 * 1024,
-    log_id: str | None = None,
-    only: LineFilter | None = None,
-    encoded: bool = False,
-) -> AsyncIterator[dict[str, Any]]:
-    """The messages of one log reader (`LogFeed`), from the cached lines after `since` on."""
-    return LogFeed(cache, since, max_bytes, log_id, only, encoded).messages()

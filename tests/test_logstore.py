@@ -19,7 +19,7 @@ from jupyter_fujita.replay import (
     LineFilter,
     ReplayCache,
     SharedReads,
-    log_feed,
+    LogFeed,
     read_encoded,
     read_log,
     search_log,
@@ -248,7 +248,7 @@ async def test_a_disk_behind_the_output_holds_the_output_back_not_memory(tmp_pat
 async def feed_messages(cache: ReplayCache, encoded: bool, count: int) -> list[dict]:
     """The first `count` lines a log feed sends, as a client decodes them."""
     lines: list[dict] = []
-    feed = log_feed(cache, 0, 3_000, encoded=encoded)
+    feed = LogFeed(cache, 0, 3_000, encoded=encoded).messages()
     async for message in feed:
         decoded = msgspec.json.decode(encode_message(message))
         assert decoded["type"] == "lines", decoded

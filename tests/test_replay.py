@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from jupyter_fujita import replay
-from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LogFeed, ReplayCache, log_feed
+from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LogFeed, ReplayCache
 
 
 def test_cache_keeps_the_newest_lines_within_its_line_bound():
@@ -49,7 +49,7 @@ async def test_a_feed_from_before_a_clear_waits_for_new_lines_instead_of_spinnin
     cache = ReplayCache()
     cache.append("stdout", ["a", "b"], 1.0)
     cache.clear()
-    feed = log_feed(cache, since=0)
+    feed = LogFeed(cache, since=0).messages()
     pending = asyncio.ensure_future(feed.__anext__())
     await asyncio.sleep(0.05)
     assert not pending.done()  # parked on the cache, not looping
