@@ -241,6 +241,8 @@ async def test_fuzzed_requests_get_documented_json_answers_and_leave_the_server_
         (await jp_fetch(*API, "processes", "django", "stop", method="POST", body=b"")).body
     )
     assert stopped["state"] in ("stopped", "crashed"), stopped
+    # A line to read: the fuzz may have cleared the log last, with Django stopped.
+    supervisor.say("after the fuzz")
     for parts, first in (
         (("status", "ws"), "snapshot"),
         (("processes", "django", "log", "ws"), "lines"),
