@@ -38,10 +38,13 @@ async def read_pipe(
     splitter = LineSplitter(max_line_bytes)
     loop = asyncio.get_running_loop()
     _widen(stream)
+    # One buffer for every read: read_bytes would allocate a chunk a read and copy what it
+    # read twice more (into the stream's buffer, then out of it), a third of a flood's reading.
+    chunk = bytearray(READ_CHUNK)
     try:
         while True:
-            data = await stream.read_bytes(READ_CHUNK, partial=True)
-            texts = splitter.feed(data)
+            size = await stream.read_into(chunk, partial=True)
+            texts = splitter.feed(bytes(memoryview(chunk)[:size]))
             if texts:
                 publish(texts, False)
             if splitter.pending:
