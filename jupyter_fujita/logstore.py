@@ -103,6 +103,7 @@ class LogStore:
         self.next_seq = 1
         self._segments: list[Segment] = []
         self._queue: list[Line] = []
+        self._queued_chars = 0  # the length of the queued lines' texts
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
         self._writer = _Writer(self._written_wrong)
@@ -179,12 +180,14 @@ class LogStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, lines: list[Line]) -> None:
+    def append(self, lines: list[Line], chars: int | None = None) -> None:
         """Queue lines for disk; they are written at the end of this event-loop turn, once the
-        output reader has annotated them."""
+        output reader has annotated them. `chars`, their texts' length if the caller knows it,
+        spares adding it up again."""
         if self.failed is not None:
             return
         self._queue.extend(lines)
+        self._queued_chars += sum(map(len, map(_text, lines))) if chars is None else chars
         if self._flush_scheduled:
             return
         try:
@@ -199,13 +202,14 @@ class LogStore:
     def flush(self) -> None:
         self._flush_scheduled = False
         lines, self._queue = self._queue, []
+        chars, self._queued_chars = self._queued_chars, 0
         if not lines or self.failed is not None:
             return
         segment = self._segments[-1] if self._segments else None
         if segment is None or segment.planned >= self.segment_bytes or segment.count < 0:
             segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
             self._segments.append(segment)
-        weight = sum(map(len, map(_text, lines))) + RECORD_BYTES * len(lines)
+        weight = chars + RECORD_BYTES * len(lines)
         segment.planned += weight
         self._handed_bytes += weight
         self._writer.write(segment, lines, weight)
@@ -226,6 +230,7 @@ class LogStore:
         """Remove every line on disk; seqs go on from where they were. Waits for the writer:
         the files are gone when this returns."""
         self._queue = []
+        self._queued_chars = 0
         for segment in self._segments:
             self._writer.remove(segment.path)
         self._segments = []

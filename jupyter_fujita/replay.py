@@ -137,7 +137,7 @@ class ReplayCache:
         count = len(texts)
         new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
-        self._add_sums(texts)
+        chars = self._add_sums(texts)
         self._next_seq = first + count
         if annotate is not None:
             annotate(new)
@@ -146,7 +146,7 @@ class ReplayCache:
         self._trim()
         self._wake()
         if self.store is not None:
-            self.store.append(new)
+            self.store.append(new, chars)
         return new
 
     async def room(self) -> None:
@@ -166,8 +166,8 @@ class ReplayCache:
         self.shared_reads.clear()
         self._wake()
 
-    def _add_sums(self, texts: list[str]) -> None:
-        """Extend _pre by the texts' running sums. They are 4-byte numbers (a cached line costs
+    def _add_sums(self, texts: list[str]) -> int:
+        """Extend _pre by the texts' running sums, and return the texts' length. They are 4-byte numbers (a cached line costs
         4 bytes less than with 8-byte ones), kept small by taking the first off once they pass
         PRE_REBASE, and widened to 8 bytes should one not fit (a cache of gigabytes)."""
         pre = self._pre
@@ -182,6 +182,7 @@ class ReplayCache:
             pre = self._pre = array("q", pre)
             pre.extend(accumulate(map(len, texts), initial=pre[-1]))
         del pre[size]  # the initial sum, there already
+        return pre[-1] - pre[size - 1]
 
     def _weight(self, start: int, stop: int, per_line: int) -> int:
         """Characters of _lines[start:stop], plus per_line for each line."""
