@@ -55,12 +55,15 @@ METHOD = """\
   thread read from or wrote to disk meanwhile, against the server's other threads'
   (`/proc/self/task/<id>/io`): a loop that moved none did not wait on the disk's data.
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
-  it ran, the bench's own process that runs the clients), and a profile of ours: py-spy sampling
-  our server in one extra run of each end-to-end figure (raw stacks in
+  it ran, the bench's own process that runs the clients), and a profile of ours: py-spy
+  sampling whichever thread of our server holds the GIL in one extra run of each end-to-end
+  figure (of the bench's own process for the in-process ingest; raw stacks in
   `docs/performance-profiles/`), by function and by the part of our server (reading Django's
-  output, the log on disk, the cache, encoding and sending), cProfile for the in-process
-  ingest. For a missed rate, the CPU our side spent a line, and the rate that cost allows a
-  core (Python runs one thread at a time), against what the bar needs.
+  output, the log on disk, the cache, encoding and sending), and cProfile for the ingest. For
+  a missed rate, the CPU our side spent a line, the rate that cost allows a core (Python runs
+  one thread at a time) against what the bar needs, and that cost shared out by part as the
+  samples fell: what the work the peers do not do (reading Django's output, the log on disk)
+  takes of it, and whether the rest is within the bar. For a missed ratio, its rounds.
 - **The page**: a real `jupyter lab` with the installed labextension in Debian's Chromium
   (Playwright, headless; the sidebar and the terminal each in a page of its own, as two tabs,
   so that neither's leftover work counts against the other): the page asks a view for the
@@ -122,25 +125,34 @@ def cpu_text(figure: dict) -> list[str]:
     return out
 
 
-def ceiling_text(figure: dict) -> list[str]:
-    """For a missed lines/s figure: the rate our CPU a line allows a core (Python runs one thread
-    at a time: beyond a core go only the calls that let go of it, reads and writes), against the
-    rate the bar needs, and how busy the process was."""
+def line_cost(figure: dict) -> tuple[float, float, float] | None:
+    """For a lines/s figure with a bar: our CPU a line (seconds), how busy it kept the process
+    (its CPU over the lines' time) and the rate the bar needs; None for other figures."""
     lines = lines_of(figure)
     ours = figure["ours"]
     cpu = ours.get("cpu") or {}
     part = "server" if cpu.get("server") else "bench"  # ingest runs in the bench's process
     if figure["unit"] != "lines/s" or not lines or not cpu.get(part) or not ours["value"]:
-        return []
+        return None
     if figure["ratio_bar"] is not None and figure["peer"]:
         need = figure["ratio_bar"] * figure["peer"]["value"]
     elif figure["limit"] is not None:
         need = figure["limit"]
     else:
+        return None
+    return cpu[part] / lines, cpu[part] / (lines / ours["value"]), need
+
+
+def ceiling_text(figure: dict) -> list[str]:
+    """For a missed lines/s figure: the rate our CPU a line allows a core (Python runs one thread
+    at a time: beyond a core go only the calls that let go of it, reads and writes), against the
+    rate the bar needs, and how busy the process was."""
+    cost = line_cost(figure)
+    if cost is None:
         return []
-    per_line = cpu[part] / lines
-    busy = cpu[part] / (lines / ours["value"])
-    where = "our server" if part == "server" else "the process that reads (the bench's own)"
+    per_line, busy, need = cost
+    cpu = figure["ours"]["cpu"]
+    where = "our server" if cpu.get("server") else "the process that reads (the bench's own)"
     return [
         f"- The cost a line: {where} spent {per_line * 1e6:.2f} µs of CPU a line, busy"
         f" {fmt_share(busy)} of one core while the lines came (its CPU over their time). At that"
@@ -149,10 +161,51 @@ def ceiling_text(figure: dict) -> list[str]:
     ]
 
 
+# What our server does that the peers do not: terminado and the seed design neither read
+# Django's output nor keep a log on disk (spy.PARTS names the parts).
+OURS_ONLY = ("reading Django's output", "the log on disk")
+
+
+def parts_cost_text(figure: dict) -> list[str]:
+    """For a missed lines/s figure with a py-spy run: its CPU a line shared out by part as the
+    samples fell, and what is left without the work the peer does not do, against the bar."""
+    cost = line_cost(figure)
+    spy = figure["detail"].get("spy_ours")
+    if cost is None or not isinstance(spy, dict) or not spy.get("parts"):
+        return []
+    per_line, _, need = cost
+    shares = {row["part"]: row["share"] for row in spy["parts"]}
+    each = ", ".join(f"{part} {share * per_line * 1e6:.2f} µs" for part, share in shares.items())
+    extra = sum(shares.get(part, 0.0) for part in OURS_ONLY) * per_line
+    rest, budget = per_line - extra, 1 / need
+    verdict = "within" if rest <= budget else "above"
+    return [
+        f"- That cost a line shared out as py-spy's samples fell: {each}.",
+        f"- Of it, the work the peer does not do (it neither reads Django's output nor keeps a"
+        f" log on disk): {extra * 1e6:.2f} µs a line. The rest, {rest * 1e6:.2f} µs, is"
+        f" {verdict} the {budget * 1e6:.2f} µs a line the bar needs.",
+    ]
+
+
+def ratio_rounds_text(figure: dict) -> list[str]:
+    """A missed ratio's rounds: how far they scatter, and how many reach the bar."""
+    ratio, bar = figure["ratio"], figure["ratio_bar"]
+    if not ratio or bar is None or not ratio.get("rounds"):
+        return []
+    rounds = ratio["rounds"]
+    lower = figure["better"] == "lower"
+    reached = sum(value <= bar if lower else value >= bar for value in rounds)
+    listed = ", ".join(f"{value:.2f}" for value in rounds)
+    return [
+        f"- Ratio by round: {listed}; from {min(rounds):.2f} to {max(rounds):.2f}, {reached} of"
+        f" {len(rounds)} rounds reach the bar's {bar:g}.",
+    ]
+
+
 def profile_text(figure: dict) -> list[str]:
     detail = figure["detail"]
     out = []
-    spy = detail.get("profile_ours")
+    spy = detail.get("spy_ours")
     if isinstance(spy, dict) and spy.get("top"):
         top = ", ".join(f"`{row['function']}` {fmt_share(row['share'])}" for row in spy["top"][:8])
         tool = spy.get("tool", "py-spy on our server")
@@ -269,7 +322,7 @@ def figure_facts(figure: dict) -> list[str]:
             f"at every 5 ms while it was held; innermost first): {looks}."
         )
     for key, value in figure["detail"].items():
-        if key.startswith(("profile_", "trace_")) or key.endswith("_lost_kinds"):
+        if key.startswith(("profile_", "trace_", "spy_")) or key.endswith("_lost_kinds"):
             continue
         if key in ("held_in", "during", "busy_ms", "over_20ms", "gc_ms", "slow_callbacks"):
             continue
@@ -367,11 +420,13 @@ def write_docs(results: dict, docs: Path) -> None:
         for figure in missed:
             lines += [f"### {figure['title']}", "", f"- Missed by: {shortfall(figure)}."]
             lines += figure_facts(figure)
+            lines += ratio_rounds_text(figure)
             cpu = cpu_text(figure)
             if cpu:
                 lines += ["- CPU per round:", *cpu]
             lines += ceiling_text(figure)
             lines += profile_text(figure)
+            lines += parts_cost_text(figure)
             lines += [""]
     passed = [f for f in figures if f["pass"]]
     if passed:

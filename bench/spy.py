@@ -1,4 +1,5 @@
-"""Where our server's time went: py-spy sampling it (every thread) through one more run.
+"""Where our server's time went: py-spy sampling it through one more run, whichever thread holds
+the GIL (Python runs one thread at a time: the samples share out its CPU).
 
 The summary (the share of samples whose innermost frame is each function) goes into the
 figure's detail, so that the page explains a miss with what the run measured; the raw stacks
@@ -20,14 +21,15 @@ from .figures import Figure
 
 
 async def spy(figure: Figure, pid: int, run: Any, folder: Path, keep: Path | None) -> None:
-    """`run()` once more with py-spy on process `pid`; raw stacks copied into `keep` if set."""
+    """`run()` once more with py-spy on process `pid` (ours, or the bench's own for the figures
+    measured in it); raw stacks copied into `keep` if set."""
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(pyspy).exists():
-        figure.detail["profile_ours"] = None
+        figure.detail["spy_ours"] = None
         return
     out = folder / f"spy-{figure.key}.txt"
     command = [pyspy, "record", "--pid", str(pid), "--format", "raw"]
-    command += ["--output", str(out), "--rate", "250", "--nonblocking"]
+    command += ["--output", str(out), "--rate", "250", "--nonblocking", "--gil"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await asyncio.sleep(1.0)  # attached
@@ -36,9 +38,9 @@ async def spy(figure: Figure, pid: int, run: Any, folder: Path, keep: Path | Non
         proc.send_signal(signal.SIGINT)
         await asyncio.to_thread(proc.wait, 60)
     if not out.exists():
-        figure.detail["profile_ours"] = None
+        figure.detail["spy_ours"] = None
         return
-    figure.detail["profile_ours"] = summary(out.read_text())
+    figure.detail["spy_ours"] = summary(out.read_text())
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copy(out, keep / f"{figure.key}.txt")
@@ -57,13 +59,12 @@ PARTS = {
     "supervisor.py": "the supervisor",
 }
 OTHER_OURS = "the rest of jupyter_fujita"
-OUTSIDE = "no frame of ours (the event loop between callbacks, tornado, threads waiting)"
+OUTSIDE = "no frame of ours (the event loop between callbacks, tornado, asyncio)"
 
 
 def summary(raw: str, top: int = 15) -> dict[str, Any]:
-    """py-spy's raw stacks, summed: samples whose innermost frame is each function (all threads;
-    a thread waiting in Python code, as a pool thread for work, counts where it waits), and
-    samples by the part of our server they were spent in."""
+    """py-spy's raw stacks, summed: samples whose innermost frame is each function (of the
+    thread holding the GIL), and samples by the part of our server they were spent in."""
     own: Counter[str] = Counter()
     parts: Counter[str] = Counter()
     total = 0
@@ -83,7 +84,7 @@ def summary(raw: str, top: int = 15) -> dict[str, Any]:
             parts[PARTS.get(file, OTHER_OURS)] += int(count)
         total += int(count)
     return {
-        "tool": "py-spy on our server (one more run), innermost frame, all threads",
+        "tool": "py-spy (one more run), innermost frame of the thread holding the GIL",
         "samples": total,
         "top": [{"function": f, "share": n / total} for f, n in own.most_common(top)],
         "parts": [{"part": p, "share": n / total} for p, n in parts.most_common()],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -104,11 +105,12 @@ class Bench:
         self.figures.append(made)
         return made
 
-    async def spy(self, figure: Figure, run: Any) -> None:
-        """Where our server's time went in one more run (spy.py); a quick run does without,
-        unless it writes the page."""
+    async def spy(self, figure: Figure, run: Any, pid: int | None = None) -> None:
+        """Where our server's time went in one more run (spy.py), in our server's process or
+        `pid`'s; a quick run does without, unless it writes the page."""
         if self.sizes.rounds >= 3 or self.spy_dir is not None:
-            await spy(figure, self.ours.proc.pid, run, self.folder, self.spy_dir)
+            pid = self.ours.proc.pid if pid is None else pid
+            await spy(figure, pid, run, self.folder, self.spy_dir)
 
     # -- in the bench's process --------------------------------------------------------------------
 
@@ -148,6 +150,7 @@ class Bench:
             fig.detail["lines"] = s.ingest_lines
             for side, run in (("ours", ours), ("peer", seed)):
                 fig.detail[f"profile_{side}"] = await inproc.profiled(run, s.ingest_lines)
+            await self.spy(fig, ours, os.getpid())  # ours runs in the bench's own process
 
     # -- end to end ------------------------------------------------------------------------------
 

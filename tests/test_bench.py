@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.bars import QUICK, keys
-from bench.docs import ceiling_text
+from bench.docs import ceiling_text, parts_cost_text, ratio_rounds_text
 from bench.spy import OUTSIDE, summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,34 @@ def test_a_missed_rate_is_set_against_what_its_cost_a_line_allows():
     assert "5.00 µs of CPU a line, busy 100% of one core" in text, text
     assert "takes 200 k lines/s; the bar needs 2.10 M, 0.48 µs a line" in text, text
     assert ceiling_text({**figure, "unit": "ms"}) == []
+
+
+def test_a_missed_rate_cost_is_shared_out_by_part_and_weighed_without_the_peers_missing_work():
+    """5 µs a line shared out as the samples fell (reading Django's output 50%, the log on
+    disk 30%, the cache 20%): 4 µs of it is work the peer does not do, and the 1 µs left is
+    above the 0.48 µs the bar needs; with a bar of 1 M/s it would be within."""
+    figure = {
+        "unit": "lines/s", "ratio_bar": 3, "limit": None, "ours": {"value": 200_000,
+        "cpu": {"server": 1.5}}, "peer": {"value": 700_000}, "detail": {"lines": 300_000,
+        "spy_ours": {"parts": [{"part": "reading Django's output", "share": 0.5},
+        {"part": "the log on disk", "share": 0.3},
+        {"part": "the replay cache and its readers", "share": 0.2}]}},
+    }  # fmt: skip
+    each, rest = parts_cost_text(figure)
+    assert "reading Django's output 2.50 µs, the log on disk 1.50 µs, the replay" in each, each
+    assert "4.00 µs a line. The rest, 1.00 µs, is above the 0.48 µs a line" in rest, rest
+    easier = {**figure, "peer": {"value": 333_333}}
+    assert "is within the 1.00 µs a line" in parts_cost_text(easier)[1]
+    assert parts_cost_text({**figure, "detail": {"lines": 300_000}}) == []  # no samples
+
+
+def test_a_missed_ratio_says_how_its_rounds_scatter():
+    figure = {"better": "lower", "ratio_bar": 1.2, "ratio": {"rounds": [1.35, 0.99, 1.65]}}
+    [text] = ratio_rounds_text(figure)
+    assert "1.35, 0.99, 1.65; from 0.99 to 1.65, 1 of 3 rounds reach the bar's 1.2." in text
+    higher = {"better": "higher", "ratio_bar": 3, "ratio": {"rounds": [2.2, 3.3]}}
+    assert "1 of 2 rounds reach" in ratio_rounds_text(higher)[0]
+    assert ratio_rounds_text({**figure, "ratio_bar": None}) == []
 
 
 def test_profile_samples_count_for_the_innermost_part_of_ours():
