@@ -326,6 +326,7 @@ class Bench:
             await asyncio.sleep(0.5)  # its start-up lines are through
             await rounds(fig, s.heavy_rounds, (server, ours), (self.term, peer))
             fig.detail["lines"] = lines
+            await self.spy(fig, ours)
             await self.idle(term_name)
         finally:
             term_client.close()
