@@ -167,9 +167,10 @@ class ReplayCache:
         self._wake()
 
     def _add_sums(self, texts: list[str]) -> int:
-        """Extend _pre by the texts' running sums, and return the texts' length. They are 4-byte numbers (a cached line costs
-        4 bytes less than with 8-byte ones), kept small by taking the first off once they pass
-        PRE_REBASE, and widened to 8 bytes should one not fit (a cache of gigabytes)."""
+        """Extend _pre by the texts' running sums; return the texts' length. The sums are 4-byte
+        numbers (a cached line costs 4 bytes less than with 8-byte ones), kept small by taking
+        the first off once they pass PRE_REBASE, and widened to 8 bytes should one not fit (a
+        cache of gigabytes)."""
         pre = self._pre
         if pre[-1] > PRE_REBASE and pre[0] > PRE_REBASE // 2:
             base = pre[0]
