@@ -125,9 +125,10 @@ def cpu_text(figure: dict) -> list[str]:
     return out
 
 
-def line_cost(figure: dict) -> tuple[float, float, float] | None:
+def line_cost(figure: dict) -> tuple[float, float, float, str] | None:
     """For a lines/s figure with a bar: our CPU a line (seconds), how busy it kept the process
-    (its CPU over the lines' time) and the rate the bar needs; None for other figures."""
+    (its CPU over the lines' time), the rate the bar needs and which process it was; None for
+    other figures."""
     lines = lines_of(figure)
     ours = figure["ours"]
     cpu = ours.get("cpu") or {}
@@ -140,7 +141,7 @@ def line_cost(figure: dict) -> tuple[float, float, float] | None:
         need = figure["limit"]
     else:
         return None
-    return cpu[part] / lines, cpu[part] / (lines / ours["value"]), need
+    return cpu[part] / lines, cpu[part] / (lines / ours["value"]), need, part
 
 
 def ceiling_text(figure: dict) -> list[str]:
@@ -150,9 +151,8 @@ def ceiling_text(figure: dict) -> list[str]:
     cost = line_cost(figure)
     if cost is None:
         return []
-    per_line, busy, need = cost
-    cpu = figure["ours"]["cpu"]
-    where = "our server" if cpu.get("server") else "the process that reads (the bench's own)"
+    per_line, busy, need, part = cost
+    where = "our server" if part == "server" else "the process that reads (the bench's own)"
     return [
         f"- The cost a line: {where} spent {per_line * 1e6:.2f} µs of CPU a line, busy"
         f" {fmt_share(busy)} of one core while the lines came (its CPU over their time). At that"
@@ -173,7 +173,7 @@ def parts_cost_text(figure: dict) -> list[str]:
     spy = figure["detail"].get("spy_ours")
     if cost is None or not isinstance(spy, dict) or not spy.get("parts"):
         return []
-    per_line, _, need = cost
+    per_line, _, need, _ = cost
     shares = {row["part"]: row["share"] for row in spy["parts"]}
     each = ", ".join(f"{part} {share * per_line * 1e6:.2f} µs" for part, share in shares.items())
     extra = sum(shares.get(part, 0.0) for part in OURS_ONLY) * per_line

@@ -36,7 +36,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
-from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -58,7 +57,6 @@ WRITE_BACKLOG = 2 * 1024 * 1024
 # Where the latest reads ended, kept so that each reader's next read starts there (readers go on
 # from where they stopped: a fan-out of fifty in step needs a few).
 RESUME_POINTS = 64
-_text = attrgetter("text")
 _decoder = msgspec.json.Decoder(StoredLine)
 
 
@@ -180,14 +178,13 @@ class LogStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, lines: list[Line], chars: int | None = None) -> None:
+    def append(self, lines: list[Line], chars: int) -> None:
         """Queue lines for disk; they are written at the end of this event-loop turn, once the
-        output reader has annotated them. `chars`, their texts' length if the caller knows it,
-        spares adding it up again."""
+        output reader has annotated them. `chars` is their texts' length (the cache has it)."""
         if self.failed is not None:
             return
         self._queue.extend(lines)
-        self._queued_chars += sum(map(len, map(_text, lines))) if chars is None else chars
+        self._queued_chars += chars
         if self._flush_scheduled:
             return
         try:
