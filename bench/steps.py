@@ -18,6 +18,8 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from jupyter_fujita.client import line_records
+
 from . import inproc
 from .bars import Sizes
 from .bursts import (
@@ -207,7 +209,7 @@ class Bench:
         done = asyncio.get_running_loop().create_future()
 
         def on_message(client: WSClient, payload: bytes, now: float) -> None:
-            for line in json.loads(payload).get("lines", ()):
+            for line in line_records(json.loads(payload).get("lines", [])):
                 words = line["text"].split(" ", 3)
                 if words[0] == MARKER and words[1] == "lat":
                     if int(words[3].split(" ", 1)[0]) > 0:  # the first line rides the spawn

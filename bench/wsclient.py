@@ -17,6 +17,8 @@ import os
 import time
 from collections.abc import Callable
 
+import msgspec
+
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
@@ -36,12 +38,28 @@ def _seq_after(buf: bytearray, index: int) -> int:
     return int(buf[index:end])
 
 
+class _Span(msgspec.Struct):
+    """A batch record's seqs: its texts are skipped, not decoded."""
+
+    seq: int
+    texts: list[msgspec.Raw]
+
+
+_span = msgspec.json.Decoder(_Span)
+
+
 def _seq_range(buf: bytearray, start: int, end: int) -> tuple[int, int] | None:
-    """The first and the last seq of a `lines` message (None when it holds no line)."""
+    """The first and the last seq of a `lines` message (None when it holds no line): the last
+    record's seq, or the last of its batch (`{"seq", ..., "texts": [...]}`, the message's last
+    record, before the `]}` that close it)."""
     first = buf.find(SEQS, start, end)
     if first < 0:
         return None
-    return _seq_after(buf, first), _seq_after(buf, buf.rfind(SEQS, start, end))
+    last = buf.rfind(SEQS, start, end)
+    if buf.find(b'"texts":[', last, end) < 0:
+        return _seq_after(buf, first), _seq_after(buf, last)
+    batch = _span.decode(memoryview(buf)[last - 1 : end - 2])
+    return _seq_after(buf, first), batch.seq + len(batch.texts) - 1
 
 
 class WSClient(asyncio.Protocol):

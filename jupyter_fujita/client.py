@@ -278,9 +278,28 @@ async def _pump_status(ws: WebSocketClientConnection, name: str, on_status: OnSt
                 on_status(status)
 
 
+def line_records(records: list[JSON]) -> list[JSON]:
+    """The lines of a `lines` message's records, one dict a line: a run's lines
+    (`{"seq", "stream", "time", "texts"}`, docs/api.md) each as a line of its own."""
+    lines: list[JSON] = []
+    for record in records:
+        texts = record.get("texts")
+        if texts is None:
+            lines.append(record)
+            continue
+        seq, stream, time = record["seq"], record["stream"], record["time"]
+        lines += [
+            {"seq": seq + k, "stream": stream, "time": time, "text": text}
+            for k, text in enumerate(texts)
+        ]
+    return lines
+
+
 async def _pump_log(ws: WebSocketClientConnection, resume: _Resume, on_log: OnLog) -> None:
     while (raw := await ws.read_message()) is not None:
         message = json.loads(raw)
+        if message["type"] == "lines":
+            message["lines"] = line_records(message["lines"])
         if message["type"] == "lines" and message["lines"]:
             resume.seq, resume.log_id = message["lines"][-1]["seq"], message["log_id"]
         elif message["type"] == "gap":

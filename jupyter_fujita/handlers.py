@@ -31,7 +31,7 @@ from .processes import ALL
 from .replay import LineFilter, LogFeed, read_log, search_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
-from .wire import Line, line_json, wire_lines
+from .wire import Line, line_json, wire_records
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
@@ -91,7 +91,7 @@ def encode_message(message: dict[str, Any]) -> bytes:
         message = {
             "type": "lines",
             "log_id": message["log_id"],
-            "lines": wire_lines(message["lines"]),
+            "lines": wire_records(message["lines"], message.get("batches", ())),
         }
     return _json.encode(message)  # Status records (wire.py) encode as they are
 

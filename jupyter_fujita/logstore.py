@@ -41,15 +41,17 @@ from typing import BinaryIO, NamedTuple
 
 import msgspec
 
-from .wire import Line, StoredLine, wire_lines
+from .wire import Line, Record, Batch, StoredLine, wire_lines
 
 log = logging.getLogger(__name__)
 
 INDEX_STRIDE = 64
 SEGMENT_BYTES = 8 * 1024 * 1024
-# About what a line's record adds to its text (`{"seq":…,"stream":…,"time":…,"text":""}`): the
-# writer's backlog and a segment being written are sized by it before they are encoded.
+# About what a line's record adds to its text (`{"seq":…,"stream":…,"time":…,"text":""}`), and
+# a line of a Batch (`"…",`): the writer's backlog and a segment being written are sized by them
+# before they are encoded.
 RECORD_BYTES = 64
+BATCH_LINE_BYTES = 3
 # About the bytes of lines the writer may have yet to write: past this the pipes are not read
 # (`room`), so a disk slower than the output holds back the process, whose writes then wait on
 # a full pipe, rather than filling memory.
@@ -58,6 +60,18 @@ WRITE_BACKLOG = 2 * 1024 * 1024
 # from where they stopped: a fan-out of fifty in step needs a few).
 RESUME_POINTS = 64
 _decoder = msgspec.json.Decoder(StoredLine)
+
+
+class _Span(msgspec.Struct):
+    """A record's seqs, read without decoding its texts."""
+
+    seq: int
+    texts: list[msgspec.Raw] | None = None
+
+
+_span_decoder = msgspec.json.Decoder(_Span)
+_encoder = msgspec.json.Encoder()  # msgspec holds the GIL while it encodes: threads may share it
+BATCH_KEY = b',"texts":['  # in a record: it is a Batch
 
 
 @dataclass(slots=True)
@@ -77,12 +91,11 @@ class Segment:
 
 
 class Place(NamedTuple):
-    """Where a seq's record is found: its segment, the offset of the index entry at or before
-    it, and how many records lie between that entry and it."""
+    """Where to look for a seq's record: its segment, and the offset of a record at or before
+    it (an index entry's); the records from there are read by their seqs."""
 
     segment: Segment
     offset: int
-    skip: int
 
 
 class LogStore:
@@ -100,8 +113,9 @@ class LogStore:
         self.log_id = secrets.token_hex(6)
         self.next_seq = 1
         self._segments: list[Segment] = []
-        self._queue: list[Line] = []
-        self._queued_chars = 0  # the length of the queued lines' texts
+        self._queue: list[Batch | list[Line]] = []  # batches: a plain one as its Batch
+        self._queued_lines = 0
+        self._queued_bytes = 0  # about what the queued batches' records weigh
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None  # told of a failed write
         self._writer = _Writer(self._written_wrong)
@@ -178,13 +192,19 @@ class LogStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, lines: list[Line], chars: int) -> None:
-        """Queue lines for disk; they are written at the end of this event-loop turn, once the
-        output reader has annotated them. `chars` is their texts' length (the cache has it)."""
-        if self.failed is not None:
+    def append(self, lines: list[Line], chars: int, batch: Batch | None = None) -> None:
+        """Queue a batch of lines for disk, written at the end of this event-loop turn; `batch`
+        is them as one record when they are plain (their meta is read by then). `chars` is
+        their texts' length (the cache has it)."""
+        if self.failed is not None or not lines:
             return
-        self._queue.extend(lines)
-        self._queued_chars += chars
+        if batch is not None:
+            self._queue.append(batch)
+            self._queued_bytes += chars + RECORD_BYTES + BATCH_LINE_BYTES * len(lines)
+        else:
+            self._queue.append(lines)
+            self._queued_bytes += chars + RECORD_BYTES * len(lines)
+        self._queued_lines += len(lines)
         if self._flush_scheduled:
             return
         try:
@@ -198,21 +218,22 @@ class LogStore:
 
     def flush(self) -> None:
         self._flush_scheduled = False
-        lines, self._queue = self._queue, []
-        chars, self._queued_chars = self._queued_chars, 0
-        if not lines or self.failed is not None:
+        batches, self._queue = self._queue, []
+        count, self._queued_lines = self._queued_lines, 0
+        weight, self._queued_bytes = self._queued_bytes, 0
+        if not batches or self.failed is not None:
             return
+        first = _first_seq(batches[0])
         segment = self._segments[-1] if self._segments else None
         if segment is None or segment.planned >= self.segment_bytes or segment.count < 0:
-            segment = Segment(lines[0].seq, self.folder / f"{lines[0].seq}.jsonl")
+            segment = Segment(first, self.folder / f"{first}.jsonl")
             self._segments.append(segment)
-        weight = chars + RECORD_BYTES * len(lines)
         segment.planned += weight
         self._handed_bytes += weight
-        self._writer.write(segment, lines, weight)
+        self._writer.write(_Job(segment, batches, first, count, weight))
         # log.json is written when the store opens and closes only (a rename costs
         # milliseconds): after a crash, the last segment says where seqs stand.
-        self.next_seq = lines[-1].seq + 1
+        self.next_seq = first + count
         while len(self._segments) > 1 and self.nbytes > self.max_bytes:
             # Readers that have it open read on; new ones no longer see it.
             self._writer.remove(self._segments.pop(0).path)
@@ -264,37 +285,48 @@ class LogStore:
         return out
 
     def _read_segment(self, place: Place, seq: int, budget: int, stop: int) -> list[Line]:
-        segment, offset, skip = place
+        segment, offset = place
         lines: list[Line] = []
         spent = 0
         for record in _records(segment.path, offset, segment.size):
-            if skip:
-                skip -= 1
-                continue
-            line = _decoder.decode(record).line()
-            if line.seq < seq:
-                continue  # never hand back what the reader has: it would go round for ever
-            if line.seq >= stop:
-                break
-            lines.append(line)
-            spent += len(line.text) + 60
+            if _last_seq(record) < seq:
+                continue  # before the reader's seq: not decoded
+            for line in _decoder.decode(record).lines():
+                if line.seq < seq:
+                    continue  # never hand back what the reader has: it would go round for ever
+                if line.seq >= stop:
+                    return lines
+                lines.append(line)
+                spent += len(line.text) + 60
             if spent >= budget:
                 break
         return lines
 
     def read_encoded(self, after: int, max_bytes: int) -> EncodedLines | None:
         """The records after seq `after` as they lie on disk, from one segment, about max_bytes
-        of them (at least one); None when there are none, or the index does not hold."""
+        of them (at least one; a Batch that began before is cut to begin there); None when there
+        are none, or the index does not hold."""
         self.wait_written()
         seq = max(after + 1, self.first_seq)
         place = self._locate(seq)
         if place is None:
             return None
-        segment, offset, skip = place
-        data, after_data = _whole_records(segment.path, offset, segment.size, skip, max_bytes)
-        if not data or seq_at(data, 0) != seq:
+        segment, offset = place
+        found = _record_holding(segment.path, offset, segment.size, seq)
+        if found is None:
             return None  # rotated away meanwhile, or a segment that is not what its index says
-        last_seq = seq_at(data, data.rfind(b"\n") + 1)
+        offset, first = found
+        data, after_data = _whole_records(segment.path, offset, segment.size, max_bytes)
+        if not data or seq_at(data, 0) != first:
+            return None
+        if first < seq:  # a Batch holding seq: its lines from seq on
+            end = data.find(b"\n")
+            end = len(data) if end < 0 else end
+            whole = _decoder.decode(data[:end])
+            assert whole.texts is not None
+            cut = Batch(seq, whole.stream, whole.time, whole.texts[seq - first :])
+            data = _encoder.encode(cut) + data[end:]
+        last_seq = _last_seq(data[data.rfind(b"\n") + 1 :])
         self._note_resume(last_seq + 1, segment, after_data)
         return EncodedLines(data, last_seq)
 
@@ -327,21 +359,17 @@ class LogStore:
             place = self._locate(seq)
             if place is None:
                 break
-            segment, offset, _ = place  # the records before seq are filtered out by their seq
+            segment, offset = place  # the records before seq are filtered out by their seq
             for block in _blocks(segment.path, offset, segment.size):
                 if needle is not None and block.isascii():
                     records = _holding(block, needle)
                 else:
                     records = block.split(b"\n")
                 for record in records:
-                    line = _decoder.decode(record).line()
-                    if seq <= line.seq < stop and keeps(line):
-                        found.append(line)
-                last = block.rfind(b"\n") + 1
-                newest = seq_at(block, last)
-                if newest < 0:  # not a record as this version writes them: read it
-                    newest = _decoder.decode(block[last:]).seq
-                looked = max(looked, newest)
+                    for line in _decoder.decode(record).lines():
+                        if seq <= line.seq < stop and keeps(line):
+                            found.append(line)
+                looked = max(looked, _last_seq(block[block.rfind(b"\n") + 1 :]))
                 if looked >= stop - 1:
                     break
             if looked < seq:
@@ -350,8 +378,8 @@ class LogStore:
         return found, min(looked, stop - 1)
 
     def _locate(self, seq: int) -> Place | None:
-        """Where the record of `seq` is, its segment indexed as far as it is written; None when
-        no segment holds it."""
+        """Where to look for the record of `seq`, its segment indexed as far as it is written;
+        None when no segment holds it."""
         segments = list(self._segments)
         at = bisect_right([segment.first_seq for segment in segments], seq) - 1
         while 0 <= at < len(segments):
@@ -365,12 +393,12 @@ class LogStore:
             return None
         resume = self._resume.get(seq)
         if resume is not None and resume[0] is segment and resume[1] < segment.size:
-            return Place(segment, resume[1], 0)
+            return Place(segment, resume[1])
         # Entries whose writes are not out yet are for seqs past last_seq: never picked here.
         entry = bisect_right(segment.seqs, seq) - 1
         if entry < 0:
             return None
-        return Place(segment, segment.offsets[entry], seq - segment.seqs[entry])
+        return Place(segment, segment.offsets[entry])
 
     def _index(self, segment: Segment) -> None:
         """Count and index the lines of a segment of an earlier server's life, once."""
@@ -380,14 +408,15 @@ class LogStore:
             with segment.path.open("rb") as file:
                 data = file.read()
             segment.size = len(data)
-            # Where the lines start, from their lengths (a split and a sum, in C); a last line
-            # without its newline (the server died writing it) is not a record.
+            # Where the records start, from their lengths (a split and a sum, in C); a last
+            # record without its newline (the server died writing it) is not a record. The
+            # segment's seqs follow on from its first: its last record says how many it holds.
             records = data.split(b"\n")[:-1]
             before = list(accumulate(map(len, records), initial=0))  # newlines aside
             strided = range(0, len(records), INDEX_STRIDE)
-            segment.seqs = array("q", (segment.first_seq + k for k in strided))
+            segment.seqs = array("q", (seq_at(records[k], 0) for k in strided))
             segment.offsets = array("q", (before[k] + k for k in strided))
-            segment.count = len(records)
+            segment.count = _last_seq(records[-1]) - segment.first_seq + 1 if records else 0
 
 
 @dataclass(slots=True)
@@ -421,50 +450,69 @@ def seq_at(data: bytes, start: int) -> int:
     return int(data[start + 7 : data.index(b",", start)])
 
 
-def _whole_records(
-    path: Path, start: int, end: int, skip: int, max_bytes: int
-) -> tuple[bytes, int]:
-    """The whole records of a segment after the first `skip` from offset `start`, about
-    max_bytes of them (at least one), without the last newline, and the offset just after
-    them; b"" when the segment was rotated away meanwhile. `end` is the segment's size when
-    asked: no further is read."""
+def _last_seq(record: bytes) -> int:
+    """The seq of a record's last line: a Batch's lines follow on from its seq."""
+    first = seq_at(record, 0)
+    if first < 0:  # not a record as this version writes them: read it
+        stored = _decoder.decode(record)
+        return stored.seq + len(stored.texts or [None]) - 1
+    if BATCH_KEY not in record:  # a record's texts are JSON strings: their quotes are escaped
+        return first
+    texts = _span_decoder.decode(record).texts
+    return first + len(texts or [None]) - 1
+
+
+def _record_holding(path: Path, start: int, end: int, seq: int) -> tuple[int, int] | None:
+    """The offset and the first seq of the record holding `seq`, read from the record at offset
+    `start` on; None when no record there holds it (or the segment was rotated away)."""
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with file:
+        file.seek(start)
+        head = file.read(32)  # `{"seq":` and a seq, at least
+    if head.startswith(b'{"seq":%d,' % seq):
+        return start, seq  # mostly: a reader's resume point, or the line of an index entry
+    offset = start
+    for block in _blocks(path, start, end):
+        for record in block.split(b"\n"):
+            first = seq_at(record, 0)
+            if first > seq or first < 0:
+                return None
+            if seq <= _last_seq(record):
+                return offset, first
+            offset += len(record) + 1
+    return None
+
+
+def _whole_records(path: Path, start: int, end: int, max_bytes: int) -> tuple[bytes, int]:
+    """The whole records of a segment from the one at offset `start` on, about max_bytes of
+    them (at least one), without the last newline, and the offset just after them; b"" when the
+    segment was rotated away meanwhile. `end` is the segment's size when asked: no further is
+    read."""
     try:
         file = path.open("rb")
     except FileNotFoundError:
         return b"", start
     with file:
         file.seek(start)
-        if skip == 0:  # mostly (a reader goes on where it stopped): one read, one copy
-            block = file.read(min(max_bytes, end - start))
-            cut = block.rfind(b"\n")
-            if cut > 0 or len(block) == end - start:
-                return block[: max(cut, 0)], start + max(cut, 0) + 1
-            file.seek(start)  # a record longer than max_bytes: read on as below
-        data = bytearray()
-        begin: int | None = 0 if skip == 0 else None
-        scan = position = 0
-        while start + position < end:
-            block = file.read(min(max(max_bytes, 64 * 1024), end - start - position))
-            if not block:
+        block = file.read(min(max_bytes, end - start))
+        cut = block.rfind(b"\n")
+        if cut > 0 or len(block) == end - start:  # mostly: one read, one copy
+            return block[: max(cut, 0)], start + max(cut, 0) + 1
+        data = bytearray(block)  # a record longer than max_bytes: read on to its end
+        while start + len(data) < end:
+            more = file.read(min(max(max_bytes, 64 * 1024), end - start - len(data)))
+            if not more:
                 break
-            position += len(block)
-            data += block
-            while begin is None:
-                newline = data.find(b"\n", scan)
-                if newline < 0:
-                    scan = len(data)
-                    break
-                scan, skip = newline + 1, skip - 1
-                if skip == 0:
-                    begin = scan
-            if begin is not None and len(data) - begin >= max_bytes and data.rfind(b"\n") >= begin:
+            data += more
+            if b"\n" in more:
                 break
-    if begin is None:
-        return b"", start
     cut = data.rfind(b"\n")
-    if cut <= begin:
+    if cut <= 0:
         return b"", start
-    return bytes(memoryview(data)[begin:cut]), start + cut + 1
+    return bytes(memoryview(data)[:cut]), start + cut + 1
 
 
 def _records(path: Path, start: int, end: int) -> Iterator[bytes]:
@@ -534,14 +582,14 @@ class _Writer:
         self._broken = False  # after a failed write nothing more is written
         self._encoder = msgspec.json.Encoder()  # the thread's own
 
-    def write(self, segment: Segment, lines: list[Line], weight: int) -> None:
-        self._hand(_Job(segment, lines, weight))
+    def write(self, job: _Job) -> None:
+        self._hand(job)
 
     def remove(self, path: Path) -> None:
-        self._hand(_Job(None, [], 0, path))
+        self._hand(_Job(None, [], 0, 0, 0, path))
 
     def replace(self, path: Path, data: bytes) -> None:
-        self._hand(_Job(None, [], 0, path, data))
+        self._hand(_Job(None, [], 0, 0, 0, path, data))
 
     def _hand(self, job: _Job) -> None:
         if self._thread is None:
@@ -601,8 +649,8 @@ class _Writer:
             assert self._file is not None
             written = 0
             for job in jobs:  # encoded, written and freed here: memory the loop never waits on
-                data = self._encoder.encode_lines(wire_lines(job.lines))
-                first = job.lines[0].seq
+                data = self._encoder.encode_lines(job.records())
+                first = job.first_seq
                 if not segment.seqs or first - segment.seqs[-1] >= INDEX_STRIDE:
                     segment.seqs.append(first)  # before size and count: read past neither
                     segment.offsets.append(segment.size + written)
@@ -615,7 +663,7 @@ class _Writer:
             self._failed(f"writing {segment.path.parent}: {why or error}")
             return
         segment.size += written  # the size first: a reader that sees a line reads it
-        segment.count += sum(len(job.lines) for job in jobs)
+        segment.count += sum(job.count for job in jobs)
 
     def _remove(self, job: _Job) -> None:
         assert job.path is not None
@@ -646,11 +694,28 @@ class _Writer:
 
 @dataclass(slots=True)
 class _Job:
-    """Write `lines` (about `weight` bytes) at the end of `segment`; or, without one, replace
-    `path` by `data`, or remove it when there is no data."""
+    """Write `batches` (`count` lines from `first_seq` on, about `weight` bytes) at the end of
+    `segment`; or, without one, replace `path` by `data`, or remove it when there is no data."""
 
     segment: Segment | None
-    lines: list[Line]
+    batches: list[Batch | list[Line]]
+    first_seq: int
+    count: int
     weight: int
     path: Path | None = None
     data: bytes | None = None
+
+    def records(self) -> list[Record]:
+        """The records of the batches: a plain batch its Batch, another's lines as the API
+        sends them."""
+        records: list[Record] = []
+        for batch in self.batches:
+            if isinstance(batch, Batch):
+                records.append(batch)
+            else:
+                records.extend(wire_lines(batch))
+        return records
+
+
+def _first_seq(batch: Batch | list[Line]) -> int:
+    return batch.seq if isinstance(batch, Batch) else batch[0].seq

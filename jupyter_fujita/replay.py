@@ -12,14 +12,16 @@ import asyncio
 import secrets
 import time
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate, repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from .broadcast import Broadcast
-from .wire import Line
+from .wire import Line, Batch
 
 if TYPE_CHECKING:
     from .logstore import LogStore
@@ -39,6 +41,11 @@ SHARED_READS = 16
 # _pre's sums lose their first value once past this (see _add_sums).
 PRE_REBASE = 1 << 30
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
+_meta = attrgetter("meta")
+
+# Where the batches a reader's lines were read in begin (an index in its lines), and whether
+# each is plain (no line of it has meta): the wire sends a plain batch as one Batch.
+Batches = list[tuple[int, bool]]
 
 
 @dataclass(slots=True)
@@ -50,6 +57,7 @@ class Slice:
     gap_from: int | None = None  # first seq that is gone, if any
     gap_to: int | None = None  # last seq that is gone
     weight: int | None = None  # the lines' JSON bytes as the cache reckons them, if it read them
+    batches: Batches = field(default_factory=list)  # when the cache read them
 
 
 class ReplayCache:
@@ -77,6 +85,10 @@ class ReplayCache:
         # run of lines in O(1), so a byte bound is found by bisection, not by walking lines
         self._pre = array("i", [0])
         self._next_seq = 1
+        # The first seq of each batch appended (while any of its lines may be cached), and
+        # whether it is plain: what `read` says of its lines' batches.
+        self._batch_seqs = array("q")
+        self._batch_plain = bytearray()
         # Names this log for its whole life: a reader resuming with a seq from another log (an
         # earlier Jupyter server's) is told to start over instead of being handed a false tail.
         self.id = secrets.token_hex(6)
@@ -118,6 +130,8 @@ class ReplayCache:
             return  # lines lost with a killed server: no tail to show in order
         self._lines.extend(earlier)
         self._add_sums([line.text for line in earlier])
+        self._batch_seqs.append(earlier[0].seq)
+        self._batch_plain.append(False)  # lines of many batches, as the disk gave them
         self._trim()
         self.append("fujita", [EARLIER_RUNS], earlier[-1].time)
 
@@ -141,12 +155,15 @@ class ReplayCache:
         self._next_seq = first + count
         if annotate is not None:
             annotate(new)
+        plain = not any(map(_meta, new))
+        self._batch_seqs.append(first)
+        self._batch_plain.append(plain)
         for take in list(self.takers):  # first: a waiting client's line goes out before all else
             take(new)
         self._trim()
         self._wake()
         if self.store is not None:
-            self.store.append(new, chars)
+            self.store.append(new, chars, Batch(first, stream, time, texts) if plain else None)
         return new
 
     async def room(self) -> None:
@@ -159,6 +176,8 @@ class ReplayCache:
             self.store.clear()
         self._lines = []
         self._pre = array("i", [0])
+        self._batch_seqs = array("q")
+        self._batch_plain = bytearray()
         self._head = 0
         self._bytes = 0
         self._cleared_through = self.last_seq
@@ -213,6 +232,11 @@ class ReplayCache:
             del lines[:head]
             del self._pre[:head]
             head = 0
+            # the batches wholly gone: all before the one holding the first cached line
+            first = self._next_seq - len(lines)
+            gone = max(bisect_right(self._batch_seqs, first) - 1, 0)
+            del self._batch_seqs[:gone]
+            del self._batch_plain[:gone]
         self._head = head
         self._bytes = self._weight(head, len(lines), LINE_OVERHEAD)
 
@@ -279,8 +303,21 @@ class ReplayCache:
         # from _head on there is no None
         start = max(start, self._head)
         lines = cast("list[Line]", self._lines[start:stop])
-        weight = self._weight(start, stop, LINE_JSON) if start < stop else 0
-        return Slice(lines, lines[-1].seq if lines else after, gap_from, gap_to, weight)
+        if not lines:
+            return Slice(lines, after, gap_from, gap_to, 0)
+        weight = self._weight(start, stop, LINE_JSON)
+        batches = self._batches(lines[0].seq, lines[-1].seq)
+        return Slice(lines, lines[-1].seq, gap_from, gap_to, weight, batches)
+
+    def _batches(self, first: int, last: int) -> Batches:
+        """Where the batches of the cached lines first..last begin among them, and whether
+        each is plain: a look at each batch, none at each line."""
+        seqs, plain = self._batch_seqs, self._batch_plain
+        holding = max(bisect_right(seqs, first) - 1, 0)
+        batches = [(0, bool(plain[holding]))]
+        for at in range(holding + 1, bisect_right(seqs, last)):
+            batches.append((seqs[at] - first, bool(plain[at])))
+        return batches
 
     def tail(self, count: int) -> list[Line]:
         """The newest `count` cached lines."""
@@ -502,6 +539,18 @@ def _messages(lines: list[Line], max_bytes: int, weight: int | None = None) -> l
     return messages
 
 
+def _batches_of(batches: Batches, start: int, stop: int) -> Batches:
+    """`batches` (of some lines) for lines[start:stop]."""
+    if not batches:
+        return []
+    if start == 0 and (len(batches) == 1 or batches[1][0] >= stop):
+        return batches[:1]  # mostly: a message of one batch
+    at = bisect_right(batches, (start, True)) - 1
+    kept = [(0, batches[at][1])]
+    kept += [(begin - start, plain) for begin, plain in batches[at + 1 :] if begin < stop]
+    return kept
+
+
 class LogFeed:
     """One log reader: its position in the log, and its messages from the cached lines after
     `since` on, forever (`messages`).
@@ -554,11 +603,20 @@ class LogFeed:
 
     def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
         only, cache = self.only, self.cache
-        lines = only.apply(piece.lines) if only else piece.lines
-        return [
-            {"type": "lines", "log_id": cache.id, "lines": message}
-            for message in _messages(lines, self.max_bytes, None if only else piece.weight)
-        ]
+        if only:  # some lines of batches: each line a record
+            lines = only.apply(piece.lines)
+            return [
+                {"type": "lines", "log_id": cache.id, "lines": message}
+                for message in _messages(lines, self.max_bytes)
+            ]
+        messages, start = [], 0
+        for lines in _messages(piece.lines, self.max_bytes, piece.weight):
+            batches = _batches_of(piece.batches, start, start + len(lines))
+            messages.append(
+                {"type": "lines", "log_id": cache.id, "lines": lines, "batches": batches}
+            )
+            start += len(lines)
+        return messages
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         cache, max_bytes = self.cache, self.max_bytes

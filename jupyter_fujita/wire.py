@@ -9,6 +9,7 @@ msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from operator import attrgetter
 from typing import Any, Literal
 
@@ -166,18 +167,61 @@ def wire_lines(lines: list[Line]) -> Sequence[Line | RequestRecord | dict[str, A
     ]
 
 
-class StoredLine(msgspec.Struct):
-    """A record of the log on disk, read back: a Line's fields and its meta's keys (`meta`
-    itself in the segments of an earlier version, which kept meta nested)."""
+class Batch(msgspec.Struct, gc=False):
+    """Plain lines read together (one stream, one time, no meta) as one record: `texts[i]` is
+    the line of seq `seq + i`. The busiest output (a flood, a burst) goes to the disk and the
+    wire in batches: a line costs its text and a comma, not a record of its own."""
 
     seq: int
     stream: str
     time: float
-    text: str
+    texts: list[str]
+
+    def lines(self) -> list[Line]:
+        count = len(self.texts)
+        seqs = range(self.seq, self.seq + count)
+        return list(map(Line, seqs, repeat(self.stream, count), repeat(self.time), self.texts))
+
+
+Record = Line | RequestRecord | Batch | dict[str, Any]  # what the disk and the wire hold
+
+
+def wire_records(lines: list[Line], batches: Sequence[tuple[int, bool]] = ()) -> list[Record]:
+    """Lines as the API sends them, where `batches` says where the batches they were read in
+    begin (an index in `lines`) and whether each is plain: a plain batch's lines as one Batch,
+    another's as `wire_lines` makes them. Without `batches`, each line a record of its own."""
+    if not batches:
+        return list(wire_lines(lines))
+    records: list[Record] = []
+    ends = [start for start, _ in batches[1:]] + [len(lines)]
+    for (start, plain), end in zip(batches, ends, strict=True):
+        if plain:
+            first = lines[start]
+            texts = list(map(_text, lines[start:end]))
+            records.append(Batch(first.seq, first.stream, first.time, texts))
+        else:
+            records.extend(wire_lines(lines[start:end]))
+    return records
+
+
+class StoredLine(msgspec.Struct):
+    """A record of the log on disk, read back: a Line's fields and its meta's keys (`meta`
+    itself in the segments of an earlier version, which kept meta nested), or a Batch's."""
+
+    seq: int
+    stream: str
+    time: float
+    text: str = ""
     request: Request | None = None
     frame: dict[str, Any] | None = None
     partial: bool | None = None
     meta: dict[str, Any] | None = None
+    texts: list[str] | None = None  # a Batch
+
+    def lines(self) -> list[Line]:
+        if self.texts is not None:
+            return Batch(self.seq, self.stream, self.time, self.texts).lines()
+        return [self.line()]
 
     def line(self) -> Line:
         if self.meta is not None and isinstance(self.meta.get("request"), dict):
@@ -194,6 +238,7 @@ class StoredLine(msgspec.Struct):
 
 
 _meta = attrgetter("meta")
+_text = attrgetter("text")
 
 
 def line_json(line: Line) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from waiting import timed_out, wait_for
 from tornado.httpclient import HTTPClientError
 
 from jupyter_fujita import oskit
+from jupyter_fujita.client import line_records
 
 API = ("fujita", "api")
 
@@ -75,7 +76,7 @@ async def read_lines_until(ws, predicate, timeout: float = 20.0) -> list[dict]:
         while not any(predicate(line) for line in lines):
             message = await next_message(ws, timeout)
             if message["type"] == "lines":
-                lines.extend(message["lines"])
+                lines.extend(line_records(message["lines"]))
 
     try:
         await asyncio.wait_for(read(), timeout)
@@ -468,7 +469,7 @@ async def test_a_client_that_stops_reading_slows_nobody_and_later_gets_every_lin
             gaps.append(message)
             last = message["to_seq"]
         elif message["type"] == "lines":
-            seqs = [l["seq"] for l in message["lines"]]
+            seqs = [l["seq"] for l in line_records(message["lines"])]
             assert seqs == list(range(last + 1, last + 1 + len(seqs)))  # nothing silently lost
             last = seqs[-1]
     # The cache held 2,000 lines; the other 98,000 came from disk: none skipped.
@@ -552,7 +553,7 @@ async def test_a_since_from_another_log_is_answered_with_cleared_even_when_it_lo
     )
     message = await next_message(same)
     assert message["type"] == "lines" and message["log_id"] == log["log_id"]
-    assert [l["text"] for l in message["lines"]] == ["two", "three"]
+    assert [l["text"] for l in line_records(message["lines"])] == ["two", "three"]
     same.close()
     other = await jp_ws_fetch(
         *API, "processes", "django", "log", "ws", params={"since": 1, "log_id": "earlier-server"}

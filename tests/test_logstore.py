@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import msgspec
 
+from jupyter_fujita.client import line_records
 from jupyter_fujita.handlers import encode_message
 from jupyter_fujita import logstore
 from jupyter_fujita.logstore import LogStore, seq_at
-from jupyter_fujita.wire import Request
+from jupyter_fujita.wire import Line, Request, StoredLine
 from jupyter_fujita.replay import (
     EARLIER_RUNS,
     LineFilter,
@@ -56,6 +57,19 @@ async def test_every_line_is_read_back_in_order_across_segments(tmp_path):
         assert store.read(seq - 1, 100, 6_000)[0].seq == seq
 
 
+def record_seqs(data: bytes) -> list[int]:
+    """The seqs of the lines of newline-separated records (a Batch holds several)."""
+    decoder = msgspec.json.Decoder(StoredLine)
+    return [line.seq for record in data.split(b"\n") for line in decoder.decode(record).lines()]
+
+
+def every_third_a_frame(lines: list[Line]) -> None:
+    """An output reader's annotation: some lines of the batch carry meta (records of their own),
+    so the batch is no Batch."""
+    for line in lines[::3]:
+        line.meta = {"frame": {"file": "shop/views.py", "line": line.seq}}
+
+
 def entries_hold_their_records(folder, segment) -> None:
     """Each index entry of the segment is the offset of its seq's record in the file."""
     data = (folder / f"{segment.first_seq}.jsonl").read_bytes()
@@ -67,13 +81,15 @@ def entries_hold_their_records(folder, segment) -> None:
 
 async def test_the_index_points_at_the_records_this_life_and_the_next(tmp_path):
     """The writer notes where writes begin (no closer than INDEX_STRIDE lines); a segment of an
-    earlier life is indexed by a scan, every INDEX_STRIDE-th line. Either way every seq is
-    found, across segments, from writes of odd sizes and characters of several bytes."""
+    earlier life is indexed by a scan, every INDEX_STRIDE-th record. Either way every seq is
+    found, across segments, from writes of odd sizes and characters of several bytes, in Batches
+    (plain batches) and in records of a line (batches with meta)."""
     folder = tmp_path / "log"
-    store = LogStore(folder, segment_bytes=50_000)
+    store = LogStore(folder, segment_bytes=10_000)
     cache = ReplayCache(100, 1 << 20, store)
     for batch in range(40):  # batches of odd sizes, across stride and segment boundaries
-        cache.append("stdout", [f"{batch} {i} " + "é" * (i % 7) for i in range(batch * 7 % 150)], 1)
+        texts = [f"{batch} {i} " + "é" * (i % 7) for i in range(batch * 7 % 150)]
+        cache.append("stdout", texts, 1, every_third_a_frame if batch % 3 == 0 else None)
         await settle()
     last = cache.last_seq
     store.flush()
@@ -93,7 +109,11 @@ async def test_the_index_points_at_the_records_this_life_and_the_next(tmp_path):
     for segment in again._segments:
         again._index(segment)
         entries_hold_their_records(folder, segment)
-        assert list(segment.seqs) == list(range(segment.first_seq, segment.last_seq + 1, 64))
+        records = segment.path.read_bytes().split(b"\n")[:-1]
+        assert list(segment.seqs) == [seq_at(record, 0) for record in records[::64]]
+        assert segment.count == len(record_seqs(b"\n".join(records)))
+    for seq in range(1, last + 1):  # every line, from a Batch's first to its last
+        assert again.read(seq - 1, 100, seq + 1)[0].seq == seq
     assert again._segments[-1].last_seq == last
     again.close()
 
@@ -108,12 +128,12 @@ async def test_a_reader_goes_on_where_its_last_read_ended(tmp_path):
     store.flush()
     seqs, after = [], store.first_seq - 1
     while (found := store.read_encoded(after, 3_000)) is not None:
-        seqs += [seq_at(record, 0) for record in found.data.split(b"\n")]
+        seqs += record_seqs(found.data)
         after = found.last_seq
         place = store._locate(after + 1)
         if place is not None and after < cache.last_seq:
-            segment, offset, skip = place
-            assert skip == 0 and after + 1 in store._resume  # or a segment's first line
+            segment, offset = place
+            assert after + 1 in store._resume  # or a segment's first line
             data = segment.path.read_bytes()
             assert data[offset:].startswith(b'{"seq":%d,' % (after + 1))
     assert seqs == list(range(store.first_seq, cache.last_seq + 1))
@@ -122,8 +142,11 @@ async def test_a_reader_goes_on_where_its_last_read_ended(tmp_path):
 async def test_meta_and_odd_text_come_back_as_they_were(tmp_path):
     store = LogStore(tmp_path / "log")
     cache = ReplayCache(2, 1 << 20, store)
-    lines = cache.append("stderr", ['"GET / HTTP/1.1" 500 1', "tab\there é \x00 \\n"], 1.0)
-    lines[0].meta = {"request": Request("GET", "/", 500, 1, traceback_seq=7)}
+
+    def read(lines: list[Line]) -> None:
+        lines[0].meta = {"request": Request("GET", "/", 500, 1, traceback_seq=7)}
+
+    cache.append("stderr", ['"GET / HTTP/1.1" 500 1', "tab\there é \x00 \\n"], 1.0, read)
     await settle()
     back = store.read(0, 1 << 20, 100)
     assert [(line.text, line.meta) for line in back] == [
@@ -252,7 +275,7 @@ async def feed_messages(cache: ReplayCache, encoded: bool, count: int) -> list[d
     async for message in feed:
         decoded = msgspec.json.decode(encode_message(message))
         assert decoded["type"] == "lines", decoded
-        lines += decoded["lines"]
+        lines += line_records(decoded["lines"])
         if len(lines) >= count:
             break
     await feed.aclose()
@@ -265,11 +288,13 @@ async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_w
     store = LogStore(tmp_path / "log", segment_bytes=20_000)
     cache = ReplayCache(100, 1 << 20, store)
     for batch in range(30):
-        lines = cache.append(
-            "stderr", [f'"GET /{batch}/{i} HTTP/1.1" 200 5' for i in range(99)], 2.5
-        )
-        lines[7].meta = {"request": Request("GET", f"/{batch}/7", 200, None)}
-        lines[8].meta = {"frame": {"file": "shop/views.py", "line": batch}}
+
+        def read(lines: list[Line], batch: int = batch) -> None:
+            lines[7].meta = {"request": Request("GET", f"/{batch}/7", 200, None)}
+            lines[8].meta = {"frame": {"file": "shop/views.py", "line": batch}}
+
+        texts = [f'"GET /{batch}/{i} HTTP/1.1" 200 5' for i in range(99)]
+        cache.append("stderr", texts, 2.5, read if batch % 2 else None)  # Batches, and lines
         cache.append("stdout", ['odd "text"\twith é and \\n'], 2.5)
         await settle()
     # what the cache's own path sends for every line, from memory
@@ -277,16 +302,16 @@ async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_w
         {"type": "lines", "log_id": cache.id, "lines": store.read(0, 1 << 30, 10**9)}
     )
     expected = msgspec.json.decode(from_memory)["lines"]
-    assert len(expected) == 3_000 and expected[7]["request"]["status"] == 200
+    assert len(expected) == 3_000 and expected[107]["request"]["status"] == 200
     sent = await feed_messages(cache, encoded=True, count=3_000)
     assert sent == expected
     # straight from the disk for all but the cache's 100 lines, several records a message
     found = await read_encoded(cache, 0, 50_000, message_bytes=3_000)
     assert found is not None and len(found.bodies) > 5
     # from any seq, inside the sparse index's stride too
-    for after in (0, 62, 63, 64, 1_000, 2_850):
+    for after in (0, 62, 63, 64, 1_000, 2_850):  # inside Batches too: cut to begin there
         found = await read_encoded(cache, after, 5_000, message_bytes=3_000)
-        first = msgspec.json.decode(b"[" + found.bodies[0] + b"]")[0]
+        first = line_records(msgspec.json.decode(b"[" + found.bodies[0] + b"]"))[0]
         assert first == expected[after]
     # a reader within the cache is not the disk's: read_log answers it
     assert await read_encoded(cache, 2_950, 5_000, message_bytes=3_000) is None
@@ -309,7 +334,7 @@ async def test_readers_behind_the_cache_at_one_position_share_one_disk_read(tmp_
     sent = await asyncio.gather(*(feed_messages(cache, True, 2_900) for _ in range(50)))
     assert len(sent[0]) >= 2_900 and all(lines == sent[0] for lines in sent)
     assert [line["seq"] for line in sent[0]] == list(range(1, len(sent[0]) + 1))
-    assert len(positions) > 10 and len(positions) == len(set(positions)), positions
+    assert len(positions) > 5 and len(positions) == len(set(positions)), positions
 
 
 async def test_a_shared_read_is_made_once_kept_while_recent_and_outlives_a_reader():

@@ -2,10 +2,14 @@
 
 import asyncio
 
+import msgspec
 import pytest
 
 from jupyter_fujita import replay
-from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LogFeed, ReplayCache
+from jupyter_fujita.client import line_records
+from jupyter_fujita.handlers import encode_message
+from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LineFilter, LogFeed, ReplayCache
+from jupyter_fujita.wire import line_json
 
 
 def test_cache_keeps_the_newest_lines_within_its_line_bound():
@@ -178,3 +182,49 @@ def test_the_sums_behind_the_byte_budget_stay_right_past_four_bytes(monkeypatch)
     both = (3 << 30) + len("small") + 2 * LINE_JSON
     assert cache.read(cache.last_seq - 2, max_bytes=both).lines == lines[1:]
     assert cache.read(cache.last_seq - 2, max_bytes=both - 1).lines == lines[1:2]
+
+
+async def test_a_plain_batch_goes_out_as_one_record_and_a_line_with_meta_as_its_own():
+    """What the wire sends from the cache: each plain batch (lines read together, none with
+    meta) as one Batch record, from the reader's seq on; a batch with meta line by line; a
+    filtered reader's lines line by line. Expanded, they are the lines the REST log answers."""
+    cache = ReplayCache()
+
+    def a_frame(lines):
+        lines[1].meta = {"frame": {"file": "shop/views.py", "line": 3}}
+
+    cache.append("stdout", ["a", "b", "c"], 1.0)
+    cache.append("stderr", ["tb", "frame", "error"], 2.0, a_frame)
+    cache.append("stdout", ["d", "e"], 3.0)
+    feed = LogFeed(cache, since=1).messages()
+    message = await feed.__anext__()
+    await feed.aclose()
+    records = msgspec.json.decode(encode_message(message))["lines"]
+    assert records == [
+        {"seq": 2, "stream": "stdout", "time": 1.0, "texts": ["b", "c"]},
+        {"seq": 4, "stream": "stderr", "time": 2.0, "text": "tb"},
+        {
+            "seq": 5,
+            "stream": "stderr",
+            "time": 2.0,
+            "text": "frame",
+            "frame": {"file": "shop/views.py", "line": 3},
+        },
+        {"seq": 6, "stream": "stderr", "time": 2.0, "text": "error"},
+        {"seq": 7, "stream": "stdout", "time": 3.0, "texts": ["d", "e"]},
+    ]
+    assert line_records(records) == [line_json(line) for line in cache.read(1).lines]
+    # messages cut inside batches: each piece a Batch of its own lines
+    small = LogFeed(cache, since=0, max_bytes=2 * LINE_JSON + 2).messages()
+    pieces: list[list[dict]] = []
+    while not pieces or line_records(pieces[-1])[-1]["seq"] < 8:
+        pieces.append(msgspec.json.decode(encode_message(await small.__anext__()))["lines"])
+    await small.aclose()
+    assert pieces[0] == [{"seq": 1, "stream": "stdout", "time": 1.0, "texts": ["a", "b"]}]
+    assert pieces[1][0] == {"seq": 3, "stream": "stdout", "time": 1.0, "texts": ["c"]}
+    assert [line["seq"] for piece in pieces for line in line_records(piece)] == list(range(1, 9))
+    # a filtered reader's lines are some of a batch's: each a line
+    only = LogFeed(cache, since=0, only=LineFilter(text="e")).messages()
+    records = msgspec.json.decode(encode_message(await only.__anext__()))["lines"]
+    await only.aclose()
+    assert [(record["seq"], record["text"]) for record in records] == [(6, "error"), (8, "e")]

@@ -7,7 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { FujitaAPI, processPath } from './api';
 import { ReconnectingSocket } from './socket';
 import { TracebackReader } from './traceback';
-import { ILine, ILogModel, LogEntry, LogMessage } from './tokens';
+import { ILine, ILineBatch, ILogModel, LogEntry, LogMessage } from './tokens';
 
 /** The most entries kept by default (the maxLines setting); older ones are dropped in chunks
  * (a tenth more at most), to keep appends cheap. */
@@ -190,7 +190,7 @@ export class LogModel implements ILogModel, IDisposable {
     switch (message.type) {
       case 'lines':
         this._logId = message.log_id;
-        this._append(message.lines);
+        this._append(lineRecords(message.lines));
         break;
       case 'gap':
         this._entries.push({
@@ -251,4 +251,20 @@ export class LogModel implements ILogModel, IDisposable {
   private _name: string | null = null;
   private _enabled = false;
   private _visible = false;
+}
+
+/** The lines of a `lines` message's records: a batch's lines each as a line of its own. */
+export function lineRecords(records: (ILine | ILineBatch)[]): ILine[] {
+  const lines: ILine[] = [];
+  for (const record of records) {
+    if (!('texts' in record)) {
+      lines.push(record);
+      continue;
+    }
+    const { seq, stream, time, texts } = record;
+    for (let k = 0; k < texts.length; k++) {
+      lines.push({ seq: seq + k, stream, time, text: texts[k] });
+    }
+  }
+  return lines;
 }

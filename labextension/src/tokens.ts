@@ -203,8 +203,19 @@ export interface ILogPage {
 }
 
 /** Messages of `fujita/api/processes/{name}/log/ws`. */
+/**
+ * Plain lines read together, as one record of a `lines` message: `texts[i]` is the text of
+ * the line of seq `seq + i`, each of the same stream and time (docs/api.md).
+ */
+export interface ILineBatch {
+  seq: number;
+  stream: Stream;
+  time: number;
+  texts: string[];
+}
+
 export type LogMessage =
-  | { type: 'lines'; log_id: string; lines: ILine[] }
+  | { type: 'lines'; log_id: string; lines: (ILine | ILineBatch)[] }
   | { type: 'gap'; from_seq: number; to_seq: number }
   | { type: 'cleared' };
 
