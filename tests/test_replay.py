@@ -227,4 +227,8 @@ async def test_a_plain_batch_goes_out_as_one_record_and_a_line_with_meta_as_its_
     only = LogFeed(cache, since=0, only=LineFilter(text="e")).messages()
     records = msgspec.json.decode(encode_message(await only.__anext__()))["lines"]
     await only.aclose()
-    assert [(record["seq"], record["text"]) for record in records] == [(6, "error"), (8, "e")]
+    assert [(record["seq"], record["text"]) for record in records] == [
+        (5, "frame"),
+        (6, "error"),
+        (8, "e"),
+    ]
