@@ -194,7 +194,7 @@ async def test_a_reader_behind_the_disk_budget_learns_of_the_gap(jp_serverapp, f
     cache.max_lines = 10
     cache.store.segment_bytes, cache.store.max_bytes = 2_000, 6_000
     for batch in range(20):  # a turn of the event loop each, as a pipe gives them
-        cache.append("stdout", [f"batch {batch} line {i}" for i in range(10)], 1.0)
+        cache.append("stdout", [f"batch {batch} line {i} " + "x" * 40 for i in range(10)], 1.0)
         await asyncio.sleep(0)
     page = await fetch_json("processes", "django", "log", params={"since": 5, "limit": 5})
     first = page["first_seq"]
