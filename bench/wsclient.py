@@ -40,8 +40,8 @@ def _seq_after(buf: bytearray, index: int) -> int:
 def _seq_range(buf: bytearray, start: int, end: int) -> tuple[int, int] | None:
     """The first and the last seq of a `lines` message (None when it holds no line): the last
     record's seq, or the last of its batch (`{"seq", ..., "texts": ["…", …]}`), counted by the
-    `","` between its texts (inside a JSON string a quote is escaped; a miscount, which only a
-    text that is a lone comma could cause, would show as lines lost or repeated)."""
+    `","` between its texts. A text that ends in a quote and a comma, or is a lone comma, would
+    be miscounted: none of the bench's is, and a miscount would show as lines lost or repeated."""
     first = buf.find(SEQS, start, end)
     if first < 0:
         return None

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
+
 from bench.bars import QUICK, keys
 from bench.docs import ceiling_text, parts_cost_text, ratio_rounds_text
 from bench.spy import OUTSIDE, summary
+from bench.wsclient import _seq_range
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
@@ -129,3 +132,17 @@ def test_profile_samples_count_for_the_innermost_part_of_ours():
     ])  # fmt: skip
     parts = {row["part"]: row["share"] for row in summary(raw)["parts"]}
     assert parts == {"the log on disk": 0.375, "reading Django's output": 0.125, OUTSIDE: 0.5}
+
+
+def test_the_bench_client_counts_the_lines_of_a_message_by_their_seqs():
+    """Our server's messages are counted without decoding them: from the first record's seq to
+    the last line of the last record, a batch's lines counted by the separators between its
+    texts, as the server encodes them (msgspec: no spaces)."""
+    records = [
+        {"seq": 5, "stream": "stderr", "time": 1.0, "text": 'a "quoted", text'},
+        {"seq": 6, "stream": "stdout", "time": 1.0, "texts": ['b","c', "d\\", "", 'e,"f']},
+    ]
+    message = msgspec.json.encode({"type": "lines", "log_id": "x", "lines": records})
+    assert _seq_range(bytearray(message), 0, len(message)) == (5, 9)
+    single = msgspec.json.encode({"type": "lines", "log_id": "x", "lines": records[:1]})
+    assert _seq_range(bytearray(single), 0, len(single)) == (5, 5)
