@@ -279,7 +279,7 @@ async def _pump_status(ws: WebSocketClientConnection, name: str, on_status: OnSt
 
 
 def line_records(records: list[JSON]) -> list[JSON]:
-    """The lines of a `lines` message's records, one dict a line: a run's lines
+    """The lines of a `lines` message's records, one dict a line: a batch's lines
     (`{"seq", "stream", "time", "texts"}`, docs/api.md) each as a line of its own."""
     lines: list[JSON] = []
     for record in records:

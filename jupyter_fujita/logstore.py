@@ -1,8 +1,9 @@
 """Every line of a process's log on disk, within a byte budget, surviving the Jupyter server.
 
 One folder per process: `log.json` (the log's id and the seq to go on from) and append-only
-segment files `<first seq>.jsonl`, one JSON record a line, the record the API sends (a
-`Line`, meta's keys beside its fields: `wire_lines`). The replay cache keeps the hot tail in
+segment files `<first seq>.jsonl` of JSON records, one a line, the records the API sends: a
+plain batch as one `Batch`, the lines of another each as a `Line` with meta's keys beside its
+fields (`wire_lines`). A seq inside a Batch is found from the Batch's first. The replay cache keeps the hot tail in
 memory; a reader behind it reads here, and is sent the records as they lie (`read_encoded`).
 Costs:
 
@@ -421,7 +422,7 @@ class LogStore:
 
 @dataclass(slots=True)
 class EncodedLines:
-    """Records of the log as they lie on disk: whole JSON records, one a line."""
+    """Records of the log as they lie on disk: whole JSON records, one a line (a batch's: one a Batch)."""
 
     data: bytes
     last_seq: int

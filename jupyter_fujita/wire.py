@@ -1,7 +1,7 @@
 """What the server sends: the records of the REST API, the feed and the kernel client, typed once.
 
 labextension/src/tokens.ts mirrors this module (IStatus, IDjangoError, ICheck, IHint,
-IDebuggerLocation, ILine): a field changed here is changed there, and in openapi.json, whose
+IDebuggerLocation, ILine, ILineBatch): a field changed here is changed there, and in openapi.json, whose
 test (tests/test_openapi.py) holds a Status to it. The records are msgspec Structs, encoded by
 msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain dict).
 """

@@ -202,7 +202,6 @@ export interface ILogPage {
   gap: number;
 }
 
-/** Messages of `fujita/api/processes/{name}/log/ws`. */
 /**
  * Plain lines read together, as one record of a `lines` message: `texts[i]` is the text of
  * the line of seq `seq + i`, each of the same stream and time (docs/api.md).
@@ -214,6 +213,7 @@ export interface ILineBatch {
   texts: string[];
 }
 
+/** Messages of `fujita/api/processes/{name}/log/ws`. */
 export type LogMessage =
   | { type: 'lines'; log_id: string; lines: (ILine | ILineBatch)[] }
   | { type: 'gap'; from_seq: number; to_seq: number }
