@@ -32,7 +32,9 @@ METHOD = """\
   the real runserver writing a burst.
 - **Clients** (`bench/wsclient.py`): one lean asyncio WebSocket client for every peer. Ours are
   counted by seq: a line is *lost* when a `gap` announces it or when a seq is skipped without
-  one; terminado's lines by escaped newline, lost being what never arrived.
+  one (a batch's last seq is counted from its texts once per message the bench's clients
+  share, as all fifty are sent the same bytes); terminado's lines by escaped newline, lost
+  being what never arrived.
 - **Rounds** (`bench/figures.py`, `rounds`): ours, then the peer, round after round; a ratio is
   ours ÷ peer within a round. Shown: the median of the rounds and, in brackets, the worst
   round; judged: the median (or what a figure's `value_is` says: a pooled percentile, or the
