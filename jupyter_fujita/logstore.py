@@ -313,21 +313,27 @@ class LogStore:
         if place is None:
             return None
         segment, offset = place
-        found = _record_holding(segment.path, offset, segment.size, seq)
-        if found is None:
-            return None  # rotated away meanwhile, or a segment that is not what its index says
-        offset, first = found
-        data, after_data = _whole_records(segment.path, offset, segment.size, max_bytes)
-        if not data or seq_at(data, 0) != first:
-            return None
+        data, after_data, following = _whole_records(segment.path, offset, segment.size, max_bytes)
+        first = seq_at(data, 0) if data else -1
+        if first != seq:  # an index entry's record, before the reader's: find the one holding it
+            found = _record_holding(segment.path, offset, segment.size, seq)
+            if found is None:
+                return None  # rotated away meanwhile, or a segment not what its index says
+            offset, first = found
+            data, after_data, following = _whole_records(
+                segment.path, offset, segment.size, max_bytes
+            )
+            if not data or seq_at(data, 0) != first:
+                return None
         if first < seq:  # a Batch holding seq: its lines from seq on
             end = data.find(b"\n")
             end = len(data) if end < 0 else end
-            whole = _decoder.decode(data[:end])
+            whole = _decoder.decode(memoryview(data)[:end])
             assert whole.texts is not None
             cut = Batch(seq, whole.stream, whole.time, whole.texts[seq - first :])
             data = _encoder.encode(cut) + data[end:]
-        last_seq = _last_seq(data[data.rfind(b"\n") + 1 :])
+        # The seq after them, when the read saw the next record begin: no batch counted.
+        last_seq = following - 1 if following >= 0 else _last_seq(data, data.rfind(b"\n") + 1)
         self._note_resume(last_seq + 1, segment, after_data)
         return EncodedLines(data, last_seq)
 
@@ -370,7 +376,7 @@ class LogStore:
                     for line in _decoder.decode(record).lines():
                         if seq <= line.seq < stop and keeps(line):
                             found.append(line)
-                looked = max(looked, _last_seq(block[block.rfind(b"\n") + 1 :]))
+                looked = max(looked, _last_seq(block, block.rfind(b"\n") + 1))
                 if looked >= stop - 1:
                     break
             if looked < seq:
@@ -451,15 +457,16 @@ def seq_at(data: bytes, start: int) -> int:
     return int(data[start + 7 : data.index(b",", start)])
 
 
-def _last_seq(record: bytes) -> int:
-    """The seq of a record's last line: a Batch's lines follow on from its seq."""
-    first = seq_at(record, 0)
+def _last_seq(data: bytes, start: int = 0) -> int:
+    """The seq of the last line of the record at data[start:] (up to data's end): a Batch's
+    lines follow on from its seq."""
+    first = seq_at(data, start)
     if first < 0:  # not a record as this version writes them: read it
-        stored = _decoder.decode(record)
+        stored = _decoder.decode(memoryview(data)[start:])
         return stored.seq + len(stored.texts or [None]) - 1
-    if BATCH_KEY not in record:  # a record's texts are JSON strings: their quotes are escaped
+    if data.find(BATCH_KEY, start) < 0:  # a record's texts are JSON strings: quotes escaped
         return first
-    texts = _span_decoder.decode(record).texts
+    texts = _span_decoder.decode(memoryview(data)[start:]).texts
     return first + len(texts or [None]) - 1
 
 
@@ -487,21 +494,22 @@ def _record_holding(path: Path, start: int, end: int, seq: int) -> tuple[int, in
     return None
 
 
-def _whole_records(path: Path, start: int, end: int, max_bytes: int) -> tuple[bytes, int]:
+def _whole_records(path: Path, start: int, end: int, max_bytes: int) -> tuple[bytes, int, int]:
     """The whole records of a segment from the one at offset `start` on, about max_bytes of
-    them (at least one), without the last newline, and the offset just after them; b"" when the
-    segment was rotated away meanwhile. `end` is the segment's size when asked: no further is
-    read."""
+    them (at least one), without the last newline; the offset just after them; and the seq of
+    the record after them when the read saw it begin, else -1. b"" when the segment was rotated
+    away meanwhile. `end` is the segment's size when asked: no further is read."""
     try:
         file = path.open("rb")
     except FileNotFoundError:
-        return b"", start
+        return b"", start, -1
     with file:
         file.seek(start)
         block = file.read(min(max_bytes, end - start))
         cut = block.rfind(b"\n")
         if cut > 0 or len(block) == end - start:  # mostly: one read, one copy
-            return block[: max(cut, 0)], start + max(cut, 0) + 1
+            cut = max(cut, 0)
+            return block[:cut], start + cut + 1, _seq_begun(block, cut + 1)
         data = bytearray(block)  # a record longer than max_bytes: read on to its end
         while start + len(data) < end:
             more = file.read(min(max(max_bytes, 64 * 1024), end - start - len(data)))
@@ -512,8 +520,15 @@ def _whole_records(path: Path, start: int, end: int, max_bytes: int) -> tuple[by
                 break
     cut = data.rfind(b"\n")
     if cut <= 0:
-        return b"", start
-    return bytes(memoryview(data)[:cut]), start + cut + 1
+        return b"", start, -1
+    return bytes(memoryview(data)[:cut]), start + cut + 1, _seq_begun(data, cut + 1)
+
+
+def _seq_begun(data: bytes | bytearray, start: int) -> int:
+    """The seq of a record of which data holds the beginning from `start`, else -1."""
+    if data.find(b",", start, start + 32) < 0:
+        return -1
+    return seq_at(bytes(data[start : start + 32]), 0)
 
 
 def _records(path: Path, start: int, end: int) -> Iterator[bytes]:
