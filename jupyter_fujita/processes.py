@@ -289,6 +289,11 @@ class ReadyWatcher:
             return [Ready(self.url)]
         return []
 
+    @staticmethod
+    def annotates(stream: str) -> bool:
+        """It sets no line's meta."""
+        return False
+
     def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
         """Ready once, in the batch in which the pattern is first seen."""
         if self.ready or self.pattern is None:

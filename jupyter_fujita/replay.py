@@ -142,20 +142,21 @@ class ReplayCache:
         stream: str,
         texts: list[str],
         time: float,
-        annotate: Callable[[list[Line]], None] | None = None,
+        annotate: Callable[[list[Line]], bool | None] | None = None,
     ) -> list[Line]:
         """Append lines that arrived together, and return them. `annotate` reads them first (it
-        may set their `meta`); then the readers that can send at once take them (`takers`), in
-        this very turn, and the others are woken, once for the whole batch."""
+        may set their `meta`: False when it surely set none, and their meta is not looked at);
+        then the readers that can send at once take them (`takers`), in this very turn, and
+        the others are woken, once for the whole batch."""
         first = self._next_seq
         count = len(texts)
         new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
         chars = self._add_sums(texts)
         self._next_seq = first + count
-        if annotate is not None:
-            annotate(new)
-        plain = not any(map(_meta, new))
+        plain = True
+        if annotate is not None and annotate(new) is not False:
+            plain = not any(map(_meta, new))
         self._batch_seqs.append(first)
         self._batch_plain.append(plain)
         for take in list(self.takers):  # first: a waiting client's line goes out before all else

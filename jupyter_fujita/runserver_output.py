@@ -268,6 +268,12 @@ class RunserverWatcher:
         self._checks_failed = False  # runserver_plus serves code that did not import
         self.last_error: DjangoError | None = None
 
+    @staticmethod
+    def annotates(stream: str) -> bool:
+        """Whether `feed_batch` may set the meta of lines of this stream: requests and traceback
+        frames are read on stderr; stdout's lines are only read."""
+        return stream == "stderr"
+
     def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
         """The events of lines that arrived together. One search over a stdout batch skips the
         per-line work in a flood that holds nothing read there; stderr is read line by line

@@ -412,7 +412,7 @@ class Supervisor:
     def _publish(self, stream: str, watch: bool, texts: list[str], partial: bool) -> None:
         events: list[Event] = []
 
-        def annotate(lines: list[Line]) -> None:  # before any client has them
+        def annotate(lines: list[Line]) -> bool:  # before any client has them
             if partial:
                 for line in lines:
                     line.meta = {"partial": True}
@@ -421,6 +421,7 @@ class Supervisor:
                     events.extend(self.watcher.feed_batch(lines, partial))
                 except Exception:  # a line it cannot make sense of must not stop the log
                     log.exception("jupyter_fujita: cannot read %s's output", self.name)
+            return partial or (watch and self.watcher.annotates(stream))
 
         self.cache.append(stream, texts, time.time(), annotate)
         for event in events:

@@ -13,13 +13,16 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import msgspec
 import psutil
 import pytest
 from conftest import assert_group_gone, copy_demo_site, edit, free_port, let_reloader_settle
 from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
+from jupyter_fujita.handlers import encode_message
 from jupyter_fujita.project import DjangoProject
+from jupyter_fujita.replay import LogFeed
 from jupyter_fujita.manager import ProcessManager
 from jupyter_fujita.supervisor import Supervisor
 
@@ -581,3 +584,27 @@ async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, sit
         assert (await supervisor.stop()).state == "stopped"
         assert_group_gone(pgid)
         assert oskit.port_is_free("127.0.0.1", port), cycle
+
+
+async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, tmp_path, port):
+    """runserver's stderr lines carry what was read in them (a request) to the wire, each as a
+    record of its own; a plain stdout batch goes as one Batch record (the disk holds the same
+    records: test_logstore)."""
+    fake_manage_py(
+        tmp_path,
+        """
+        import sys, time
+        sys.stdout.write("plain one\\nplain two\\n"); sys.stdout.flush()
+        time.sleep(0.2)
+        sys.stderr.write('[03/Dec/2026 10:00:00] "GET /shop/ HTTP/1.1" 404 179\\n')
+        """,
+    )
+    supervisor = supervise(manager, tmp_path, port)
+    await supervisor.start()
+    await wait_for_state(supervisor, "crashed", 10)
+    message = await LogFeed(supervisor.cache).messages().__anext__()
+    records = msgspec.json.decode(encode_message(message))["lines"]
+    batch = next(record for record in records if record["stream"] == "stdout")
+    assert batch["texts"] == ["plain one", "plain two"]
+    request = next(record for record in records if "GET /shop/" in record.get("text", ""))
+    assert request["request"] == {"method": "GET", "path": "/shop/", "status": 404, "size": 179}
