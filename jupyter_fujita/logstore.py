@@ -367,7 +367,13 @@ class LogStore:
             if place is None:
                 break
             segment, offset = place  # the records before seq are filtered out by their seq
+            block = b""
             for block in _blocks(segment.path, offset, segment.size):
+                # All before this block was looked at: its first record says to where (the
+                # last record of each block is not counted, a batch's texts unread).
+                looked = max(looked, seq_at(block, 0) - 1)
+                if looked >= stop - 1:
+                    break
                 if needle is not None and block.isascii():
                     records = _holding(block, needle)
                 else:
@@ -376,9 +382,9 @@ class LogStore:
                     for line in _decoder.decode(record).lines():
                         if seq <= line.seq < stop and keeps(line):
                             found.append(line)
-                looked = max(looked, _last_seq(block, block.rfind(b"\n") + 1))
-                if looked >= stop - 1:
-                    break
+            else:  # the segment's last block, looked at to its end
+                if block:
+                    looked = max(looked, _last_seq(block, block.rfind(b"\n") + 1))
             if looked < seq:
                 break  # rotated away under the search
             seq = looked + 1
