@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import secrets
 import threading
@@ -168,6 +169,11 @@ class LogStore:
         if self._segments:
             last = self._segments[-1]
             self._index(last)
+            if last.path.stat().st_size > last.size:
+                # A record the server was killed writing: cut, so that this life's records
+                # follow the last whole one instead of being glued to it.
+                os.truncate(last.path, last.size)
+            last.planned = last.size
             self.next_seq = max(self.next_seq, last.last_seq + 1)
         self._save_meta()
 
@@ -420,7 +426,7 @@ class LogStore:
                 return  # another reader did
             with segment.path.open("rb") as file:
                 data = file.read()
-            segment.size = len(data)
+            segment.size = data.rfind(b"\n") + 1  # whole records only: readers stop there
             # Where the records start, from their lengths (a split and a sum, in C); a last
             # record without its newline (the server died writing it) is not a record. The
             # segment's seqs follow on from its first: its last record says how many it holds.

@@ -181,6 +181,27 @@ async def test_after_a_restart_seqs_and_the_id_go_on_and_the_tail_comes_back(tmp
     assert new[0].seq == last + 2
 
 
+async def test_a_record_cut_by_a_killed_server_is_dropped_and_the_log_goes_on_after_it(tmp_path):
+    """A server killed while its writer wrote leaves the last segment ending in part of a
+    record: the next server starts (the cache comes back), reads every whole line, and writes
+    its own after the last whole record, not glued to the cut one."""
+    cache = ReplayCache(1_000, 1 << 20, LogStore(tmp_path / "log"))
+    await fill(cache, 2)
+    cache.store.close()
+    [segment] = (tmp_path / "log").glob("*.jsonl")
+    with segment.open("ab") as file:
+        file.write(b'{"seq":201,"stream":"stdout","time":1.0,"texts":["cut he')
+
+    again = ReplayCache(1_000, 1 << 20, LogStore(tmp_path / "log"))
+    assert [line.seq for line in again.tail(1_000)] == list(range(1, 202))  # and EARLIER_RUNS
+    again.append("stdout", ["after the restart"], 2.0)
+    await settle()
+    again.store.close()
+    back = LogStore(tmp_path / "log").read(0, 1 << 30, 10**9)
+    assert [line.seq for line in back] == list(range(1, 203))
+    assert [line.text for line in back[-2:]] == [EARLIER_RUNS, "after the restart"]
+
+
 async def test_clearing_removes_the_files_and_seqs_go_on(tmp_path):
     cache = ReplayCache(10, 1 << 20, LogStore(tmp_path / "log"))
     await fill(cache, 2)
