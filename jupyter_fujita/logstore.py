@@ -484,16 +484,8 @@ def _last_seq(data: bytes, start: int = 0) -> int:
 
 def _record_holding(path: Path, start: int, end: int, seq: int) -> tuple[int, int] | None:
     """The offset and the first seq of the record holding `seq`, read from the record at offset
-    `start` on; None when no record there holds it (or the segment was rotated away)."""
-    try:
-        file = path.open("rb")
-    except FileNotFoundError:
-        return None
-    with file:
-        file.seek(start)
-        head = file.read(32)  # `{"seq":` and a seq, at least
-    if head.startswith(b'{"seq":%d,' % seq):
-        return start, seq  # mostly: a reader's resume point, or the line of an index entry
+    `start` on; None when no record there holds it (or the segment was rotated away). For a
+    read that did not start at seq's own record: `read_encoded` tries that first."""
     offset = start
     for block in _blocks(path, start, end):
         for record in block.split(b"\n"):

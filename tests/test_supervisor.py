@@ -602,7 +602,9 @@ async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, t
     supervisor = supervise(manager, tmp_path, port)
     await supervisor.start()
     await wait_for_state(supervisor, "crashed", 10)
-    message = await LogFeed(supervisor.cache).messages().__anext__()
+    feed = LogFeed(supervisor.cache).messages()
+    message = await feed.__anext__()
+    await feed.aclose()
     records = msgspec.json.decode(encode_message(message))["lines"]
     batch = next(record for record in records if record["stream"] == "stdout")
     assert batch["texts"] == ["plain one", "plain two"]
