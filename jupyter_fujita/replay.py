@@ -560,8 +560,9 @@ class LogFeed:
     "from_seq", "to_seq"}, {"type": "cleared"}: `batches` says which lines the wire sends as one
     Batch (`wire_records`; a filtered reader's lines go one by one). With `encoded`, an
     unfiltered reader behind the cache gets {"type": "lines", "log_id", "encoded_lines": bytes}
-    instead, the inside of the `lines` array as the disk holds it. The reader is paced by its consumer: the next message is read
-    only when the previous one was taken, so a slow consumer holds nothing but a position.
+    instead, the inside of the `lines` array as the disk holds it. The reader is paced by its
+    consumer: the next message is read only when the previous one was taken, so a slow
+    consumer holds nothing but a position.
 
     A consumer that can send at once may take the lines just appended from a reader that waits
     for them (`take_new`), in the turn they came, rather than one event-loop turn later when
