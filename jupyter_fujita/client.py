@@ -40,7 +40,7 @@ from .manager import ProcessManager
 from .processes import ALL
 from .project import DjangoProject, find_manage_py
 from .replay import LineFilter, LogFeed
-from .wire import Line, line_json
+from .wire import Line, line_json, request_in
 
 JSON = dict[str, Any]  # a record as the REST API answers it (Status, Line, a log message)
 OnStatus = Callable[[JSON], None]
@@ -279,20 +279,29 @@ async def _pump_status(ws: WebSocketClientConnection, name: str, on_status: OnSt
 
 
 def line_records(records: list[JSON]) -> list[JSON]:
-    """The lines of a `lines` message's records, one dict a line: a batch's lines
-    (`{"seq", "stream", "time", "texts"}`, docs/api.md) each as a line of its own."""
+    """The lines of a `lines` message's records, one dict a line as the REST API answers them:
+    a batch's lines (`{"seq", "stream", "time", "texts"}`, docs/api.md) each as a line of its
+    own, and a request line that came without its `request` (below 500) given the one its text
+    says."""
     lines: list[JSON] = []
     for record in records:
         texts = record.get("texts")
         if texts is None:
-            lines.append(record)
+            lines.append(_with_request(record) if len(record) == 4 else record)  # no meta
             continue
         seq, stream, time = record["seq"], record["stream"], record["time"]
-        lines += [
+        batch = [
             {"seq": seq + k, "stream": stream, "time": time, "text": text}
             for k, text in enumerate(texts)
         ]
+        lines += map(_with_request, batch) if stream == "stderr" else batch
     return lines
+
+
+def _with_request(line: JSON) -> JSON:
+    if line["stream"] == "stderr" and (request := request_in(line["text"])) is not None:
+        line["request"] = to_builtins(request)
+    return line
 
 
 async def _pump_log(ws: WebSocketClientConnection, resume: _Resume, on_log: OnLog) -> None:

@@ -29,6 +29,7 @@ from .preview import ReachProbe, preview_handlers, preview_path
 from .preview_origin import PreviewOrigin
 from .recovery import Recovery
 from .serverlog import StateLogger
+from .wire import request_of
 
 DEFAULT_PROCESS = "django"
 # Output this recent counts as activity, so an idle-culled server spares a Django in use.
@@ -352,7 +353,7 @@ class Fujita(ExtensionApp):
                 line.time
                 for supervisor in self.manager
                 for line in supervisor.cache.tail(50)
-                if line.meta and "request" in line.meta
+                if request_of(line) is not None
             ),
             default=None,
         )

@@ -199,19 +199,22 @@ class LogStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, lines: list[Line], chars: int, batch: Batch | None = None) -> None:
-        """Queue a batch of lines for disk, written at the end of this event-loop turn; `batch`
-        is them as one record when they are plain (their meta is read by then). `chars` is
-        their texts' length (the cache has it)."""
-        if self.failed is not None or not lines:
+    def append(self, pieces: list[Batch | list[Line]], count: int, chars: int) -> None:
+        """Queue lines that arrived together for disk, written at the end of this event-loop
+        turn: `pieces` are their runs, a plain run as one Batch and the lines of another as
+        they are (their meta is read by then); `count` lines in all, their texts `chars` long
+        (the cache has both)."""
+        if self.failed is not None or not count:
             return
-        if batch is not None:
-            self._queue.append(batch)
-            self._queued_bytes += chars + RECORD_BYTES + BATCH_LINE_BYTES * len(lines)
-        else:
-            self._queue.append(lines)
-            self._queued_bytes += chars + RECORD_BYTES * len(lines)
-        self._queued_lines += len(lines)
+        weight = chars
+        for piece in pieces:
+            if isinstance(piece, Batch):
+                weight += RECORD_BYTES + BATCH_LINE_BYTES * len(piece.texts)
+            else:
+                weight += RECORD_BYTES * len(piece)
+        self._queue.extend(pieces)
+        self._queued_bytes += weight
+        self._queued_lines += count
         if self._flush_scheduled:
             return
         try:

@@ -16,12 +16,12 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate, compress, repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from .broadcast import Broadcast
-from .wire import Line, Batch
+from .wire import Batch, Line, request_of
 
 if TYPE_CHECKING:
     from .logstore import LogStore
@@ -58,6 +58,21 @@ class Slice:
     gap_to: int | None = None  # last seq that is gone
     weight: int | None = None  # the lines' JSON bytes as the cache reckons them, if it read them
     batches: Batches = field(default_factory=list)  # when the cache read them
+
+
+def _runs(lines: list[Line]) -> Batches:
+    """Where the runs of plain lines and of lines with meta begin among `lines`, and which is
+    plain: a batch of request lines with one 500 in it still goes out mostly as Batches."""
+    marked = list(compress(range(len(lines)), map(_meta, lines)))  # no Python frame a line
+    if not marked:
+        return [(0, True)]
+    runs: Batches = [] if marked[0] == 0 else [(0, True)]
+    for index, at in enumerate(marked):
+        if index == 0 or marked[index - 1] != at - 1:
+            runs.append((at, False))  # a run of lines with meta begins
+        if at + 1 < len(lines) and (index + 1 == len(marked) or marked[index + 1] != at + 1):
+            runs.append((at + 1, True))
+    return runs
 
 
 class ReplayCache:
@@ -154,17 +169,23 @@ class ReplayCache:
         self._lines.extend(new)
         chars = self._add_sums(texts)
         self._next_seq = first + count
-        plain = True
+        runs = [(0, True)]
         if annotate is not None and annotate(new) is not False:
-            plain = not any(map(_meta, new))
-        self._batch_seqs.append(first)
-        self._batch_plain.append(plain)
+            runs = _runs(new)
+        for start, plain in runs:
+            self._batch_seqs.append(first + start)
+            self._batch_plain.append(plain)
         for take in list(self.takers):  # first: a waiting client's line goes out before all else
             take(new)
         self._trim()
         self._wake()
         if self.store is not None:
-            self.store.append(new, chars, Batch(first, stream, time, texts) if plain else None)
+            ends = [start for start, _ in runs[1:]] + [count]
+            pieces = [
+                Batch(first + start, stream, time, texts[start:end]) if plain else new[start:end]
+                for (start, plain), end in zip(runs, ends, strict=True)
+            ]
+            self.store.append(pieces, count, chars)
         return new
 
     async def room(self) -> None:
@@ -359,7 +380,7 @@ class LineFilter:
         if self.text and self.text not in line.text.casefold():
             return False
         if self.status is not None:
-            request = line.meta.get("request") if line.meta else None
+            request = request_of(line)
             if request is None:
                 return False
             code = str(request.status)
@@ -375,9 +396,7 @@ class LineFilter:
         text = self.text
         if text and text.isascii() and text.isprintable() and not {'"', "\\"} & set(text):
             return text.encode()  # ASCII's case folding is lower(); JSON leaves it as it is
-        if self.status is not None:
-            return b'"status":' + self.status.rstrip("x").encode()
-        return None
+        return None  # a status: a request line's record may hold it as text or as a Request
 
 
 def _behind_cache(

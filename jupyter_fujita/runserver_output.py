@@ -25,12 +25,11 @@ import os
 import re
 from operator import attrgetter
 import sysconfig
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .project import SKIP_DIRS
-from .wire import Check, DjangoError, Line, Request
+from .wire import REQUEST_LINE, Check, DjangoError, Line, Request
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
@@ -59,14 +58,13 @@ FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<f
 EXCEPTION_LINE = re.compile(r"^(?P<exception>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 CHECK_LINE = re.compile(r"^(?P<object>.+?): \((?P<id>[\w.]+)\) (?P<message>.*)$")
 CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$")
-# runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around it.
-REQUEST_LINE = re.compile(
-    r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
+# A run of runserver's request lines below 500, each ending in a newline, that change nothing
+# the watcher holds: each line's first quote opens its request (as REQUEST_LINE reads it), no
+# colour escape, no JSON record. One match skips a whole run of a busy site's log in C; the
+# lines keep no meta (the faces read their requests, `request_of`).
+PLAIN_REQUESTS = re.compile(
+    r'(?:(?:[^"\n\x1b{][^"\n\x1b]*)?"[A-Z]+ \S* HTTP/[\d.]+" [1-4]\d\d (?:\d+|-)[^\n\x1b]*\n)*'
 )
-# Each line of a batch joined by newlines: REQUEST_LINE's groups where the line's first quote
-# opens a request, or empty ones. One call reads the request lines of a whole stderr batch (a
-# line quoting something before its request is read on its own, by REQUEST_LINE).
-REQUEST_LINES = re.compile(rf'^(?:[^"\n]*{REQUEST_LINE.pattern})?.*$', re.MULTILINE)
 _text = attrgetter("text")  # a batch's texts without a Python frame a line
 # Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
 DAPHNE_REQUEST_LINE = re.compile(
@@ -291,50 +289,26 @@ class RunserverWatcher:
         return events
 
     def _feed_stderr_batch(self, lines: list[Line]) -> list[Event]:
-        """A stderr batch: its request lines found by one regex call over all of it (the
-        busiest output of a site) and annotated run by run; each of the other lines read as
-        `feed` reads it."""
-        joined = "\n".join(map(_text, lines))
-        # One tuple a line (texts hold no newline); colour escapes are read line by line, and
-        # so are JSON records (a quote in one may look like a request's).
-        found = not ("\x1b" in joined or joined.startswith("{") or "\n{" in joined)
-        requests = REQUEST_LINES.findall(joined) if found else []
-        if len(requests) != len(lines):
-            requests = [("", "", "", "")] * len(lines)
-        methods = [request[0] for request in requests]
+        """A stderr batch: runs of plain request lines (the busiest output of a site) skipped
+        by one regex match each, while no traceback or check report is being read; each of
+        the other lines read as `feed` reads it."""
+        joined = "\n".join(map(_text, lines)) + "\n"  # texts hold no newline
         events = []
-        start, count = 0, len(lines)
-        while start < count:
+        index = offset = 0  # the line read next, and where it begins in `joined`
+        while index < len(lines):
             if self._traceback is None and self._checks_of is None:
-                try:  # the run of request lines from here, as _feed_stderr reads them
-                    stop = methods.index("", start)
-                except ValueError:
-                    stop = count
-                if stop > start:
-                    self._annotate_run(lines[start:stop], requests[start:stop])
-                    start = stop
+                run = PLAIN_REQUESTS.match(joined, offset)
+                if run is not None and run.end() > offset:
+                    index += joined.count("\n", offset, run.end())
+                    offset = run.end()
                     continue
-            event = self._feed_stderr(lines[start])
+            line = lines[index]
+            event = self._feed_stderr(line)
             if event is not None:
                 events.append(event)
-            start += 1
+            offset += len(line.text) + 1
+            index += 1
         return events
-
-    def _annotate_run(self, lines: list[Line], requests: list[tuple[str, str, str, str]]) -> None:
-        """Request lines with their regex groups: each gets its Request (`meta`), a 500 the
-        seq of its traceback when that came first. Each step over all of them in C."""
-        methods, paths, codes, sizes = zip(*requests, strict=True)
-        numbers: Iterable[int | None] = map(int, sizes)
-        if "-" in sizes:  # no size given
-            numbers = (None if size == "-" else int(size) for size in sizes)
-        found = list(map(Request, methods, paths, map(int, codes), numbers))
-        if self._server_errors:
-            for request in found:
-                if request.status >= 500:
-                    key = request.path.partition("?")[0]
-                    request.traceback_seq = self._server_errors.pop(key, None)
-        for line, request in zip(lines, found, strict=True):
-            line.meta = {"request": request}
 
     def feed(self, line: Line) -> Event | None:
         if line.stream == "stdout":
@@ -505,7 +479,10 @@ class RunserverWatcher:
                 return False
             method, path, code = match.group(1, 2, 3)
             size = "-"
-        self._annotate_run([line], [(method, path, code, size)])
+        request = Request(method, path, int(code), None if size == "-" else int(size))
+        if request.status >= 500 and self._server_errors:
+            request.traceback_seq = self._server_errors.pop(path.partition("?")[0], None)
+        line.meta = {"request": request}
         return True
 
     def _feed_traceback(self, tb: _Traceback, line: Line, text: str) -> Event | None:

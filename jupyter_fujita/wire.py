@@ -8,6 +8,7 @@ msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from itertools import repeat
 from operator import attrgetter
@@ -138,6 +139,32 @@ class Request(msgspec.Struct, gc=False, omit_defaults=True):
     traceback_seq: int | None = None  # the 500's traceback, when its lines came first
 
 
+# runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around
+# it. Such a line below 500 comes without `request` (a flood of them then goes out as Batches):
+# whoever wants its request reads it from the text (`request_of`; the sidebar's `requestOf`).
+REQUEST_LINE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
+)
+
+
+def request_in(text: str) -> Request | None:
+    """The request of a line of runserver's, read from its text."""
+    match = REQUEST_LINE.search(text)
+    if match is None:
+        return None
+    method, path, status, size = match.group(1, 2, 3, 4)
+    return Request(method, path, int(status), None if size == "-" else int(size))
+
+
+def request_of(line: Line) -> Request | None:
+    """The request a line records: its meta's, or one read from the text of a stderr line that
+    came without (request lines below 500, as `REQUEST_LINE` says)."""
+    if line.meta is not None:
+        request: Request | None = line.meta.get("request")
+        return request
+    return request_in(line.text) if line.stream == "stderr" else None
+
+
 class RequestRecord(msgspec.Struct, gc=False, omit_defaults=True):
     """A request line as the API sends it (`line_json`'s record), a Struct that msgspec encodes
     natively: the busiest lines of a site cost no dict each on their way to the disk and the
@@ -242,7 +269,8 @@ _text = attrgetter("text")
 
 
 def line_json(line: Line) -> dict[str, Any]:
-    """A Line as the API sends it: meta's keys merged into the record."""
+    """A Line as the API sends it: meta's keys merged into the record, and the request of a
+    request line that came without (`request_of`)."""
     record: dict[str, Any] = {
         "seq": line.seq,
         "stream": line.stream,
@@ -251,4 +279,6 @@ def line_json(line: Line) -> dict[str, Any]:
     }
     if line.meta:
         record.update(line.meta)
+    elif line.stream == "stderr" and (request := request_in(line.text)) is not None:
+        record["request"] = request
     return record

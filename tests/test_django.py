@@ -1,5 +1,6 @@
 """What the output reader (runserver_output) reads in runserver's output, on text captured from Django 5.2 and 6."""
 
+import json
 from pathlib import Path
 
 import msgspec
@@ -9,7 +10,8 @@ from jupyter_fujita.errors import NotConfigured
 from jupyter_fujita.project import DjangoProject, find_manage_py, parse_address
 from jupyter_fujita.replay import Line
 from jupyter_fujita.runserver_output import Broken, Failed, Ready, Reloading, RunserverWatcher
-from jupyter_fujita.wire import RequestRecord, line_json, wire_lines
+from jupyter_fujita.client import line_records
+from jupyter_fujita.wire import Request, RequestRecord, line_json, request_of, wire_lines
 
 URLS_SYNTAX_ERROR = """\
 Exception in thread django-main-thread:
@@ -225,8 +227,8 @@ def test_a_reload_is_read_behind_a_logging_prefix(tmp_path):
 
 
 def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
-    """feed_batch's one-regex reading of request lines gives the very events and annotations
-    that reading line by line gives, however the lines are cut into batches."""
+    """feed_batch's one-regex skip of plain request lines gives the very events, requests and
+    annotations that reading line by line gives, however the lines are cut into batches."""
     views = tmp_path / "site" / "views.py"
     texts = [
         '[02/Dec/2026 04:50:01] "GET /a/ HTTP/1.1" 200 5',
@@ -262,12 +264,23 @@ def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
         for start in range(0, len(batched), size):
             events += watcher.feed_batch(batched[start : start + size])
         assert events == expected, size
-        assert [line.meta for line in batched] == [line.meta for line in one_by_one], size
+        assert list(map(_read, batched)) == list(map(_read, one_by_one)), size
+    # A run of plain request lines is skipped whole: no meta, its requests read from the text.
+    assert batched[0].meta is None and batched[-1].meta is None
+    assert request_of(batched[-1]) == Request("GET", "/c/", 200, None)
+    assert batched[7].meta == {"request": Request("GET", "/boom/", 500, 145, traceback_seq=3)}
 
 
-def test_a_request_line_goes_to_the_disk_and_the_wire_as_the_api_writes_it(tmp_path):
-    """wire_lines' Struct for request lines encodes the very JSON line_json's record does,
-    a 500's link to its traceback included; other annotated lines and plain ones as well."""
+def _read(line: Line) -> tuple[Request | None, dict[str, object]]:
+    """What a line says to whoever reads it: its request, and the rest of its meta."""
+    rest = {key: value for key, value in (line.meta or {}).items() if key != "request"}
+    return request_of(line), rest
+
+
+def test_a_request_line_reaches_the_faces_as_the_rest_api_writes_it(tmp_path):
+    """What the wire sends of request lines (a 500 as a RequestRecord with its link to its
+    traceback, the others as plain text), read as the faces read it (`line_records`), is what
+    the REST API answers (`line_json`): plain lines and annotated ones as well."""
     texts = [
         '[02/Dec/2026 04:50:01] "GET /a/?q=1 HTTP/1.1" 200 5',
         "Internal Server Error: /boom/",
@@ -281,7 +294,9 @@ def test_a_request_line_goes_to_the_disk_and_the_wire_as_the_api_writes_it(tmp_p
     lines = [Line(seq, "stderr", 1.5, text) for seq, text in enumerate(texts, 1)]
     RunserverWatcher(tmp_path).feed_batch(lines)
     records = wire_lines(lines)
-    assert sum(isinstance(record, RequestRecord) for record in records) == 3
+    assert [type(record) for record in records].count(RequestRecord) == 1
     assert lines[5].meta["request"].traceback_seq == 3
-    encode = msgspec.json.encode
-    assert [encode(record) for record in records] == [encode(line_json(line)) for line in lines]
+    read = line_records(json.loads(msgspec.json.encode(records)))
+    assert read == [msgspec.to_builtins(line_json(line)) for line in lines]
+    statuses = [line.get("request", {}).get("status") for line in read]
+    assert statuses == [200, None, None, None, None, 500, 304, None]

@@ -322,7 +322,7 @@ async def test_a_reader_behind_the_cache_is_sent_the_disk_records_as_the_cache_w
     from_memory = encode_message(
         {"type": "lines", "log_id": cache.id, "lines": store.read(0, 1 << 30, 10**9)}
     )
-    expected = msgspec.json.decode(from_memory)["lines"]
+    expected = line_records(msgspec.json.decode(from_memory)["lines"])
     assert len(expected) == 3_000 and expected[107]["request"]["status"] == 200
     sent = await feed_messages(cache, encoded=True, count=3_000)
     assert sent == expected
@@ -457,7 +457,7 @@ async def test_a_search_of_the_disk_finds_what_the_plain_filter_finds(tmp_path, 
             after = piece.position
         assert found == expected, only
     assert len(LineFilter(text="warning").apply(everything)) == 5 * 40
-    assert {b"warning", b"k", b'"status":5', b"get", b"nowhere at all"} <= set(prefiltered)
+    assert {b"warning", b"k", b"get", b"nowhere at all"} <= set(prefiltered)
 
 
 async def test_a_search_behind_the_disk_budget_says_what_is_gone(tmp_path):

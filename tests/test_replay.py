@@ -186,8 +186,9 @@ def test_the_sums_behind_the_byte_budget_stay_right_past_four_bytes(monkeypatch)
 
 async def test_a_plain_batch_goes_out_as_one_record_and_a_line_with_meta_as_its_own():
     """What the wire sends from the cache: each plain batch (lines read together, none with
-    meta) as one Batch record, from the reader's seq on; a batch with meta line by line; a
-    filtered reader's lines line by line. Expanded, they are the lines the REST log answers."""
+    meta) as one Batch record, from the reader's seq on; of a batch with meta, its runs of
+    plain lines as Batches and each line with meta as its own; a filtered reader's lines line
+    by line. Expanded, they are the lines the REST log answers."""
     cache = ReplayCache()
 
     def a_frame(lines):
@@ -202,7 +203,7 @@ async def test_a_plain_batch_goes_out_as_one_record_and_a_line_with_meta_as_its_
     records = msgspec.json.decode(encode_message(message))["lines"]
     assert records == [
         {"seq": 2, "stream": "stdout", "time": 1.0, "texts": ["b", "c"]},
-        {"seq": 4, "stream": "stderr", "time": 2.0, "text": "tb"},
+        {"seq": 4, "stream": "stderr", "time": 2.0, "texts": ["tb"]},
         {
             "seq": 5,
             "stream": "stderr",
@@ -210,7 +211,7 @@ async def test_a_plain_batch_goes_out_as_one_record_and_a_line_with_meta_as_its_
             "text": "frame",
             "frame": {"file": "shop/views.py", "line": 3},
         },
-        {"seq": 6, "stream": "stderr", "time": 2.0, "text": "error"},
+        {"seq": 6, "stream": "stderr", "time": 2.0, "texts": ["error"]},
         {"seq": 7, "stream": "stdout", "time": 3.0, "texts": ["d", "e"]},
     ]
     assert line_records(records) == [line_json(line) for line in cache.read(1).lines]

@@ -20,6 +20,7 @@ from conftest import assert_group_gone, copy_demo_site, edit, free_port, let_rel
 from waiting import wait_for, wait_for_state, where
 
 from jupyter_fujita import oskit
+from jupyter_fujita.client import line_records
 from jupyter_fujita.handlers import encode_message
 from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.replay import LogFeed
@@ -587,16 +588,18 @@ async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, sit
 
 
 async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, tmp_path, port):
-    """runserver's stderr lines carry what was read in them (a request) to the wire, each as a
-    record of its own; a plain stdout batch goes as one Batch record (the disk holds the same
-    records: test_logstore)."""
+    """What the output reader reads reaches the wire: a plain stdout batch as one Batch record,
+    runserver's request lines below 500 as Batch text too (the faces read their requests), a
+    500 as a record with its request (the disk holds the same records: test_logstore)."""
     fake_manage_py(
         tmp_path,
         """
         import sys, time
         sys.stdout.write("plain one\\nplain two\\n"); sys.stdout.flush()
         time.sleep(0.2)
-        sys.stderr.write('[03/Dec/2026 10:00:00] "GET /shop/ HTTP/1.1" 404 179\\n')
+        sys.stderr.write('[03/Dec/2026 10:00:00] "GET /shop/ HTTP/1.1" 404 179\\n'
+                         '[03/Dec/2026 10:00:00] "GET /shop/cart/ HTTP/1.1" 200 52\\n'
+                         '[03/Dec/2026 10:00:01] "POST /shop/pay/ HTTP/1.1" 500 145\\n')
         """,
     )
     supervisor = supervise(manager, tmp_path, port)
@@ -608,5 +611,13 @@ async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, t
     records = msgspec.json.decode(encode_message(message))["lines"]
     batch = next(record for record in records if record["stream"] == "stdout")
     assert batch["texts"] == ["plain one", "plain two"]
-    request = next(record for record in records if "GET /shop/" in record.get("text", ""))
-    assert request["request"] == {"method": "GET", "path": "/shop/", "status": 404, "size": 179}
+    requests = next(record for record in records if "GET /shop/" in str(record.get("texts")))
+    assert len(requests["texts"]) == 2
+    failed = next(record for record in records if "POST /shop/pay/" in record.get("text", ""))
+    assert failed["request"] == {"method": "POST", "path": "/shop/pay/", "status": 500, "size": 145}
+    read = [line.get("request") for line in line_records(records) if line["stream"] == "stderr"]
+    assert read == [
+        {"method": "GET", "path": "/shop/", "status": 404, "size": 179},
+        {"method": "GET", "path": "/shop/cart/", "status": 200, "size": 52},
+        failed["request"],
+    ]

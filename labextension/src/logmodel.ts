@@ -253,18 +253,41 @@ export class LogModel implements ILogModel, IDisposable {
   private _visible = false;
 }
 
-/** The lines of a `lines` message's records: a batch's lines each as a line of its own. */
+/**
+ * The lines of a `lines` message's records: a batch's lines each as a line of its own, and a
+ * request line that came without its `request` (below 500) given the one its text says.
+ */
 export function lineRecords(records: (ILine | ILineBatch)[]): ILine[] {
   const lines: ILine[] = [];
   for (const record of records) {
     if (!('texts' in record)) {
-      lines.push(record);
+      const plain = !record.request && !record.frame && !record.partial;
+      lines.push(plain && record.stream === 'stderr' ? withRequest(record) : record);
       continue;
     }
     const { seq, stream, time, texts } = record;
     for (let k = 0; k < texts.length; k++) {
-      lines.push({ seq: seq + k, stream, time, text: texts[k] });
+      const line: ILine = { seq: seq + k, stream, time, text: texts[k] };
+      lines.push(stream === 'stderr' ? withRequest(line) : line);
     }
   }
   return lines;
+}
+
+// runserver's request line (Werkzeug's too), whatever the LOGGING format around it: the
+// server's REQUEST_LINE (wire.py), which sends such a line below 500 as text only.
+const REQUEST_LINE = /"([A-Z]+) (\S*) HTTP\/[\d.]+" (\d{3}) (\d+|-)/;
+
+function withRequest(line: ILine): ILine {
+  const match = REQUEST_LINE.exec(line.text);
+  if (match) {
+    const [, method, path, status, size] = match;
+    line.request = {
+      method,
+      path,
+      status: Number(status),
+      size: size === '-' ? null : Number(size)
+    };
+  }
+  return line;
 }
