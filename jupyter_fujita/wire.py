@@ -141,7 +141,8 @@ class Request(msgspec.Struct, gc=False, omit_defaults=True):
 
 # runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around
 # it. Such a line below 500 comes without `request` (a flood of them then goes out as Batches):
-# whoever wants its request reads it from the text (`request_of`; the sidebar's `requestOf`).
+# whoever wants its request reads it from the text (`request_of`; the faces' `line_records`,
+# `lineRecords`).
 REQUEST_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
