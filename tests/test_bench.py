@@ -21,14 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = keys(QUICK)  # every figure of the table of bars, in its order
 # Each ratio the design claims ahead of its peer (ours ÷ peer; for ms and bytes, the peer ÷
 # ours), with the floor a quick run on a loaded CI machine must keep. Where the product is ahead
-# today the floor is 1 or more; where it is not yet (request lines, one client: see
-# docs/performance.md) the floor sits well below today's ratio and well above a tenfold slowdown.
+# today the floor is 1 or more; where it is not yet by its bar (request lines: ingest, one
+# client; see docs/performance.md) the floor sits well below today's ratio and well above a
+# tenfold slowdown.
 AHEAD = {
     "ingest_markers": 1.0,
-    "ingest_requests": 0.15,
+    "ingest_requests": 0.4,
     "e2e_1_client_markers": 0.5,
-    "e2e_1_client_requests": 0.05,
-    "e2e_50_clients_requests": 1.0,
+    "e2e_1_client_requests": 0.25,
+    "e2e_50_clients_requests": 2.0,
     "e2e_50_clients_markers": 2.0,
     "e2e_django_view": 0.5,
     "latency_p50": 0.25,
