@@ -3,8 +3,9 @@
 One folder per process: `log.json` (the log's id and the seq to go on from) and append-only
 segment files `<first seq>.jsonl` of JSON records, one a line, the records the API sends: a
 plain batch as one `Batch`, the lines of another each as a `Line` with meta's keys beside its
-fields (`wire_lines`). A seq inside a Batch is found from the Batch's first. The replay cache keeps the hot tail in
-memory; a reader behind it reads here, and is sent the records as they lie (`read_encoded`).
+fields (`wire.records`). A seq inside a Batch is found from the Batch's first. The replay
+cache keeps the hot tail in memory; a reader behind it reads here, and is sent the records as
+they lie (`read_encoded`).
 Costs:
 
 - writing: the lines of one event-loop turn are handed at the end of that turn (after
@@ -43,7 +44,7 @@ from typing import BinaryIO, NamedTuple
 
 import msgspec
 
-from .wire import Line, Record, Batch, StoredLine, wire_lines
+from .wire import Batch, Line, Piece, StoredLine, records
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class LogStore:
         self.log_id = secrets.token_hex(6)
         self.next_seq = 1
         self._segments: list[Segment] = []
-        self._queue: list[Batch | list[Line]] = []  # batches: a plain one as its Batch
+        self._queue: list[Piece] = []  # batches: a plain one as its Batch
         self._queued_lines = 0
         self._queued_bytes = 0  # about what the queued batches' records weigh
         self._flush_scheduled = False
@@ -199,7 +200,7 @@ class LogStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, pieces: list[Batch | list[Line]], count: int, chars: int) -> None:
+    def append(self, pieces: list[Piece], count: int, chars: int) -> None:
         """Queue lines that arrived together for disk, written at the end of this event-loop
         turn: `pieces` are their runs, a plain run as one Batch and the lines of another as
         they are (their meta is read by then); `count` lines in all, their texts `chars` long
@@ -443,7 +444,8 @@ class LogStore:
 
 @dataclass(slots=True)
 class EncodedLines:
-    """Records of the log as they lie on disk: whole JSON records, one a line (a batch's: one a Batch)."""
+    """Records of the log as they lie on disk: whole JSON records, one a line (a plain
+    batch's: one a Batch)."""
 
     data: bytes
     last_seq: int
@@ -672,7 +674,7 @@ class _Writer:
             assert self._file is not None
             written = 0
             for job in jobs:  # encoded, written and freed here: memory the loop never waits on
-                data = self._encoder.encode_lines(job.records())
+                data = self._encoder.encode_lines(records(job.batches))
                 first = job.first_seq
                 if not segment.seqs or first - segment.seqs[-1] >= INDEX_STRIDE:
                     segment.seqs.append(first)  # before size and count: read past neither
@@ -721,24 +723,13 @@ class _Job:
     `segment`; or, without one, replace `path` by `data`, or remove it when there is no data."""
 
     segment: Segment | None
-    batches: list[Batch | list[Line]]
+    batches: list[Piece]
     first_seq: int
     count: int
     weight: int
     path: Path | None = None
     data: bytes | None = None
 
-    def records(self) -> list[Record]:
-        """The records of the batches: a plain batch its Batch, another's lines as the API
-        sends them."""
-        records: list[Record] = []
-        for batch in self.batches:
-            if isinstance(batch, Batch):
-                records.append(batch)
-            else:
-                records.extend(wire_lines(batch))
-        return records
 
-
-def _first_seq(batch: Batch | list[Line]) -> int:
+def _first_seq(batch: Piece) -> int:
     return batch.seq if isinstance(batch, Batch) else batch[0].seq

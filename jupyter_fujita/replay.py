@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from .broadcast import Broadcast
-from .wire import Batch, Line, request_of
+from .wire import Line, pieces, request_of
 
 if TYPE_CHECKING:
     from .logstore import LogStore
@@ -179,13 +179,8 @@ class ReplayCache:
             take(new)
         self._trim()
         self._wake()
-        if self.store is not None:
-            ends = [start for start, _ in runs[1:]] + [count]
-            pieces = [
-                Batch(first + start, stream, time, texts[start:end]) if plain else new[start:end]
-                for (start, plain), end in zip(runs, ends, strict=True)
-            ]
-            self.store.append(pieces, count, chars)
+        if self.store is not None and count:
+            self.store.append(pieces(new, runs, texts), count, chars)
         return new
 
     async def room(self) -> None:

@@ -1,8 +1,8 @@
 """What the server sends: the records of the REST API, the feed and the kernel client, typed once.
 
 labextension/src/tokens.ts mirrors this module (IStatus, IDjangoError, ICheck, IHint,
-IDebuggerLocation, ILine, ILineBatch): a field changed here is changed there, and in openapi.json, whose
-test (tests/test_openapi.py) holds a Status to it. The records are msgspec Structs, encoded by
+IDebuggerLocation, ILine, ILineBatch): a field changed here is changed there, and in
+openapi.json, whose test (tests/test_openapi.py) holds a Status to it. The records are msgspec Structs, encoded by
 msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain dict).
 """
 
@@ -214,22 +214,46 @@ class Batch(msgspec.Struct, gc=False):
 Record = Line | RequestRecord | Batch | dict[str, Any]  # what the disk and the wire hold
 
 
+Piece = Batch | list[Line]  # lines read together: a plain run as one Batch, others as they are
+
+
+def pieces(
+    lines: list[Line], batches: Sequence[tuple[int, bool]], texts: list[str] | None = None
+) -> list[Piece]:
+    """`lines` cut where `batches` says the batches they were read in begin (an index in
+    `lines`, and whether each is plain): a plain batch's lines as one Batch (of `texts`, their
+    texts, when the caller has them), another's lines as they are."""
+    ends = [start for start, _ in batches[1:]] + [len(lines)]
+    cut: list[Piece] = []
+    for (start, plain), end in zip(batches, ends, strict=True):
+        if not plain:
+            cut.append(lines[start:end])
+            continue
+        first = lines[start]
+        run = texts[start:end] if texts is not None else list(map(_text, lines[start:end]))
+        cut.append(Batch(first.seq, first.stream, first.time, run))
+    return cut
+
+
+def records(cut: list[Piece]) -> list[Record]:
+    """The records of pieces as the API sends them and the disk holds them: a Batch as itself,
+    the lines of another piece as `wire_lines` makes them."""
+    found: list[Record] = []
+    for piece in cut:
+        if isinstance(piece, Batch):
+            found.append(piece)
+        else:
+            found.extend(wire_lines(piece))
+    return found
+
+
 def wire_records(lines: list[Line], batches: Sequence[tuple[int, bool]] = ()) -> list[Record]:
     """Lines as the API sends them, where `batches` says where the batches they were read in
-    begin (an index in `lines`) and whether each is plain: a plain batch's lines as one Batch,
-    another's as `wire_lines` makes them. Without `batches`, each line a record of its own."""
+    begin and whether each is plain (`pieces`). Without `batches`, each line a record of its
+    own."""
     if not batches:
         return list(wire_lines(lines))
-    records: list[Record] = []
-    ends = [start for start, _ in batches[1:]] + [len(lines)]
-    for (start, plain), end in zip(batches, ends, strict=True):
-        if plain:
-            first = lines[start]
-            texts = list(map(_text, lines[start:end]))
-            records.append(Batch(first.seq, first.stream, first.time, texts))
-        else:
-            records.extend(wire_lines(lines[start:end]))
-    return records
+    return records(pieces(lines, batches))
 
 
 class StoredLine(msgspec.Struct):
