@@ -28,8 +28,9 @@ METHOD = """\
 - **Workloads** (`bench/project.py`), written by the child every peer runs: *request lines*,
   what runserver prints, on stderr (`[02/Dec/2026 07:33:36] "GET /shop/items/123/ HTTP/1.1" 200
   18`, with a 500 and its 7-line traceback in every 1,000 lines), which the Django reader skips
-  with one regex match a run of them below 500 (their clients read each request from its text)
-  and reads line by line from the 500's log record to its request line; *the marker flood*,
+  up to the next line worth reading, a substring search a kind of line (their clients read
+  each request from its text), and reads line by line from the 500's log record to its
+  request line; *the marker flood*,
   100-byte lines on stdout that the Django reader skips with one search a batch; and a Django
   view under the real runserver writing a burst.
 - **Clients** (`bench/wsclient.py`): one lean asyncio WebSocket client for every peer. Ours are

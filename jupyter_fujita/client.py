@@ -281,8 +281,7 @@ async def _pump_status(ws: WebSocketClientConnection, name: str, on_status: OnSt
 def line_records(records: list[JSON]) -> list[JSON]:
     """The lines of a `lines` message's records, one dict a line as the REST API answers them:
     a batch's lines (`{"seq", "stream", "time", "texts"}`, docs/api.md) each as a line of its
-    own, and a request line that came without its `request` (below 500) given the one its text
-    says."""
+    own, and a request line that came without its `request` given the one its text says."""
     lines: list[JSON] = []
     for record in records:
         texts = record.get("texts")

@@ -16,7 +16,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,16 +289,15 @@ class ReadyWatcher:
             return [Ready(self.url)]
         return []
 
-    @staticmethod
-    def annotates(stream: str) -> bool:
-        """It sets no line's meta."""
-        return False
+    annotated: Sequence[int] = ()  # it sets no line's meta
 
-    def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
+    def feed_batch(
+        self, lines: list[Line], partial: bool = False, texts: list[str] | None = None
+    ) -> list[Event]:
         """Ready once, in the batch in which the pattern is first seen."""
         if self.ready or self.pattern is None:
             return []
-        if any(self.pattern.search(line.text) for line in lines):
+        if any(map(self.pattern.search, [line.text for line in lines] if texts is None else texts)):
             self.ready = True
             return [Ready(self.url)]
         return []

@@ -14,7 +14,7 @@ import time
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
 from operator import attrgetter
@@ -60,10 +60,14 @@ class Slice:
     batches: Batches = field(default_factory=list)  # when the cache read them
 
 
-def _runs(lines: list[Line]) -> Batches:
+def _runs(lines: list[Line], read: Sequence[int] | None) -> Batches:
     """Where the runs of plain lines and of lines with meta begin among `lines`, and which is
-    plain: a batch of request lines with one 500 in it still goes out mostly as Batches."""
-    marked = list(compress(range(len(lines)), map(_meta, lines)))  # no Python frame a line
+    plain: a batch of request lines with one 500 in it still goes out mostly as Batches.
+    `read`: the indexes of the only lines that may have meta (None: any)."""
+    if read is None:
+        marked = list(compress(range(len(lines)), map(_meta, lines)))  # no Python frame a line
+    else:
+        marked = [index for index in read if lines[index].meta is not None]
     if not marked:
         return [(0, True)]
     runs: Batches = [] if marked[0] == 0 else [(0, True)]
@@ -157,11 +161,11 @@ class ReplayCache:
         stream: str,
         texts: list[str],
         time: float,
-        annotate: Callable[[list[Line]], bool | None] | None = None,
+        annotate: Callable[[list[Line]], Sequence[int] | None] | None = None,
     ) -> list[Line]:
         """Append lines that arrived together, and return them. `annotate` reads them first (it
-        may set their `meta`: False when it surely set none, and their meta is not looked at);
-        then the readers that can send at once take them (`takers`), in this very turn, and
+        may set their `meta`, and returns the indexes of the lines it may have set it on, None
+        for any: only those are looked at); then the readers that can send at once take them (`takers`), in this very turn, and
         the others are woken, once for the whole batch."""
         first = self._next_seq
         count = len(texts)
@@ -170,8 +174,8 @@ class ReplayCache:
         chars = self._add_sums(texts)
         self._next_seq = first + count
         runs = [(0, True)]
-        if annotate is not None and annotate(new) is not False:
-            runs = _runs(new)
+        if annotate is not None and (read := annotate(new)) != ():
+            runs = _runs(new, read)
         for start, plain in runs:
             self._batch_seqs.append(first + start)
             self._batch_plain.append(plain)

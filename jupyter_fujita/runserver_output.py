@@ -23,9 +23,11 @@ import ast
 import json
 import os
 import re
-from operator import attrgetter
 import sysconfig
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 
 from .project import SKIP_DIRS
@@ -58,13 +60,15 @@ FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<f
 EXCEPTION_LINE = re.compile(r"^(?P<exception>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 CHECK_LINE = re.compile(r"^(?P<object>.+?): \((?P<id>[\w.]+)\) (?P<message>.*)$")
 CHECK_LEVEL = re.compile(r"^(?P<level>ERRORS|WARNINGS|INFOS|DEBUGS|CRITICALS):$")
-# A run of runserver's request lines below 500, each ending in a newline, that change nothing
-# the watcher holds: each line's first quote opens its request (as REQUEST_LINE reads it), no
-# colour escape, no JSON record. One match skips a whole run of a busy site's log in C; the
-# lines keep no meta (the faces read their requests, `request_of`).
-PLAIN_REQUESTS = re.compile(
-    r'(?:(?:[^"\n\x1b{][^"\n\x1b]*)?"[A-Z]+ \S* HTTP/[\d.]+" [1-4]\d\d (?:\d+|-)[^\n\x1b]*\n)*'
-)
+# What a stderr line holds when `_feed_stderr` does anything with it, while nothing that spans
+# lines is being read (`_between_records`): how it starts, after a newline, or a word anywhere in
+# it. Every other line changes nothing the watcher holds and gets no meta (a request line keeps
+# none: the faces read its request from its text, `request_of`), so the lines between two hits
+# are skipped in C, a needle's search at a time.
+STDERR_STARTS = re.compile(r"\n(?:\{|HTTP |Exception in thread|Traceback|Error| \* )")
+STDERR_WORDS = ("\x1b", "Internal Server Error", " changed, reloading.\n")
+# A request line's status that a traceback read before it may be waiting for (`_server_errors`)
+SERVER_ERROR_STATUS = re.compile(r'" [5-9]\d\d ')
 _text = attrgetter("text")  # a batch's texts without a Python frame a line
 # Daphne's (Channels' runserver): "HTTP GET /nope 404 [0.01, 127.0.0.1:46516]"
 DAPHNE_REQUEST_LINE = re.compile(
@@ -236,6 +240,43 @@ class _Traceback:
         self.frames: list[tuple[str, int, str | None]] = []
 
 
+def _joined(texts: Iterable[str]) -> str:
+    """A batch's texts each after a newline, and a newline at the end: its lines' starts and
+    ends for one search. One string (a flood's batch is a quarter MiB, each copy of which
+    costs)."""
+    return "\n".join(chain(("",), texts, ("",)))  # texts hold no newline
+
+
+class _NextHits:
+    """Where the next stderr line worth reading is, in a batch's joined text: each needle's next
+    hit is found once and kept until passed, so the batch is scanned once a needle however many
+    lines are read."""
+
+    def __init__(self, joined: str) -> None:
+        self._joined = joined
+        self._next: dict[str | re.Pattern[str], int] = {}
+
+    def first(self, offset: int, server_errors: bool) -> int:
+        """The first hit at or after `offset` (`len(joined)` if none); a 5xx status counts when
+        a traceback waits for its request line."""
+        needles: tuple[str | re.Pattern[str], ...] = (STDERR_STARTS, *STDERR_WORDS)
+        if server_errors:
+            needles += (SERVER_ERROR_STATUS,)
+        return min(self._next_of(needle, offset) for needle in needles)
+
+    def _next_of(self, needle: str | re.Pattern[str], offset: int) -> int:
+        at = self._next.get(needle, -1)
+        if at < offset:
+            if isinstance(needle, str):
+                at = self._joined.find(needle, offset)
+            else:
+                match = needle.search(self._joined, offset)
+                at = -1 if match is None else match.start()
+            at = len(self._joined) if at < 0 else at
+            self._next[needle] = at
+        return at
+
+
 class RunserverWatcher:
     """Reads runserver's lines: returns events for the supervisor, and annotates lines (`meta`)
     with what they are: requests, traceback frames inside the project, partial prompts.
@@ -265,22 +306,25 @@ class RunserverWatcher:
         self._serving = False  # the start line seen, no reload since
         self._checks_failed = False  # runserver_plus serves code that did not import
         self.last_error: DjangoError | None = None
+        self.annotated: Sequence[int] = ()  # see feed_batch
 
-    @staticmethod
-    def annotates(stream: str) -> bool:
-        """Whether `feed_batch` may set the meta of lines of this stream: requests and traceback
-        frames are read on stderr; stdout's lines are only read."""
-        return stream == "stderr"
-
-    def feed_batch(self, lines: list[Line], partial: bool = False) -> list[Event]:
-        """The events of lines that arrived together. One search over a stdout batch skips the
-        per-line work in a flood that holds nothing read there; stderr is read line by line
-        (tracebacks span lines)."""
-        if lines and lines[0].stream == "stdout" and not partial:
-            if not STDOUT_WORTH_READING.search("\n" + "\n".join(map(_text, lines))):
+    def feed_batch(
+        self, lines: list[Line], partial: bool = False, texts: list[str] | None = None
+    ) -> list[Event]:
+        """The events of lines that arrived together (`texts`: their texts, if the caller holds
+        them). One search over a stdout batch skips the per-line work in a flood that holds
+        nothing read there; a stderr batch is read where its lines say to (`STDERR_STARTS`).
+        `annotated` then holds the indexes of the lines whose meta it may have set (requests
+        and traceback frames, on stderr)."""
+        self.annotated = ()
+        if lines and not partial:
+            joined = _joined(map(_text, lines) if texts is None else texts)
+            if lines[0].stream == "stdout" and not STDOUT_WORTH_READING.search(joined):
                 return []
-        if lines and lines[0].stream == "stderr" and not partial:
-            return self._feed_stderr_batch(lines)
+            if lines[0].stream == "stderr":
+                return self._feed_stderr_batch(lines, joined)
+        if lines and lines[0].stream == "stderr":
+            self.annotated = range(len(lines))
         events = []
         for line in lines:
             event = self.feed(line)
@@ -288,27 +332,40 @@ class RunserverWatcher:
                 events.append(event)
         return events
 
-    def _feed_stderr_batch(self, lines: list[Line]) -> list[Event]:
-        """A stderr batch: runs of plain request lines (the busiest output of a site) skipped
-        by one regex match each, while no traceback or check report is being read; each of
-        the other lines read as `feed` reads it."""
-        joined = "\n".join(map(_text, lines)) + "\n"  # texts hold no newline
+    def _feed_stderr_batch(self, lines: list[Line], joined: str) -> list[Event]:
+        """A stderr batch (`joined`: its texts, `_joined`): between records that span lines,
+        the lines up to the next one worth reading (`STDERR_STARTS`, `STDERR_WORDS`) are
+        skipped; the others are read as `feed` reads them."""
+        hits = _NextHits(joined)
         events = []
-        index = offset = 0  # the line read next, and where it begins in `joined`
+        read = self.annotated = []
+        index = offset = 0  # the line read next, and the newline before it in `joined`
         while index < len(lines):
-            if self._traceback is None and self._checks_of is None:
-                run = PLAIN_REQUESTS.match(joined, offset)
-                if run is not None and run.end() > offset:
-                    index += joined.count("\n", offset, run.end())
-                    offset = run.end()
-                    continue
+            if self._between_records():
+                hit = hits.first(offset, bool(self._server_errors))
+                if hit == len(joined):
+                    break
+                start = joined.rfind("\n", offset, hit + 1)  # the hit's line
+                index += joined.count("\n", offset, start)
+                offset = start
             line = lines[index]
+            read.append(index)
             event = self._feed_stderr(line)
             if event is not None:
                 events.append(event)
             offset += len(line.text) + 1
             index += 1
         return events
+
+    def _between_records(self) -> bool:
+        """Whether no traceback, check report or chain is being read: the next line then means
+        something only if `STDERR_STARTS` or `STDERR_WORDS` say so."""
+        return (
+            self._traceback is None
+            and self._checks_of is None
+            and self._ended is None
+            and self._thread_exception_seq is None
+        )
 
     def feed(self, line: Line) -> Event | None:
         if line.stream == "stdout":
@@ -361,6 +418,9 @@ class RunserverWatcher:
         if text.startswith("{") and self._feed_json(line, text):
             return None
         if ('" ' in text or text.startswith("HTTP ")) and self._annotate_request(line, text):
+            # Python writes a chain's tracebacks, and a thread's heading and its traceback,
+            # back to back: a request line between them is another thread's, and ends them.
+            self._ended = self._thread_exception_seq = None
             return None
         if text.startswith(("During handling", "The above exception")) and self._ended:
             self._traceback = self._ended  # the chain goes on: same start, same thread

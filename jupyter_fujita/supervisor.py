@@ -22,7 +22,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -412,16 +412,18 @@ class Supervisor:
     def _publish(self, stream: str, watch: bool, texts: list[str], partial: bool) -> None:
         events: list[Event] = []
 
-        def annotate(lines: list[Line]) -> bool:  # before any client has them
+        def annotate(lines: list[Line]) -> Sequence[int] | None:  # before any client has them
             if partial:
                 for line in lines:
                     line.meta = {"partial": True}
-            if watch:
-                try:
-                    events.extend(self.watcher.feed_batch(lines, partial))
-                except Exception:  # a line it cannot make sense of must not stop the log
-                    log.exception("jupyter_fujita: cannot read %s's output", self.name)
-            return partial or (watch and self.watcher.annotates(stream))
+            if not watch:
+                return None if partial else ()
+            try:
+                events.extend(self.watcher.feed_batch(lines, partial, texts))
+            except Exception:  # a line it cannot make sense of must not stop the log
+                log.exception("jupyter_fujita: cannot read %s's output", self.name)
+                return None  # whatever meta it set before
+            return None if partial else self.watcher.annotated
 
         self.cache.append(stream, texts, time.time(), annotate)
         for event in events:

@@ -140,9 +140,9 @@ class Request(msgspec.Struct, gc=False, omit_defaults=True):
 
 
 # runserver's request line and Werkzeug's (runserver_plus), whatever the LOGGING format around
-# it. Such a line below 500 comes without `request` (a flood of them then goes out as Batches):
-# whoever wants its request reads it from the text (`request_of`; the faces' `line_records`,
-# `lineRecords`).
+# it. Such a line comes without `request` unless a traceback waits for it (a flood of them then
+# goes out as Batches): whoever wants its request reads it from the text (`request_of`; the
+# faces' `line_records`, `lineRecords`).
 REQUEST_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
@@ -159,7 +159,7 @@ def request_in(text: str) -> Request | None:
 
 def request_of(line: Line) -> Request | None:
     """The request a line records: its meta's, or one read from the text of a stderr line that
-    came without (request lines below 500, as `REQUEST_LINE` says)."""
+    came without (request lines, as `REQUEST_LINE` says)."""
     if line.meta is not None:
         request: Request | None = line.meta.get("request")
         return request

@@ -263,7 +263,7 @@ async def test_the_5xx_chip_narrows_the_log_to_server_errors(fresh):
         await expect(ui.page.locator(".jp-fujita-request[data-fujita-status='500']")).to_have_count(
             1, timeout=10_000
         )
-        # a request line below 500 comes as text only: the sidebar reads its status from it
+        # a request line with no traceback comes as text only: the sidebar reads its status
         ok = ui.page.locator(".jp-fujita-request[data-fujita-status='200']")
         await expect(ok.first).to_be_attached()
         await ui.page.click('#jupyter-fujita-sidebar [data-fujita-chip="5xx"]')

@@ -227,8 +227,9 @@ def test_a_reload_is_read_behind_a_logging_prefix(tmp_path):
 
 
 def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
-    """feed_batch's one-regex skip of plain request lines gives the very events, requests and
-    annotations that reading line by line gives, however the lines are cut into batches."""
+    """feed_batch's skip of the lines between those worth reading gives the very events,
+    requests and annotations that reading line by line gives, however the lines are cut into
+    batches."""
     views = tmp_path / "site" / "views.py"
     texts = [
         '[02/Dec/2026 04:50:01] "GET /a/ HTTP/1.1" 200 5',
@@ -238,6 +239,7 @@ def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
         "    raise ValueError('x')",
         '[02/Dec/2026 04:50:02] "GET /in/the/traceback HTTP/1.1" 200 5',  # another thread's
         "ValueError: x",
+        '[02/Dec/2026 04:50:02] "GET /other/ HTTP/1.1" 200 5',  # before the 500's own
         '[02/Dec/2026 04:50:02] "GET /boom/ HTTP/1.1" 500 145',
         '{"message": "\\"GET /j/ HTTP/1.1\\" 404 3"}',
         '\x1b[32mINFO\x1b[0m "GET /colour/ HTTP/1.1" 200 1',
@@ -252,23 +254,40 @@ def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
         f'  File "{views}", line 3, in <module>',
         "SyntaxError: invalid syntax",
         '[02/Dec/2026 04:50:04] "GET /c/ HTTP/1.1" 200 -',
+        '[02/Dec/2026 04:50:04] "GET /busy/ HTTP/1.1" 503 0',  # no traceback waits for it
+        "Traceback (most recent call last):",
+        f'  File "{views}", line 4, in <module>',
+        "KeyError: 'k'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        f'  File "{views}", line 5, in <module>',
+        "OSError: o",
+        '[02/Dec/2026 04:50:05] "GET /d/ HTTP/1.1" 404 3',
+        'a line that says " nothing" either',
+        '[02/Dec/2026 04:50:05] "GET /e/ HTTP/1.1" 200 -',
     ]
     one_by_one = [Line(seq, "stderr", 0.0, text) for seq, text in enumerate(texts, 1)]
     watcher = RunserverWatcher(tmp_path)
     expected = [event for line in one_by_one if (event := watcher.feed(line)) is not None]
-    assert len(expected) >= 3  # the reload, the port, the syntax error
+    assert len(expected) >= 4  # the reload, the port, the syntax error, the OSError
     assert sum(bool(line.meta and "request" in line.meta) for line in one_by_one) >= 7
     for size in (1, 2, 3, 7, len(texts)):
         batched = [Line(seq, "stderr", 0.0, text) for seq, text in enumerate(texts, 1)]
         watcher, events = RunserverWatcher(tmp_path), []
         for start in range(0, len(batched), size):
-            events += watcher.feed_batch(batched[start : start + size])
+            batch = batched[start : start + size]
+            events += watcher.feed_batch(batch)
+            with_meta = {index for index, line in enumerate(batch) if line.meta is not None}
+            assert with_meta <= set(watcher.annotated)  # the only lines the cache looks at
         assert events == expected, size
         assert list(map(_read, batched)) == list(map(_read, one_by_one)), size
-    # A run of plain request lines is skipped whole: no meta, its requests read from the text.
+    # Lines between records are skipped: no meta, their requests read from the text.
     assert batched[0].meta is None and batched[-1].meta is None
-    assert request_of(batched[-1]) == Request("GET", "/c/", 200, None)
-    assert batched[7].meta == {"request": Request("GET", "/boom/", 500, 145, traceback_seq=3)}
+    assert request_of(batched[-1]) == Request("GET", "/e/", 200, None)
+    assert batched[22].meta is None and request_of(batched[22]) == Request("GET", "/busy/", 503, 0)
+    assert batched[8].meta == {"request": Request("GET", "/boom/", 500, 145, traceback_seq=3)}
 
 
 def _read(line: Line) -> tuple[Request | None, dict[str, object]]:

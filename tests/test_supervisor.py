@@ -235,10 +235,10 @@ async def test_output_the_reader_chokes_on_is_still_logged_and_reading_goes_on(
     supervisor = supervise(manager, tmp_path, port)
     feed_batch = supervisor.watcher.feed_batch
 
-    def choking(lines, partial=False):
+    def choking(lines, partial=False, texts=None):
         if any(line.text == "choke" for line in lines):
             raise ValueError("a reader's bug")
-        return feed_batch(lines, partial)
+        return feed_batch(lines, partial, texts)
 
     monkeypatch.setattr(supervisor.watcher, "feed_batch", choking)
     await supervisor.start()
@@ -589,8 +589,9 @@ async def test_fifty_start_stop_cycles_leave_no_process_and_no_port(manager, sit
 
 async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, tmp_path, port):
     """What the output reader reads reaches the wire: a plain stdout batch as one Batch record,
-    runserver's request lines below 500 as Batch text too (the faces read their requests), a
-    500 as a record with its request (the disk holds the same records: test_logstore)."""
+    runserver's request lines as Batch text too (the faces read their requests), even a 503
+    that no traceback waits for; a 500 linked to its traceback as a record with its request
+    (the disk holds the same records: test_logstore)."""
     fake_manage_py(
         tmp_path,
         """
@@ -599,6 +600,11 @@ async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, t
         time.sleep(0.2)
         sys.stderr.write('[03/Dec/2026 10:00:00] "GET /shop/ HTTP/1.1" 404 179\\n'
                          '[03/Dec/2026 10:00:00] "GET /shop/cart/ HTTP/1.1" 200 52\\n'
+                         '[03/Dec/2026 10:00:00] "GET /shop/busy/ HTTP/1.1" 503 0\\n'
+                         'Internal Server Error: /shop/pay/\\n'
+                         'Traceback (most recent call last):\\n'
+                         '  File "/srv/shop/views.py", line 3, in pay\\n'
+                         'ValueError: declined\\n'
                          '[03/Dec/2026 10:00:01] "POST /shop/pay/ HTTP/1.1" 500 145\\n')
         """,
     )
@@ -612,12 +618,21 @@ async def test_what_the_output_reader_reads_in_lines_reaches_the_wire(manager, t
     batch = next(record for record in records if record["stream"] == "stdout")
     assert batch["texts"] == ["plain one", "plain two"]
     requests = next(record for record in records if "GET /shop/" in str(record.get("texts")))
-    assert len(requests["texts"]) == 2
+    assert len(requests["texts"]) == 7  # up to the 500's own line
     failed = next(record for record in records if "POST /shop/pay/" in record.get("text", ""))
-    assert failed["request"] == {"method": "POST", "path": "/shop/pay/", "status": 500, "size": 145}
+    traceback_seq = requests["seq"] + 4
+    assert failed["request"] == {
+        "method": "POST",
+        "path": "/shop/pay/",
+        "status": 500,
+        "size": 145,
+        "traceback_seq": traceback_seq,
+    }
     read = [line.get("request") for line in line_records(records) if line["stream"] == "stderr"]
-    assert read == [
+    assert read[:3] + read[-1:] == [
         {"method": "GET", "path": "/shop/", "status": 404, "size": 179},
         {"method": "GET", "path": "/shop/cart/", "status": 200, "size": 52},
+        {"method": "GET", "path": "/shop/busy/", "status": 503, "size": 0},
         failed["request"],
     ]
+    assert read[3:-1] == [None] * 4

@@ -255,7 +255,7 @@ export class LogModel implements ILogModel, IDisposable {
 
 /**
  * The lines of a `lines` message's records: a batch's lines each as a line of its own, and a
- * request line that came without its `request` (below 500) given the one its text says.
+ * request line that came without its `request` given the one its text says.
  */
 export function lineRecords(records: (ILine | ILineBatch)[]): ILine[] {
   const lines: ILine[] = [];
@@ -275,7 +275,8 @@ export function lineRecords(records: (ILine | ILineBatch)[]): ILine[] {
 }
 
 // runserver's request line (Werkzeug's too), whatever the LOGGING format around it: the
-// server's REQUEST_LINE (wire.py), which sends such a line below 500 as text only.
+// server's REQUEST_LINE (wire.py), which sends such a line as text only unless a traceback
+// waits for it.
 const REQUEST_LINE = /"([A-Z]+) (\S*) HTTP\/[\d.]+" (\d{3}) (\d+|-)/;
 
 function withRequest(line: ILine): ILine {
