@@ -216,12 +216,12 @@ class ReplayCache:
             base = pre[0]
             pre = self._pre = array(pre.typecode, [total - base for total in pre])
         size = len(pre)
+        sums = list(accumulate(map(len, texts), initial=pre[-1]))  # fromlist: no per-item call
         try:
-            pre.extend(accumulate(map(len, texts), initial=pre[-1]))
-        except OverflowError:
-            del pre[size:]
+            pre.fromlist(sums)
+        except OverflowError:  # fromlist added none of them
             pre = self._pre = array("q", pre)
-            pre.extend(accumulate(map(len, texts), initial=pre[-1]))
+            pre.fromlist(sums)
         del pre[size]  # the initial sum, there already
         return pre[-1] - pre[size - 1]
 
