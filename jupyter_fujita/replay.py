@@ -163,19 +163,18 @@ class ReplayCache:
         time: float,
         annotate: Callable[[list[Line]], Sequence[int] | None] | None = None,
     ) -> list[Line]:
-        """Append lines that arrived together, and return them. `annotate` reads them first (it
-        may set their `meta`, and returns the indexes of the lines it may have set it on, None
-        for any: only those are looked at); then the readers that can send at once take them (`takers`), in this very turn, and
-        the others are woken, once for the whole batch."""
+        """Append lines that arrived together, and return them. `annotate` reads them first: it
+        may set their `meta`, and returns the indexes of the lines it may have set it on (None:
+        any), the only ones looked at. Then the readers that can send at once take them
+        (`takers`), in this very turn, and the others are woken, once for the whole batch."""
         first = self._next_seq
         count = len(texts)
         new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
         self._lines.extend(new)
         chars = self._add_sums(texts)
         self._next_seq = first + count
-        runs = [(0, True)]
-        if annotate is not None and (read := annotate(new)) != ():
-            runs = _runs(new, read)
+        read = () if annotate is None else annotate(new)
+        runs = [(0, True)] if read is not None and not read else _runs(new, read)
         for start, plain in runs:
             self._batch_seqs.append(first + start)
             self._batch_plain.append(plain)
