@@ -45,7 +45,7 @@ async def read_pipe(
     try:
         while True:
             size = await stream.read_into(chunk, partial=True)
-            texts = splitter.feed(bytes(memoryview(chunk)[:size]))
+            texts = splitter.feed(chunk, size)
             if texts:
                 publish(texts, False)
             if splitter.pending:

@@ -1,5 +1,7 @@
 """Splitting pipe bytes into lines: partial tails, overlong lines, bad UTF-8, the last line."""
 
+import random
+
 from jupyter_fujita.lines import LineSplitter
 
 
@@ -61,7 +63,7 @@ def test_a_line_over_the_limit_is_found_in_a_block_of_any_size():
 
     for lengths in ([10] * 50, [10, 40, 10], [41], [40, 0, 40, 1, 40], [39, 41, 3], [0, 0, 60]):
         block = b"\n".join(b"x" * n for n in lengths)
-        assert _has_longer_line(block, 40) == (max(lengths) > 40), lengths
+        assert _has_longer_line(block, 0, len(block), 40) == (max(lengths) > 40), lengths
     # a flood's 256 KiB read with one overlong line in it: cut, the rest kept whole
     splitter = LineSplitter(max_line_bytes=1_000)
     chunk = b"a" * 99 + b"\n"
@@ -69,3 +71,22 @@ def test_a_line_over_the_limit_is_found_in_a_block_of_any_size():
     texts = splitter.feed(data)
     assert len(texts) == 2_001 and texts[1_000].endswith("[… line cut at 1000 bytes]")
     assert texts[0] == texts[-1] == "a" * 99
+
+
+def test_a_reused_read_buffer_splits_as_the_same_bytes_read_whole():
+    """read_pipe hands the splitter its one read buffer and the size read: the lines are the
+    same however the bytes were cut into reads (tails, overlong lines, CRLF, split characters)."""
+    rng = random.Random(16)
+    words = [b"a" * 99, b"", "☃ snow".encode(), b"crlf\r", b"y" * 300, b"\xff bad", b"z" * 64]
+    data = b"\n".join(rng.choice(words) for _ in range(3_000)) + b"\nlast"
+    whole = LineSplitter(max_line_bytes=200)
+    expected = whole.feed(data) + whole.flush()
+    splitter, buffer, texts, at = LineSplitter(max_line_bytes=200), bytearray(4096), [], 0
+    while at < len(data):
+        size = rng.choice([1, 2, 7, 100, 250, 4096])
+        read = data[at : at + size]
+        buffer[: len(read)] = read
+        texts += splitter.feed(buffer, len(read))
+        at += len(read)
+    assert texts + splitter.flush() == expected
+    assert any("cut at 200 bytes" in text for text in expected) and "☃ snow" in expected
