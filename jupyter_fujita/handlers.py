@@ -86,7 +86,7 @@ def encode_message(message: dict[str, Any]) -> bytes:
     if "encoded_lines" in message:  # lines from disk, already the API's records
         body: bytes = message["encoded_lines"]
         head = b'{"type":"lines","log_id":"%s","lines":[' % message["log_id"].encode()
-        return head + body + b"]}"
+        return b"".join((head, body, b"]}"))  # one copy of the body, not two
     if message["type"] == "lines":
         message = {
             "type": "lines",
