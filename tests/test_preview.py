@@ -25,6 +25,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyter_fujita.project import DjangoProject
+from jupyter_fujita.wire import request_of
 
 BASE = "/user/alice/"
 PREFIX = "/user/alice/fujita/site/django/"
@@ -466,9 +467,7 @@ async def test_requests_at_the_direct_address_count_as_activity(
     before = jp_serverapp.web_app.last_activity()
     await fetch(f"http://127.0.0.1:{django_port}/notes/")
     await wait_for(
-        lambda: any(
-            line.meta and "request" in line.meta for line in manager.get("django").cache.tail(20)
-        ),
+        lambda: any(request_of(line) for line in manager.get("django").cache.tail(20)),
         10,
         "the request line",
     )

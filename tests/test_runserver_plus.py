@@ -25,7 +25,7 @@ from jupyter_fujita.errors import ActionFailed
 from jupyter_fujita.extension import Fujita
 from jupyter_fujita.project import DjangoProject
 from jupyter_fujita.replay import Line
-from jupyter_fujita.wire import Request
+from jupyter_fujita.wire import Request, request_of
 from jupyter_fujita.runserver_output import (
     Broken,
     DebuggerPin,
@@ -132,7 +132,7 @@ async def test_runserver_plus_runs_with_its_pin_and_request_lines(manager, site)
     pin = next(h for h in supervisor.status().hints if h.kind == "debugger-pin")
     assert pin.message.startswith("Werkzeug debugger PIN ")
     lines = supervisor.cache.tail(supervisor.cache.size)
-    requests = [line.meta["request"] for line in lines if line.meta and "request" in line.meta]
+    requests = [request for line in lines if (request := request_of(line)) is not None]
     assert Request("GET", "/boom/", 500, None) in requests
     # The view's traceback was handled by Werkzeug's debugger: no crash, no error.
     assert supervisor.status().state == "running"
