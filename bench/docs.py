@@ -30,9 +30,8 @@ METHOD = """\
   18`, with a 500 and its 7-line traceback in every 1,000 lines), which the Django reader skips
   up to the next line worth reading, a substring search a kind of line (their clients read
   each request from its text), and reads line by line from the 500's log record to its
-  request line; *the marker flood*,
-  100-byte lines on stdout that the Django reader skips with one search a batch; and a Django
-  view under the real runserver writing a burst.
+  request line; *the marker flood*, 100-byte lines on stdout that the Django reader skips with
+  one search a batch; and a Django view under the real runserver writing a burst.
 - **Clients** (`bench/wsclient.py`): one lean asyncio WebSocket client for every peer. Ours are
   counted by seq: a line is *lost* when a `gap` announces it or when a seq is skipped without
   one (a batch's last seq is counted from its texts once per message the bench's clients

@@ -31,7 +31,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from .project import SKIP_DIRS
-from .wire import REQUEST_LINE, Check, DjangoError, Line, Request
+from .wire import Check, DjangoError, Line, Request, request_in
 
 # Django 5 "Starting development server at", Django 6 "Starting WSGI development server at",
 # Channels' Daphne "Starting ASGI/Daphne version 4.2.3 development server at".
@@ -529,19 +529,15 @@ class RunserverWatcher:
         return True
 
     def _annotate_request(self, line: Line, text: str) -> bool:
-        # The hottest path of a busy site's log: positional groups, no groupdict.
-        match = REQUEST_LINE.search(text)
-        if match is not None:
-            method, path, code, size = match.group(1, 2, 3, 4)
-        else:
+        request = request_in(text)
+        if request is None:
             match = DAPHNE_REQUEST_LINE.match(text)
             if match is None:
                 return False
             method, path, code = match.group(1, 2, 3)
-            size = "-"
-        request = Request(method, path, int(code), None if size == "-" else int(size))
+            request = Request(method, path, int(code), None)
         if request.status >= 500 and self._server_errors:
-            request.traceback_seq = self._server_errors.pop(path.partition("?")[0], None)
+            request.traceback_seq = self._server_errors.pop(request.path.partition("?")[0], None)
         line.meta = {"request": request}
         return True
 

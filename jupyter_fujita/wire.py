@@ -2,8 +2,9 @@
 
 labextension/src/tokens.ts mirrors this module (IStatus, IDjangoError, ICheck, IHint,
 IDebuggerLocation, ILine, ILineBatch): a field changed here is changed there, and in
-openapi.json, whose test (tests/test_openapi.py) holds a Status to it. The records are msgspec Structs, encoded by
-msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a plain dict).
+openapi.json, whose test (tests/test_openapi.py) holds a Status to it. The records are msgspec
+Structs, encoded by msgspec as they are (`msgspec.json.encode`, or `msgspec.to_builtins` for a
+plain dict).
 """
 
 from __future__ import annotations
@@ -304,6 +305,6 @@ def line_json(line: Line) -> dict[str, Any]:
     }
     if line.meta:
         record.update(line.meta)
-    elif line.stream == "stderr" and (request := request_in(line.text)) is not None:
+    elif (request := request_of(line)) is not None:
         record["request"] = request
     return record
