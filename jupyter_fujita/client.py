@@ -39,7 +39,7 @@ from .errors import FujitaError
 from .manager import ProcessManager
 from .processes import ALL
 from .project import DjangoProject, find_manage_py
-from .replay import LineFilter, LogFeed
+from .replay import LineFilter, LogFeed, message_lines
 from .wire import Line, line_json, request_in
 
 JSON = dict[str, Any]  # a record as the REST API answers it (Status, Line, a log message)
@@ -462,7 +462,7 @@ class EmbeddedBackend:
             async def lines() -> None:
                 async for message in LogFeed(supervisor.cache).messages():
                     if message["type"] == "lines":
-                        lines = [_plain(line) for line in message["lines"]]
+                        lines = [_plain(line) for line in message_lines(message)]
                         message = {"type": "lines", "lines": lines}
                     deliver(on_log, message)
 

@@ -31,7 +31,7 @@ from .processes import ALL
 from .replay import LineFilter, LogFeed, read_log, search_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
-from .wire import Line, line_json, wire_records
+from .wire import Line, Piece, line_json, records, seqs_of, wire_lines
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 AUTH_RESOURCE = "fujita"
@@ -88,10 +88,11 @@ def encode_message(message: dict[str, Any]) -> bytes:
         head = b'{"type":"lines","log_id":"%s","lines":[' % message["log_id"].encode()
         return b"".join((head, body, b"]}"))  # one copy of the body, not two
     if message["type"] == "lines":
+        pieces = message.get("pieces")
         message = {
             "type": "lines",
             "log_id": message["log_id"],
-            "lines": wire_records(message["lines"], message.get("batches", ())),
+            "lines": wire_lines(message["lines"]) if pieces is None else records(pieces),
         }
     return _json.encode(message)  # Status records (wire.py) encode as they are
 
@@ -99,8 +100,9 @@ def encode_message(message: dict[str, Any]) -> bytes:
 class SharedEncodings:
     """Clients reading at the same position get the same batch: encode it once for all.
 
-    Only unfiltered, contiguous batches are shared: (log_id, first seq, last seq) names one,
-    and (log_id, first seq, length) one of records from disk (a log's records never change).
+    Only contiguous lines are shared: (log_id, first seq, last seq) names them, cut as the cache
+    cuts them (`pieces`) or each a record, and (log_id, first seq, length) records from disk (a
+    log's records never change).
     """
 
     def __init__(self, size: int = 32) -> None:
@@ -108,10 +110,13 @@ class SharedEncodings:
         self._recent: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()
 
     def encode(self, message: dict[str, Any]) -> bytes:
+        pieces: list[Piece] | None = message.get("pieces")
         lines: list[Line] = message.get("lines", [])
         body: bytes | None = message.get("encoded_lines")
         if body is not None and seq_at(body, 0) >= 0:
             key = (message["log_id"], "records", seq_at(body, 0), len(body))
+        elif pieces:
+            key = (message["log_id"], "pieces", *seqs_of(pieces))
         elif lines and lines[-1].seq - lines[0].seq + 1 == len(lines):
             key = (message["log_id"], "lines", lines[0].seq, lines[-1].seq)
         else:
@@ -490,14 +495,14 @@ class LogSocket(FujitaSocket):
         cache.takers.add(self._send_new)
         self.start_feed(self._reader.messages())
 
-    def _send_new(self, lines: list[Line]) -> None:
+    def _send_new(self, first: int) -> None:
         """Lines just read, sent in the turn they came (a turn sooner than the feed's task
         would) while nothing of this socket's is under way: the feed waits for lines and the
         last of these writes is out. Otherwise the feed's task sends them, paced."""
         if self._written is not None and not self._written.done():
             return
         try:
-            for message in self._reader.take_new(lines):
+            for message in self._reader.take_new(first):
                 self._written = self._send(message) or self._written
         except WebSocketClosedError:
             pass  # on_close follows

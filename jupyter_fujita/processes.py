@@ -289,10 +289,8 @@ class ReadyWatcher:
             return [Ready(self.url)]
         return []
 
-    annotated: Sequence[int] = ()  # it sets no line's meta
-
     def feed_batch(
-        self, lines: list[Line], partial: bool = False, texts: list[str] | None = None
+        self, lines: Sequence[Line], partial: bool = False, texts: list[str] | None = None
     ) -> list[Event]:
         """Ready once, in the batch in which the pattern is first seen."""
         if self.ready or self.pattern is None:

@@ -15,20 +15,20 @@ from array import array
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from itertools import accumulate, repeat
+from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import Broadcast
-from .wire import Line, pieces, request_of
+from .wire import Batch, Line, Piece, piece_lines, request_of
 
 if TYPE_CHECKING:
     from .logstore import LogStore
 
-# What a cached line costs beyond its text's characters (the str header, the record, its int,
-# its list slot, its prefix sum): used to keep the byte budget close to the memory really held.
-LINE_OVERHEAD = 140
+# What a cached line costs beyond its text's characters: a plain line's str header, list slot
+# and prefix sum (bench's memory step: 161 B for a 100-byte line). Used to keep the byte budget
+# close to the memory really held; the few lines with meta, held as Lines, cost more.
+LINE_OVERHEAD = 64
 # About what the JSON of a line adds to its text: sizes a message from the prefix sums alone.
 LINE_JSON = 70
 # A reader behind the cache reads this many messages' worth from disk per trip to a thread (a
@@ -41,11 +41,6 @@ SHARED_READS = 16
 # _pre's sums lose their first value once past this (see _add_sums).
 PRE_REBASE = 1 << 30
 EARLIER_RUNS = "— The Jupyter server restarted: the lines above are from earlier runs —"
-_meta = attrgetter("meta")
-
-# Where the batches a reader's lines were read in begin (an index in its lines), and whether
-# each is plain (no line of it has meta): the wire sends a plain batch as one Batch.
-Batches = list[tuple[int, bool]]
 
 
 @dataclass(slots=True)
@@ -57,24 +52,66 @@ class Slice:
     gap_from: int | None = None  # first seq that is gone, if any
     gap_to: int | None = None  # last seq that is gone
     weight: int | None = None  # the lines' JSON bytes as the cache reckons them, if it read them
-    batches: Batches = field(default_factory=list)  # when the cache read them
 
 
-def _runs(lines: list[Line], read: Sequence[int] | None) -> Batches:
-    """Where the runs of plain lines and of lines with meta begin among `lines`, and which is
-    plain: a batch of request lines with one 500 in it still goes out mostly as Batches.
-    `read`: the indexes of the only lines that may have meta (None: any)."""
-    if read is None:
-        marked = list(compress(range(len(lines)), map(_meta, lines)))  # no Python frame a line
-    else:
-        marked = [index for index in read if lines[index].meta is not None]
+@dataclass(slots=True)
+class Cut:
+    """A Slice as the wire sends it (`ReplayCache.read_pieces`): a plain batch's lines as one
+    Batch, made of the cached texts without a Line each; the others as Lines."""
+
+    pieces: list[Piece]
+    position: int
+    gap_from: int | None = None
+    gap_to: int | None = None
+
+
+class NewLines(Sequence[Line]):
+    """The lines of a batch just appended, each made a Line only when asked for: the output
+    reader looks at few lines of a flood, and a line it set no meta on stays cached as its
+    text alone (`ReplayCache`)."""
+
+    def __init__(self, first: int, stream: str, time: float, texts: list[str]) -> None:
+        self.first, self.stream, self.time, self.texts = first, stream, time, texts
+        self.made: dict[int, Line] = {}
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Line: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Line]: ...
+    def __getitem__(self, index: int | slice) -> Line | list[Line]:
+        if isinstance(index, slice):
+            return [self[at] for at in range(len(self.texts))[index]]
+        if index < 0:
+            index += len(self.texts)
+        line = self.made.get(index)
+        if line is None:
+            text = self.texts[index]  # IndexError past the end: how iteration stops
+            line = self.made[index] = Line(self.first + index, self.stream, self.time, text)
+        return line
+
+    def with_meta(self) -> list[int]:
+        """The indexes of the lines that got meta, in order."""
+        return sorted(index for index, line in self.made.items() if line.meta is not None)
+
+
+# Where the runs of a batch begin (an index in it), and whether each is plain (no meta).
+Runs = list[tuple[int, bool]]
+
+
+def _runs(count: int, marked: list[int]) -> Runs:
+    """Where the runs of plain lines and of lines with meta (`marked`, their indexes in order)
+    begin among a batch's `count` lines: a batch of request lines with one 500 in it still
+    goes out mostly as Batches."""
     if not marked:
         return [(0, True)]
-    runs: Batches = [] if marked[0] == 0 else [(0, True)]
+    runs: Runs = [] if marked[0] == 0 else [(0, True)]
     for index, at in enumerate(marked):
         if index == 0 or marked[index - 1] != at - 1:
             runs.append((at, False))  # a run of lines with meta begins
-        if at + 1 < len(lines) and (index + 1 == len(marked) or marked[index + 1] != at + 1):
+        if at + 1 < count and (index + 1 == len(marked) or marked[index + 1] != at + 1):
             runs.append((at + 1, True))
     return runs
 
@@ -83,7 +120,9 @@ class ReplayCache:
     """A ring of lines bounded by count and by bytes.
 
     The ring is a list with a moving head rather than a deque: readers index it by seq, and a
-    list gives O(1) indexing and cheap slicing where a deque would walk its blocks.
+    list gives O(1) indexing and cheap slicing where a deque would walk its blocks. It holds a
+    line as its text alone unless the line has meta: a flood costs no Line a line; the batch
+    tables give a text its seq, stream and time when a reader asks for a Line.
     """
 
     def __init__(
@@ -97,17 +136,19 @@ class ReplayCache:
         self.store = store
         self.max_lines = max_lines
         self.max_bytes = max_bytes
-        self._lines: list[Line | None] = []
+        self._lines: list[Line | str | None] = []
         self._head = 0  # index in _lines of the oldest live line; those before it are None
         self._bytes = 0
         # _pre[i]: characters of text in _lines[:i] (len(_lines) + 1 entries): the size of any
         # run of lines in O(1), so a byte bound is found by bisection, not by walking lines
         self._pre = array("i", [0])
         self._next_seq = 1
-        # The first seq of each batch appended (while any of its lines may be cached), and
-        # whether it is plain: what `read` says of its lines' batches.
+        # The first seq of each run of a batch appended (while any of its lines may be cached),
+        # whether it is plain (`_runs`), and the stream and time of its lines.
         self._batch_seqs = array("q")
         self._batch_plain = bytearray()
+        self._batch_streams: list[str] = []
+        self._batch_times = array("d")
         # Names this log for its whole life: a reader resuming with a seq from another log (an
         # earlier Jupyter server's) is told to start over instead of being handed a false tail.
         self.id = secrets.token_hex(6)
@@ -115,7 +156,7 @@ class ReplayCache:
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
         # Readers that take new lines as they are appended, a turn sooner than a wake-up.
-        self.takers: set[Callable[[list[Line]], None]] = set()
+        self.takers: set[Callable[[int], None]] = set()  # called with the first new seq
         self.shared_reads = SharedReads()
         self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
@@ -149,8 +190,8 @@ class ReplayCache:
             return  # lines lost with a killed server: no tail to show in order
         self._lines.extend(earlier)
         self._add_sums([line.text for line in earlier])
-        self._batch_seqs.append(earlier[0].seq)
-        self._batch_plain.append(False)  # lines of many batches, as the disk gave them
+        # lines of many batches, as the disk gave them: kept as Lines, a run not plain
+        self._add_run(earlier[0].seq, False, earlier[0].stream, earlier[0].time)
         self._trim()
         self.append("fujita", [EARLIER_RUNS], earlier[-1].time)
 
@@ -161,30 +202,39 @@ class ReplayCache:
         stream: str,
         texts: list[str],
         time: float,
-        annotate: Callable[[list[Line]], Sequence[int] | None] | None = None,
-    ) -> list[Line]:
-        """Append lines that arrived together, and return them. `annotate` reads them first: it
-        may set their `meta`, and returns the indexes of the lines it may have set it on (None:
-        any), the only ones looked at. Then the readers that can send at once take them
-        (`takers`), in this very turn, and the others are woken, once for the whole batch."""
+        annotate: Callable[[NewLines], object] | None = None,
+    ) -> NewLines:
+        """Append lines that arrived together, and return them. `annotate` reads them first and
+        may set their `meta` (a line it asks for is made a Line then). Then the readers that can
+        send at once take them (`takers`), in this very turn, and the others are woken, once for
+        the whole batch."""
         first = self._next_seq
         count = len(texts)
-        new = list(map(Line, range(first, first + count), repeat(stream), repeat(time), texts))
-        self._lines.extend(new)
+        base = len(self._lines)
+        self._lines.extend(texts)
         chars = self._add_sums(texts)
         self._next_seq = first + count
-        read = () if annotate is None else annotate(new)
-        runs = [(0, True)] if read is not None and not read else _runs(new, read)
-        for start, plain in runs:
-            self._batch_seqs.append(first + start)
-            self._batch_plain.append(plain)
+        new = NewLines(first, stream, time, texts)
+        if annotate is not None:
+            annotate(new)
+        marked = new.with_meta()
+        for index in marked:
+            self._lines[base + index] = new.made[index]
+        for start, plain in _runs(count, marked):
+            self._add_run(first + start, plain, stream, time)
         for take in list(self.takers):  # first: a waiting client's line goes out before all else
-            take(new)
+            take(first)
+        if self.store is not None and count:
+            self.store.append(self._pieces(base, base + count), count, chars)
         self._trim()
         self._wake()
-        if self.store is not None and count:
-            self.store.append(pieces(new, runs, texts), count, chars)
         return new
+
+    def _add_run(self, seq: int, plain: bool, stream: str, time: float) -> None:
+        self._batch_seqs.append(seq)
+        self._batch_plain.append(plain)
+        self._batch_streams.append(stream)
+        self._batch_times.append(time)
 
     async def room(self) -> None:
         """Once the disk has room for more lines: output is read only then (LogStore.room)."""
@@ -198,6 +248,8 @@ class ReplayCache:
         self._pre = array("i", [0])
         self._batch_seqs = array("q")
         self._batch_plain = bytearray()
+        self._batch_streams = []
+        self._batch_times = array("d")
         self._head = 0
         self._bytes = 0
         self._cleared_through = self.last_seq
@@ -257,6 +309,8 @@ class ReplayCache:
             gone = max(bisect_right(self._batch_seqs, first) - 1, 0)
             del self._batch_seqs[:gone]
             del self._batch_plain[:gone]
+            del self._batch_streams[:gone]
+            del self._batch_times[:gone]
         self._head = head
         self._bytes = self._weight(head, len(lines), LINE_OVERHEAD)
 
@@ -300,6 +354,26 @@ class ReplayCache:
 
         At least one line is returned when any is there, however long, so a reader always moves.
         """
+        start, stop, position, gap_from, gap_to = self._span(after, max_lines, max_bytes)
+        if start == stop:
+            return Slice([], position, gap_from, gap_to, 0)
+        lines = self._made(start, stop)
+        weight = self._weight(start, stop, LINE_JSON)
+        return Slice(lines, position, gap_from, gap_to, weight)
+
+    def read_pieces(self, after: int, max_bytes: int) -> Cut:
+        """What `read` reads, as the wire sends it (`Cut`)."""
+        start, stop, position, gap_from, gap_to = self._span(after, None, max_bytes)
+        return Cut(self._pieces(start, stop), position, gap_from, gap_to)
+
+    def _seq_at(self, index: int) -> int:
+        return self._next_seq - (len(self._lines) - index)
+
+    def _span(
+        self, after: int, max_lines: int | None, max_bytes: int | None
+    ) -> tuple[int, int, int, int | None, int | None]:
+        """Where in _lines the lines `read` reads lie (start, stop), the position after them,
+        and the gap before them."""
         after = max(after, self._cleared_through)
         first = self.first_seq
         gap_from = gap_to = None
@@ -322,27 +396,57 @@ class ReplayCache:
             stop = low
         # from _head on there is no None
         start = max(start, self._head)
-        lines = cast("list[Line]", self._lines[start:stop])
-        if not lines:
-            return Slice(lines, after, gap_from, gap_to, 0)
-        weight = self._weight(start, stop, LINE_JSON)
-        batches = self._batches(lines[0].seq, lines[-1].seq)
-        return Slice(lines, lines[-1].seq, gap_from, gap_to, weight, batches)
+        stop = max(start, stop)
+        return start, stop, after if start == stop else self._seq_at(stop) - 1, gap_from, gap_to
 
-    def _batches(self, first: int, last: int) -> Batches:
-        """Where the batches of the cached lines first..last begin among them, and whether
-        each is plain: a look at each batch, none at each line."""
-        seqs, plain = self._batch_seqs, self._batch_plain
-        holding = max(bisect_right(seqs, first) - 1, 0)
-        batches = [(0, bool(plain[holding]))]
-        for at in range(holding + 1, bisect_right(seqs, last)):
-            batches.append((seqs[at] - first, bool(plain[at])))
-        return batches
+    def _run_spans(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        """The runs (`_runs`) that _lines[start:stop] (cached) lie in: for each, the part of
+        start..stop in it and the run's index in the batch tables."""
+        seqs = self._batch_seqs
+        offset = self._seq_at(0)  # _lines[i] has seq offset + i
+        at = max(bisect_right(seqs, offset + start) - 1, 0)
+        spans = []
+        while start < stop:
+            end = min(stop, seqs[at + 1] - offset) if at + 1 < len(seqs) else stop
+            spans.append((start, end, at))
+            start, at = end, at + 1
+        return spans
+
+    def _made(self, start: int, stop: int) -> list[Line]:
+        """_lines[start:stop] as Lines: a text alone made a Line of its run's stream and time."""
+        lines: list[Line] = []
+        offset = self._seq_at(0)
+        for begin, end, at in self._run_spans(start, stop):
+            stream, time = self._batch_streams[at], self._batch_times[at]
+            run: list[Any] = self._lines[begin:end]  # cached: each a Line or a text, no None
+            seqs = range(offset + begin, offset + end)
+            if self._batch_plain[at]:
+                lines += map(Line, seqs, repeat(stream), repeat(time), run)
+            else:
+                lines += [
+                    item if isinstance(item, Line) else Line(seq, stream, time, item)
+                    for seq, item in zip(seqs, run, strict=True)
+                ]
+        return lines
+
+    def _pieces(self, start: int, stop: int) -> list[Piece]:
+        """_lines[start:stop] as the wire sends them: a plain run as one Batch of its texts
+        (nothing made a line), the lines of another as Lines."""
+        cut: list[Piece] = []
+        offset = self._seq_at(0)
+        for begin, end, at in self._run_spans(start, stop):
+            if self._batch_plain[at]:
+                texts: list[Any] = self._lines[begin:end]  # a plain run holds texts alone
+                stream, time = self._batch_streams[at], self._batch_times[at]
+                cut.append(Batch(offset + begin, stream, time, texts))
+            else:
+                cut.append(self._made(begin, end))
+        return cut
 
     def tail(self, count: int) -> list[Line]:
         """The newest `count` cached lines."""
         start = max(self._head, len(self._lines) - count) if count > 0 else len(self._lines)
-        return cast("list[Line]", self._lines[start:])  # start >= _head: no None
+        return self._made(start, len(self._lines))
 
     async def wait_beyond(self, seq: int, clears: int) -> None:
         """Return once a line newer than seq exists or the cache was cleared since `clears`."""
@@ -557,25 +661,19 @@ def _messages(lines: list[Line], max_bytes: int, weight: int | None = None) -> l
     return messages
 
 
-def _batches_of(batches: Batches, start: int, stop: int) -> Batches:
-    """`batches` (of some lines) for lines[start:stop]."""
-    if not batches:
-        return []
-    if start == 0 and (len(batches) == 1 or batches[1][0] >= stop):
-        return batches[:1]  # mostly: a message of one batch
-    at = bisect_right(batches, (start, True)) - 1
-    kept = [(0, batches[at][1])]
-    kept += [(begin - start, plain) for begin, plain in batches[at + 1 :] if begin < stop]
-    return kept
+def message_lines(message: dict[str, Any]) -> list[Line]:
+    """The lines of a LogFeed's "lines" message, each a Line, however it carries them."""
+    return message["lines"] if "lines" in message else piece_lines(message["pieces"])
 
 
 class LogFeed:
     """One log reader: its position in the log, and its messages from the cached lines after
     `since` on, forever (`messages`).
 
-    Messages: {"type": "lines", "log_id", "lines": [Line, ...], "batches"}, {"type": "gap",
-    "from_seq", "to_seq"}, {"type": "cleared"}: `batches` says which lines the wire sends as one
-    Batch (`wire_records`; a filtered reader's lines go one by one). With `encoded`, an
+    Messages: {"type": "lines", "log_id", "pieces": [Piece, ...]} (the lines as the wire sends
+    them: a plain batch's as one Batch), or {"type": "lines", "log_id", "lines": [Line, ...]}
+    (each line a record of its own: a filtered reader's, and lines read from disk), {"type":
+    "gap", "from_seq", "to_seq"}, {"type": "cleared"}. With `encoded`, an
     unfiltered reader behind the cache gets {"type": "lines", "log_id", "encoded_lines": bytes}
     instead, the inside of the `lines` array as the disk holds it. The reader is paced by its
     consumer: the next message is read only when the previous one was taken, so a slow
@@ -604,38 +702,43 @@ class LogFeed:
         self._clears = cache.clears
         self._waiting = False  # `messages` waits on the cache: nothing of its own is under way
 
-    def take_new(self, lines: list[Line]) -> list[dict[str, Any]]:
-        """A message of `lines`, just appended, taken now while `messages` waits for them (at
-        most a message's worth: `messages` sends the rest, paced); [] when it does not wait for
-        these very lines, or when what comes next is its own to say (a clear)."""
-        if (
-            not self._waiting
-            or self.cache.clears != self._clears
-            or not lines
-            or lines[0].seq != self.position + 1
-        ):
+    def take_new(self, first: int) -> list[dict[str, Any]]:
+        """A message of the lines just appended from seq `first` on, taken now while `messages`
+        waits for them (at most a message's worth: `messages` sends the rest, paced); [] when
+        it does not wait for these very lines, or when what comes next is its own to say (a
+        clear)."""
+        if not self._waiting or self.cache.clears != self._clears or first != self.position + 1:
             return []
-        # From the cache, which weighs them from its sums: the same slices for every client
-        # (each one message's worth), encoded once for all (SharedEncodings).
-        piece = self.cache.read(self.position, max_bytes=self.max_bytes)
-        self.position = piece.position
-        return self._lines_messages(piece)
+        return self._read_cached()
+
+    def _read_cached(self) -> list[dict[str, Any]]:
+        """The next message's worth from the cache, where the reader stands. Unfiltered, the
+        slices are the same for every client at that position, weighed from the cache's sums,
+        and encoded once for all (SharedEncodings)."""
+        if self.only:
+            return self._lines_messages(self.cache.read(self.position, max_bytes=self.max_bytes))
+        cut = self.cache.read_pieces(self.position, self.max_bytes)
+        self.position = cut.position
+        messages: list[dict[str, Any]] = []
+        if cut.gap_from is not None:
+            messages.append({"type": "gap", "from_seq": cut.gap_from, "to_seq": cut.gap_to})
+        if cut.pieces:
+            messages.append({"type": "lines", "log_id": self.cache.id, "pieces": cut.pieces})
+        return messages
 
     def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
-        only, cache = self.only, self.cache
-        if only:  # some lines of batches: each line a record
-            lines = only.apply(piece.lines)
-            return [
-                {"type": "lines", "log_id": cache.id, "lines": message}
-                for message in _messages(lines, self.max_bytes)
-            ]
-        messages, start = [], 0
-        for lines in _messages(piece.lines, self.max_bytes, piece.weight):
-            batches = _batches_of(piece.batches, start, start + len(lines))
-            messages.append(
-                {"type": "lines", "log_id": cache.id, "lines": lines, "batches": batches}
-            )
-            start += len(lines)
+        """A slice's gap and lines, each line a record of its own (filtered, or from disk)."""
+        self.position = piece.position
+        messages: list[dict[str, Any]] = []
+        if piece.gap_from is not None:
+            messages.append({"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to})
+        lines, weight = (
+            (self.only.apply(piece.lines), None) if self.only else (piece.lines, piece.weight)
+        )
+        messages += [
+            {"type": "lines", "log_id": self.cache.id, "lines": message}
+            for message in _messages(lines, self.max_bytes, weight)
+        ]
         return messages
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
@@ -661,15 +764,15 @@ class LogFeed:
                     for body in found.bodies:
                         yield {"type": "lines", "log_id": cache.id, "encoded_lines": body}
                     continue
-            piece = await read_log(
-                cache, self.position, max_bytes=max_bytes * (DISK_MESSAGES if on_disk else 1)
-            )
-            self.position = piece.position
-            if piece.gap_from is not None:
-                yield {"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to}
-            for message in self._lines_messages(piece):
+            before = self.position
+            if on_disk:
+                piece = await read_log(cache, self.position, max_bytes=max_bytes * DISK_MESSAGES)
+                messages = self._lines_messages(piece)
+            else:
+                messages = self._read_cached()
+            for message in messages:
                 yield message
-            if not piece.lines:
+            if self.position == before:
                 if self.position < cache.last_seq:
                     # Lines exist but none could be read (a segment rotated away under the
                     # read): try again shortly, never in a loop that does not yield.

@@ -306,25 +306,21 @@ class RunserverWatcher:
         self._serving = False  # the start line seen, no reload since
         self._checks_failed = False  # runserver_plus serves code that did not import
         self.last_error: DjangoError | None = None
-        self.annotated: Sequence[int] = ()  # see feed_batch
 
     def feed_batch(
-        self, lines: list[Line], partial: bool = False, texts: list[str] | None = None
+        self, lines: Sequence[Line], partial: bool = False, texts: list[str] | None = None
     ) -> list[Event]:
         """The events of lines that arrived together (`texts`: their texts, if the caller holds
         them). One search over a stdout batch skips the per-line work in a flood that holds
         nothing read there; a stderr batch is read where its lines say to (`STDERR_STARTS`).
-        `annotated` then holds the indexes of the lines whose meta it may have set (requests
-        and traceback frames, on stderr)."""
-        self.annotated = ()
+        Only the lines read are asked for (`lines[i]`): the cache makes a Line of those alone
+        (`NewLines`)."""
         if lines and not partial:
             joined = _joined(map(_text, lines) if texts is None else texts)
             if lines[0].stream == "stdout" and not STDOUT_WORTH_READING.search(joined):
                 return []
             if lines[0].stream == "stderr":
                 return self._feed_stderr_batch(lines, joined)
-        if lines and lines[0].stream == "stderr":
-            self.annotated = range(len(lines))
         events = []
         for line in lines:
             event = self.feed(line)
@@ -332,13 +328,12 @@ class RunserverWatcher:
                 events.append(event)
         return events
 
-    def _feed_stderr_batch(self, lines: list[Line], joined: str) -> list[Event]:
+    def _feed_stderr_batch(self, lines: Sequence[Line], joined: str) -> list[Event]:
         """A stderr batch (`joined`: its texts, `_joined`): between records that span lines,
         the lines up to the next one worth reading (`STDERR_STARTS`, `STDERR_WORDS`) are
         skipped; the others are read as `feed` reads them."""
         hits = _NextHits(joined)
         events = []
-        read = self.annotated = []
         index = offset = 0  # the line read next, and the newline before it in `joined`
         while index < len(lines):
             if self._between_records():
@@ -349,7 +344,6 @@ class RunserverWatcher:
                 index += joined.count("\n", offset, start)
                 offset = start
             line = lines[index]
-            read.append(index)
             event = self._feed_stderr(line)
             if event is not None:
                 events.append(event)

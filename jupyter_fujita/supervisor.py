@@ -412,18 +412,16 @@ class Supervisor:
     def _publish(self, stream: str, watch: bool, texts: list[str], partial: bool) -> None:
         events: list[Event] = []
 
-        def annotate(lines: list[Line]) -> Sequence[int] | None:  # before any client has them
+        def annotate(lines: Sequence[Line]) -> None:  # before any client has them
             if partial:
                 for line in lines:
                     line.meta = {"partial": True}
             if not watch:
-                return None if partial else ()
+                return
             try:
                 events.extend(self.watcher.feed_batch(lines, partial, texts))
             except Exception:  # a line it cannot make sense of must not stop the log
                 log.exception("jupyter_fujita: cannot read %s's output", self.name)
-                return None  # whatever meta it set before
-            return None if partial else self.watcher.annotated
 
         self.cache.append(stream, texts, time.time(), annotate)
         for event in events:

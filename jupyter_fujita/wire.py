@@ -218,22 +218,21 @@ Record = Line | RequestRecord | Batch | dict[str, Any]  # what the disk and the 
 Piece = Batch | list[Line]  # lines read together: a plain run as one Batch, others as they are
 
 
-def pieces(
-    lines: list[Line], batches: Sequence[tuple[int, bool]], texts: list[str] | None = None
-) -> list[Piece]:
-    """`lines` cut where `batches` says the batches they were read in begin (an index in
-    `lines`, and whether each is plain): a plain batch's lines as one Batch (of `texts`, their
-    texts, when the caller has them), another's lines as they are."""
-    ends = [start for start, _ in batches[1:]] + [len(lines)]
-    cut: list[Piece] = []
-    for (start, plain), end in zip(batches, ends, strict=True):
-        if not plain:
-            cut.append(lines[start:end])
-            continue
-        first = lines[start]
-        run = texts[start:end] if texts is not None else list(map(_text, lines[start:end]))
-        cut.append(Batch(first.seq, first.stream, first.time, run))
-    return cut
+def seqs_of(cut: list[Piece]) -> tuple[int, int]:
+    """The first and the last seq of pieces' lines."""
+    first, last = cut[0], cut[-1]
+    return (
+        first.seq if isinstance(first, Batch) else first[0].seq,
+        last.seq + len(last.texts) - 1 if isinstance(last, Batch) else last[-1].seq,
+    )
+
+
+def piece_lines(cut: list[Piece]) -> list[Line]:
+    """The lines of pieces, each a Line."""
+    lines: list[Line] = []
+    for piece in cut:
+        lines += piece.lines() if isinstance(piece, Batch) else piece
+    return lines
 
 
 def records(cut: list[Piece]) -> list[Record]:
@@ -246,15 +245,6 @@ def records(cut: list[Piece]) -> list[Record]:
         else:
             found.extend(wire_lines(piece))
     return found
-
-
-def wire_records(lines: list[Line], batches: Sequence[tuple[int, bool]] = ()) -> list[Record]:
-    """Lines as the API sends them, where `batches` says where the batches they were read in
-    begin and whether each is plain (`pieces`). Without `batches`, each line a record of its
-    own."""
-    if not batches:
-        return list(wire_lines(lines))
-    return records(pieces(lines, batches))
 
 
 class StoredLine(msgspec.Struct):
@@ -291,7 +281,6 @@ class StoredLine(msgspec.Struct):
 
 
 _meta = attrgetter("meta")
-_text = attrgetter("text")
 
 
 def line_json(line: Line) -> dict[str, Any]:

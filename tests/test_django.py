@@ -8,7 +8,7 @@ import pytest
 
 from jupyter_fujita.errors import NotConfigured
 from jupyter_fujita.project import DjangoProject, find_manage_py, parse_address
-from jupyter_fujita.replay import Line
+from jupyter_fujita.replay import Line, NewLines
 from jupyter_fujita.runserver_output import Broken, Failed, Ready, Reloading, RunserverWatcher
 from jupyter_fujita.client import line_records
 from jupyter_fujita.wire import Request, RequestRecord, line_json, request_of, wire_lines
@@ -274,15 +274,16 @@ def test_a_stderr_batch_reads_as_its_lines_one_by_one(tmp_path):
     assert len(expected) >= 4  # the reload, the port, the syntax error, the OSError
     assert sum(bool(line.meta and "request" in line.meta) for line in one_by_one) >= 7
     for size in (1, 2, 3, 7, len(texts)):
-        batched = [Line(seq, "stderr", 0.0, text) for seq, text in enumerate(texts, 1)]
-        watcher, events = RunserverWatcher(tmp_path), []
-        for start in range(0, len(batched), size):
-            batch = batched[start : start + size]
-            events += watcher.feed_batch(batch)
-            with_meta = {index for index, line in enumerate(batch) if line.meta is not None}
-            assert with_meta <= set(watcher.annotated)  # the only lines the cache looks at
+        # as the cache hands them over (NewLines): a Line made of those the reader asks for
+        watcher, events, batched = RunserverWatcher(tmp_path), [], []
+        for start in range(0, len(texts), size):
+            batch = NewLines(start + 1, "stderr", 0.0, texts[start : start + size])
+            events += watcher.feed_batch(batch, texts=batch.texts)
+            asked = len(batch.made)
+            batched += batch  # the lines asked for as the reader left them, the others made now
         assert events == expected, size
         assert list(map(_read, batched)) == list(map(_read, one_by_one)), size
+    assert asked < len(texts)  # read whole, the lines between records were never asked for
     # Lines between records are skipped: no meta, their requests read from the text.
     assert batched[0].meta is None and batched[-1].meta is None
     assert request_of(batched[-1]) == Request("GET", "/e/", 200, None)

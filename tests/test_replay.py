@@ -8,7 +8,14 @@ import pytest
 from jupyter_fujita import replay
 from jupyter_fujita.client import line_records
 from jupyter_fujita.handlers import encode_message
-from jupyter_fujita.replay import LINE_JSON, LINE_OVERHEAD, LineFilter, LogFeed, ReplayCache
+from jupyter_fujita.replay import (
+    LINE_JSON,
+    LINE_OVERHEAD,
+    LineFilter,
+    LogFeed,
+    ReplayCache,
+    message_lines,
+)
 from jupyter_fujita.wire import line_json
 
 
@@ -59,7 +66,7 @@ async def test_a_feed_from_before_a_clear_waits_for_new_lines_instead_of_spinnin
     assert not pending.done()  # parked on the cache, not looping
     cache.append("stdout", ["c"], 2.0)
     message = await asyncio.wait_for(pending, 1)
-    assert [line.text for line in message["lines"]] == ["c"]
+    assert [line.text for line in message_lines(message)] == ["c"]
 
 
 async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it():
@@ -70,11 +77,13 @@ async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it(
     cache.append("stdout", ["a"], 1.0)
     feed = LogFeed(cache)
     taken: list[dict] = []
-    cache.takers.add(lambda lines: taken.extend(feed.take_new(lines)))
+    cache.takers.add(lambda first: taken.extend(feed.take_new(first)))
     messages = feed.messages()
-    assert [line.text for line in (await messages.__anext__())["lines"]] == ["a"]
+    assert [line.text for line in message_lines(await messages.__anext__())] == ["a"]
     cache.append("stdout", ["x"], 1.5)  # `messages` has not come to wait yet: its own to send
-    assert taken == [] and [line.text for line in (await messages.__anext__())["lines"]] == ["x"]
+    assert taken == [] and [line.text for line in message_lines(await messages.__anext__())] == [
+        "x"
+    ]
     pending = asyncio.ensure_future(messages.__anext__())
     await asyncio.sleep(0.01)  # now it waits
 
@@ -83,7 +92,7 @@ async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it(
 
     cache.append("stdout", ["b", "c"], 2.0, annotate)
     [message] = taken
-    assert [(line.text, line.meta) for line in message["lines"]] == [
+    assert [(line.text, line.meta) for line in message_lines(message)] == [
         ("b", {"partial": True}),
         ("c", None),
     ]
@@ -91,7 +100,7 @@ async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it(
     taken.clear()
     await asyncio.sleep(0.01)  # the feed woke, found nothing new, and waits again
     cache.append("stdout", ["d"], 3.0)
-    assert [line.text for line in taken[0]["lines"]] == ["d"]
+    assert [line.text for line in message_lines(taken[0])] == ["d"]
     assert not pending.done()  # b, c and d not again
     cache.clear()
     assert (await asyncio.wait_for(pending, 1))["type"] == "cleared"
@@ -117,12 +126,25 @@ def test_read_respects_the_byte_limit_but_always_moves():
 
 
 def test_ring_compacts_without_losing_order():
+    """Through compactions, each line keeps its seq, stream, time and meta: a plain line is
+    cached as its text alone, and made a Line of its batch's stream and time when read."""
+
+    def mark_the_seventh(lines):
+        lines[7].meta = {"partial": True}
+
     cache = ReplayCache(max_lines=100)
     for batch in range(200):
-        cache.append("stdout", [f"{batch}-{i}" for i in range(50)], float(batch))
-    seqs = [line.seq for line in cache.read(cache.first_seq - 1).lines]
-    assert seqs == list(range(cache.last_seq - 99, cache.last_seq + 1))
+        stream = ("stdout", "stderr")[batch % 2]
+        cache.append(stream, [f"{batch}-{i}" for i in range(50)], float(batch), mark_the_seventh)
+    lines = cache.read(cache.first_seq - 1).lines
+    assert [line.seq for line in lines] == list(range(cache.last_seq - 99, cache.last_seq + 1))
+    for line in lines:
+        batch, index = map(int, line.text.split("-"))
+        assert line.seq == batch * 50 + index + 1
+        assert (line.stream, line.time) == (("stdout", "stderr")[batch % 2], float(batch))
+        assert line.meta == ({"partial": True} if index == 7 else None)
     assert len(cache._lines) < 10_000  # the head is compacted, memory stays bounded
+    assert sum(isinstance(item, str) for item in cache._lines) == 98  # no Line for plain ones
 
 
 async def test_waiters_wake_on_new_lines_and_on_clear():
