@@ -350,7 +350,8 @@ class ReplayCache:
 
     def read(self, after: int, max_lines: int | None = None, max_bytes: int | None = None) -> Slice:
         """Lines with seq > after, oldest first, at most max_lines of them and no more than
-        max_bytes of JSON (`weight` says how much, as the cache reckons it).
+        max_bytes of JSON (`weight` says how much, as the cache reckons it), each made a Line
+        (the feed reads them as `read_pieces` gives them, without).
 
         At least one line is returned when any is there, however long, so a reader always moves.
         """
