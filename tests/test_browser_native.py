@@ -169,6 +169,9 @@ async def test_keyboard_shortcuts_show_the_panel_and_start_and_stop_django(fresh
         await expect(ui.page.locator(SIDEBAR)).to_be_visible()
         await ui.page.keyboard.press("Control+Alt+s")
         await ui.expect_state("running")
+        # The status may say running before the start's request is answered; until then every
+        # lifecycle action is off, as the Stop button shows (a key pressed then does nothing).
+        await expect(ui.page.locator(f'{SIDEBAR} button[title="Stop Django"]')).to_be_enabled()
         await ui.page.keyboard.press("Control+Alt+x")
         await ui.expect_state("stopped")
 
