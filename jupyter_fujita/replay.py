@@ -662,6 +662,11 @@ def _messages(lines: list[Line], max_bytes: int, weight: int | None = None) -> l
     return messages
 
 
+def _gap_messages(gap_from: int | None, gap_to: int | None) -> list[dict[str, Any]]:
+    """The message that says lines were lost before a reader's next ones ([] when none were)."""
+    return [] if gap_from is None else [{"type": "gap", "from_seq": gap_from, "to_seq": gap_to}]
+
+
 def message_lines(message: dict[str, Any]) -> list[Line]:
     """The lines of a LogFeed's "lines" message, each a Line, however it carries them."""
     return message["lines"] if "lines" in message else piece_lines(message["pieces"])
@@ -720,9 +725,7 @@ class LogFeed:
             return self._lines_messages(self.cache.read(self.position, max_bytes=self.max_bytes))
         cut = self.cache.read_pieces(self.position, self.max_bytes)
         self.position = cut.position
-        messages: list[dict[str, Any]] = []
-        if cut.gap_from is not None:
-            messages.append({"type": "gap", "from_seq": cut.gap_from, "to_seq": cut.gap_to})
+        messages = _gap_messages(cut.gap_from, cut.gap_to)
         if cut.pieces:
             messages.append({"type": "lines", "log_id": self.cache.id, "pieces": cut.pieces})
         return messages
@@ -730,9 +733,7 @@ class LogFeed:
     def _lines_messages(self, piece: Slice) -> list[dict[str, Any]]:
         """A slice's gap and lines, each line a record of its own (filtered, or from disk)."""
         self.position = piece.position
-        messages: list[dict[str, Any]] = []
-        if piece.gap_from is not None:
-            messages.append({"type": "gap", "from_seq": piece.gap_from, "to_seq": piece.gap_to})
+        messages = _gap_messages(piece.gap_from, piece.gap_to)
         lines, weight = (
             (self.only.apply(piece.lines), None) if self.only else (piece.lines, piece.weight)
         )
@@ -760,8 +761,8 @@ class LogFeed:
                 )
                 if found is not None:
                     self.position = found.position
-                    if found.gap_from is not None:
-                        yield {"type": "gap", "from_seq": found.gap_from, "to_seq": found.gap_to}
+                    for message in _gap_messages(found.gap_from, found.gap_to):
+                        yield message
                     for body in found.bodies:
                         yield {"type": "lines", "log_id": cache.id, "encoded_lines": body}
                     continue
