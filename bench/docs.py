@@ -58,6 +58,13 @@ METHOD = """\
   kept: the rest it slept, waiting for the GIL or in a blocking call. And the bytes the loop
   thread read from or wrote to disk meanwhile, against the server's other threads'
   (`/proc/self/task/<id>/io`): a loop that moved none did not wait on the disk's data.
+- **Latency** (`bench/stages.py`): the child writes a line every 100 ms with its
+  `time.monotonic()` in it, and exits 100 ms after its last (a line written as the child exits
+  waits for the exit); the client notes when each arrives. In the same rounds one probe in both
+  servers, at the two points of tornado both use (where it reads the pipe, where it writes the
+  WebSocket message), splits each line's time into stages, and points inside the server's work
+  (ours: the splitter, the cache's append, the encoding; the seed: its ring's append) split that
+  stage further: which stage the slowest lines spent their time in, ours against the seed.
 - **Where the time went**: each side's CPU per round (psutil: the server process, the children
   it ran, the bench's own process that runs the clients), and a profile of ours: py-spy
   sampling whichever thread of our server holds the GIL in one extra run of each end-to-end
@@ -328,13 +335,70 @@ def figure_facts(figure: dict) -> list[str]:
     for key, value in figure["detail"].items():
         if key.startswith(("profile_", "trace_", "spy_")) or key.endswith("_lost_kinds"):
             continue
-        if key in ("held_in", "during", "busy_ms", "over_20ms", "gc_ms", "slow_callbacks"):
+        if key in (
+            "held_in",
+            "during",
+            "busy_ms",
+            "over_20ms",
+            "gc_ms",
+            "slow_callbacks",
+            "stages",
+        ):
             continue
         if key.startswith(("longest_", "other_threads_")):
             continue
         if key in ("lines", "lines_per_client", "how"):
             continue
         out.append(f"- `{key}`: {plain(value)}.")
+    return out
+
+
+def stages_text(figure: dict) -> list[str]:
+    """A latency figure's lines split into stages, ours against the peer: where the time went,
+    and which stage the slowest lines spent theirs in."""
+    stages = figure["detail"].get("stages")
+    if not stages or not stages.get("ours") or not stages.get("peer"):
+        return []
+    ours, peer = stages["ours"], stages["peer"]
+    name = figure["peer"]["name"]
+
+    def ms(value: float) -> str:
+        return f"{value:.2f}"
+
+    rows = [
+        f"  - {stage}: {ms(row['p50'])} / {ms(row['p99'])} ms against "
+        f"{ms(peer['stages'][stage]['p50'])} / {ms(peer['stages'][stage]['p99'])} ms"
+        for stage, row in ours["stages"].items()
+    ]
+    chain = list(ours["stages"])[:3]  # the fourth is part of the third
+
+    def most(key: str) -> tuple[str, float]:
+        return max(
+            ((s, ours["stages"][s][key] - peer["stages"][s][key]) for s in chain),
+            key=lambda item: item[1],
+        )
+
+    tail = "; ".join(
+        f"{stage} {ms(ours['stages'][stage]['tail_mean'])} ms against "
+        f"{ms(peer['stages'][stage]['tail_mean'])}"
+        for stage in chain
+    )
+    at_p50, at_tail = most("p50"), most("tail_mean")
+    out = [
+        "- Where a line's time went (`bench/stages.py`: one probe in both servers, where tornado "
+        "reads the pipe and where it writes the WebSocket message; "
+        f"{ours['lines']} lines a side), p50 / p99, ours against {name}:",
+        *rows,
+        f"- In the slowest 1% of lines ({ours['tail_lines']} a side, by their whole latency), "
+        f"each stage on average, ours against {name}: {tail}.",
+        f"- Ours is furthest behind at p50 in {at_p50[0]} (+{ms(at_p50[1])} ms), and in the "
+        f"slowest lines in {at_tail[0]} (+{ms(at_tail[1])} ms).",
+    ]
+    for who, side in (("ours", ours), (name, peer)):
+        work = side.get("work_p50")
+        if work:
+            parts = "; ".join(f"{part} {ms(value)} ms" for part, value in work.items())
+            out.append(f"- The server's work split at points inside it, p50, {who}: {parts}.")
     return out
 
 
@@ -425,6 +489,7 @@ def write_docs(results: dict, docs: Path) -> None:
             lines += [f"### {figure['title']}", "", f"- Missed by: {shortfall(figure)}."]
             lines += figure_facts(figure)
             lines += ratio_rounds_text(figure)
+            lines += stages_text(figure)
             cpu = cpu_text(figure)
             if cpu:
                 lines += ["- CPU per round:", *cpu]
@@ -442,7 +507,7 @@ def write_docs(results: dict, docs: Path) -> None:
             )
             # what the figure was taken from, where it is more than rounds of one thing
             rounds = [fact for fact in figure_facts(figure) if fact.startswith("- Round by")]
-            lines += ["  " + fact for fact in rounds]
+            lines += ["  " + fact for fact in rounds + stages_text(figure)]
         lines += [""]
     lines += [
         "## The JSON",

@@ -18,7 +18,8 @@ named. Of the longest stall, the probe keeps the loop thread's CPU and its wait 
 kernel's schedstat): what is left it slept, waiting for the GIL or in a blocking call. And it
 counts the bytes the loop thread, and the server's other threads, read from and wrote to disk
 (`/proc/self/task/<id>/io`): a loop that moved none cannot have waited on the disk's data.
-`LoopLag` drives it from the bench.
+`LoopLag` drives it from the bench. The extension also serves the latency rounds' probe
+(`stages.py`) at `/bench/stages`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+
+from jupyter_fujita.handlers import SharedEncodings
+from jupyter_fujita.lines import LineSplitter
+from jupyter_fujita.replay import ReplayCache
+
+from .stages import Stages
 
 INTERVAL = 0.001
 HELD = 0.020  # the bar: the loop held longer than this
@@ -228,6 +235,19 @@ class LoopLagHandler(APIHandler):
         )
 
 
+class StagesHandler(APIHandler):
+    """The latency rounds' probe (stages.py): POST starts it, GET stops it and answers."""
+
+    @web.authenticated
+    def post(self) -> None:
+        self.settings["bench_stages"].start()
+        self.finish({"started": True})
+
+    @web.authenticated
+    def get(self) -> None:
+        self.finish(self.settings["bench_stages"].stop())
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "bench.looplag"}]
 
@@ -235,8 +255,21 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app = serverapp.web_app
     web_app.settings["bench_looplag"] = Watch()
-    path = url_path_join(web_app.settings["base_url"], "bench/looplag")
-    web_app.add_handlers(".*$", [(path, LoopLagHandler)])
+    web_app.settings["bench_stages"] = Stages(
+        (
+            (LineSplitter, "feed", "splitting the read into lines"),
+            (ReplayCache, "append", "the cache, the Django reader, the cut to send"),
+            (SharedEncodings, "encode", "encoding the message"),
+        )
+    )
+    base = web_app.settings["base_url"]
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "bench/looplag"), LoopLagHandler),
+            (url_path_join(base, "bench/stages"), StagesHandler),
+        ],
+    )
 
 
 class LoopLag:

@@ -113,6 +113,9 @@ def paced(count, interval):
             time.sleep(delay)
         head = "%s lat %.6f %d " % (MARKER, time.monotonic(), index)
         _write_all(fd, (head + "y" * ({LINE_BYTES} - 1 - len(head)) + "\\n").encode())
+    # Exit an interval after the last line, not with it: the child's exit kept the server from
+    # its last line for milliseconds (on both sides), each round's slowest line.
+    time.sleep(interval)
 '''
 
 MANAGE_PY = '''#!/usr/bin/env python

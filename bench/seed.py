@@ -19,6 +19,7 @@ from collections.abc import Callable
 from tornado import web
 
 from bench.serving import serve_until_signalled
+from bench.stages import Stages
 from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
@@ -94,6 +95,17 @@ class StatusHandler(web.RequestHandler):
         self.write({"last_seq": app.log.last_seq, "running": running})
 
 
+class StagesHandler(web.RequestHandler):
+    """The latency rounds' probe (stages.py), as our server has it: POST starts, GET stops."""
+
+    def post(self) -> None:
+        self.application.stages.start()
+        self.write({"started": True})
+
+    def get(self) -> None:
+        self.write(self.application.stages.stop())
+
+
 class LogSocket(WebSocketHandler):
     def open(self) -> None:
         log = self.application.log
@@ -125,9 +137,15 @@ def main() -> None:
 
     async def serve() -> None:
         app = web.Application(
-            [(r"/start", StartHandler), (r"/status", StatusHandler), (r"/ws", LogSocket)]
+            [
+                (r"/start", StartHandler),
+                (r"/status", StatusHandler),
+                (r"/stages", StagesHandler),
+                (r"/ws", LogSocket),
+            ]
         )
         app.log, app.child = SeedLog(args.ring), None
+        app.stages = Stages(((SeedLog, "append", "the ring and the JSON"),))
         app.command, app.cwd = args.command, args.cwd
         await serve_until_signalled(app, args.port)
 

@@ -189,6 +189,7 @@ def _copy(fd: int, to: BinaryIO) -> None:
 
 class JupyterServer(Server):
     name = "jupyter"
+    stages_path = "/bench/stages"  # the latency rounds' probe (stages.py), in bench.looplag
 
     module = "jupyter_server"
 
@@ -297,6 +298,7 @@ class TermPeer(BenchModuleServer):
 
 class SeedPeer(BenchModuleServer):
     name = module = "seed"
+    stages_path = "/stages"  # the latency rounds' probe (stages.py)
 
     def __init__(self, folder: Path, ring: int) -> None:
         super().__init__(folder)

@@ -37,6 +37,7 @@ from .bursts import (
 )
 from .figures import Figure, Run, load, percentile, read_off, rounds, say
 from .looplag import LoopLag
+from .stages import parts, split, summary
 from .probe import Probe, probed
 from .project import LINE_BYTES, MARKER, set_mode
 from .servers import LOG_WS, PYTHON, JupyterServer, SeedPeer, TermPeer
@@ -200,32 +201,47 @@ class Bench:
             fig.peer_value = percentile(pooled["peer"], q)
             fig.value_is = f"p{q} of all rounds' samples ({len(pooled['ours'])} a side)"
             fig.judge()
+        p99.detail["stages"] = {
+            who: summary(
+                [row for run in side for row in run.extra["stages"]], side[0].extra["parts"]
+            )
+            for who, side in (("ours", [a for a, _ in runs]), ("peer", [b for _, b in runs]))
+        }
 
     async def _latency(self, server: Any, count: int) -> Run:
         ours = server is self.ours
         base = (await server.status())["last_seq"]
         set_mode(server.project, "paced", lines=count, interval=0.1)
-        samples: list[float] = []
+        sent: dict[int, float] = {}
+        received: dict[int, float] = {}
         done = asyncio.get_running_loop().create_future()
 
         def on_message(client: WSClient, payload: bytes, now: float) -> None:
             for line in line_records(json.loads(payload).get("lines", [])):
-                words = line["text"].split(" ", 3)
+                words = line["text"].split(" ", 4)
                 if words[0] == MARKER and words[1] == "lat":
-                    if int(words[3].split(" ", 1)[0]) > 0:  # the first line rides the spawn
-                        samples.append((now - float(words[2])) * 1000)
-            if len(samples) >= count - 1 and not done.done():
+                    index = int(words[3])
+                    if index > 0:  # the first line rides the spawn
+                        sent[index], received[index] = float(words[2]), now
+            if len(received) >= count - 1 and not done.done():
                 done.set_result(None)
 
         path = f"{LOG_WS}?since={base}" if ours else f"/ws?since={base}"
+        await server.fetch(server.stages_path, "POST")
         client = await connect(server.port, path, server.headers, on_message=on_message)
         await (server.start_child(0) if ours else server.start_child())
         try:
             await asyncio.wait_for(done, 30 + count * 0.2)
         finally:
             client.close()
+            seen = await server.fetch(server.stages_path)
         await server.wait_child_ended()
-        return Run(percentile(samples, 50), max(0, count - 1 - len(samples)), {"samples": samples})
+        samples = [(received[i] - sent[i]) * 1000 for i in sorted(received)]
+        return Run(
+            percentile(samples, 50),
+            max(0, count - 1 - len(samples)),
+            {"samples": samples, "stages": split(sent, received, seen), "parts": parts(seen)},
+        )
 
     # -- replay ----------------------------------------------------------------------------------
 

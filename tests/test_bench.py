@@ -15,6 +15,8 @@ import msgspec
 from bench.bars import QUICK, keys
 from bench.docs import ceiling_text, parts_cost_text, ratio_rounds_text
 from bench.spy import OUTSIDE, summary
+from bench.stages import HAND_OVER, parts, split
+from bench.stages import summary as stage_summary
 from bench.wsclient import _seq_range
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,14 @@ def test_the_quick_bench_is_sane(tmp_path):
         assert figures[key]["ours"]["value"] <= ceiling, (key, figures[key]["ours"])
     # the disk figure can fail: the floods' rounds saw the log's writer thread write
     assert max(figures["loop_disk"]["detail"]["other_threads_written_kb"]) > 0
+    # the latency's stages: the probe saw every line in both servers, in time order
+    latency = figures["latency_p99"]
+    for who in ("ours", "peer"):
+        stages = latency["detail"]["stages"][who]
+        assert stages["lines"] == len(latency[who]["rounds"]) * (QUICK.latency_lines - 1), who
+        assert all(row["p50"] > 0 for row in stages["stages"].values()), (who, stages)
+    assert len(latency["detail"]["stages"]["ours"]["work_p50"]) == 4
+    assert len(latency["detail"]["stages"]["peer"]["work_p50"]) == 2
 
 
 def test_a_missed_rate_is_set_against_what_its_cost_a_line_allows():
@@ -111,6 +121,24 @@ def test_a_missed_rate_cost_is_shared_out_by_part_and_weighed_without_the_peers_
     easier = {**figure, "peer": {"value": 333_333}}
     assert "is within the 1.00 µs a line" in parts_cost_text(easier)[1]
     assert parts_cost_text({**figure, "detail": {"lines": 300_000}}) == []  # no samples
+
+
+def test_a_paced_line_splits_into_stages_and_its_servers_work_into_parts():
+    """Line 1 written at 10.0 s, read at 10.0002, passing the splitter at 10.0003, its write
+    begun at 10.0005 and ended at 10.0009, received at 10.0007: 0.2 ms in the pipe, 0.3 ms of
+    the server's work (0.1 handing the read over, 0.2 after the splitter), 0.2 ms to the client,
+    0.4 ms in write_message. A line the probe missed at a point is left out."""
+    seen = {
+        "read": {"1": 10.0002, "2": 10.1001},
+        "write": {"1": [10.0005, 10.0009]},
+        "passed": {"splitting": {"1": 10.0003}},
+    }
+    rows = split({1: 10.0, 2: 10.1}, {1: 10.0007, 2: 10.1009}, seen)
+    assert [[round(ms, 6) for ms in row] for row in rows] == [[0.2, 0.3, 0.2, 0.4, 0.1, 0.2]]
+    result = stage_summary(rows, parts(seen))
+    assert result["lines"] == 1 and result["tail_lines"] == 1
+    assert list(result["work_p50"]) == [HAND_OVER, "splitting"]
+    assert [round(row["p50"], 6) for row in result["stages"].values()] == [0.2, 0.3, 0.2, 0.4]
 
 
 def test_a_missed_ratio_says_how_its_rounds_scatter():
