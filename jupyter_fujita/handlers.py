@@ -28,7 +28,7 @@ from .errors import BadRequest, FujitaError, NoSuchAction, NoSuchRun, TooLarge, 
 from .logstore import seq_at
 from .manager import ProcessManager
 from .processes import ALL
-from .replay import LineFilter, LogFeed, read_log, search_log
+from .replay import Appended, LineFilter, LogFeed, read_log, search_log
 from .runs import runs_json
 from .supervisor import LIFECYCLE_ACTIONS
 from .wire import Line, Piece, line_json, records, seqs_of, wire_lines
@@ -495,14 +495,14 @@ class LogSocket(FujitaSocket):
         cache.takers.add(self._send_new)
         self.start_feed(self._reader.messages())
 
-    def _send_new(self, first: int) -> None:
+    def _send_new(self, new: Appended) -> None:
         """Lines just read, sent in the turn they came (a turn sooner than the feed's task
         would) while nothing of this socket's is under way: the feed waits for lines and the
         last of these writes is out. Otherwise the feed's task sends them, paced."""
         if self._written is not None and not self._written.done():
             return
         try:
-            for message in self._reader.take_new(first):
+            for message in self._reader.take_new(new):
                 self._written = self._send(message) or self._written
         except WebSocketClosedError:
             pass  # on_close follows

@@ -69,7 +69,7 @@ class LineSplitter:
         """The lines of `data[start:end]`, newline-separated."""
         end = len(data) if end is None else end
         limit = self.max_line_bytes
-        if _has_longer_line(data, start, end, limit):
+        if end - start > limit and _has_longer_line(data, start, end, limit):
             texts = [
                 self._cut(raw) if len(raw) > limit else raw.decode("utf-8", "replace")
                 for raw in data[start:end].split(b"\n")

@@ -65,6 +65,17 @@ class Cut:
     gap_to: int | None = None
 
 
+@dataclass(slots=True)
+class Appended:
+    """What one append added, as the takers get it: seqs `first` on, `count` lines whose texts
+    are `chars` long, and those lines as the wire sends them (the disk is given the same)."""
+
+    first: int
+    count: int
+    chars: int
+    pieces: list[Piece]
+
+
 class NewLines(Sequence[Line]):
     """The lines of a batch just appended, each made a Line only when asked for: the output
     reader looks at few lines of a flood, and a line it set no meta on stays cached as its
@@ -94,6 +105,8 @@ class NewLines(Sequence[Line]):
 
     def with_meta(self) -> list[int]:
         """The indexes of the lines that got meta, in order."""
+        if not self.made:
+            return []
         return sorted(index for index, line in self.made.items() if line.meta is not None)
 
 
@@ -156,7 +169,7 @@ class ReplayCache:
         self._cleared_through = 0  # lines up to this seq were cleared on purpose: not a gap
         self._changed = Broadcast()
         # Readers that take new lines as they are appended, a turn sooner than a wake-up.
-        self.takers: set[Callable[[int], None]] = set()  # called with the first new seq
+        self.takers: set[Callable[[Appended], None]] = set()  # called with what was appended
         self.shared_reads = SharedReads()
         self.on_disk_failed: Callable[[], None] | None = None  # after the log said so
         if store is not None:
@@ -222,10 +235,12 @@ class ReplayCache:
             self._lines[base + index] = new.made[index]
         for start, plain in _runs(count, marked):
             self._add_run(first + start, plain, stream, time)
-        for take in list(self.takers):  # first: a waiting client's line goes out before all else
-            take(first)
-        if self.store is not None and count:
-            self.store.append(self._pieces(base, base + count), count, chars)
+        if self.takers or self.store is not None:
+            pieces = self._pieces(base, base + count)
+            for take in list(self.takers):  # first: a waiting client's line goes out before all
+                take(Appended(first, count, chars, pieces))
+            if self.store is not None and count:
+                self.store.append(pieces, count, chars)
         self._trim()
         self._wake()
         return new
@@ -708,14 +723,18 @@ class LogFeed:
         self._clears = cache.clears
         self._waiting = False  # `messages` waits on the cache: nothing of its own is under way
 
-    def take_new(self, first: int) -> list[dict[str, Any]]:
-        """A message of the lines just appended from seq `first` on, taken now while `messages`
-        waits for them (at most a message's worth: `messages` sends the rest, paced); [] when
-        it does not wait for these very lines, or when what comes next is its own to say (a
-        clear)."""
-        if not self._waiting or self.cache.clears != self._clears or first != self.position + 1:
+    def take_new(self, new: Appended) -> list[dict[str, Any]]:
+        """A message of the lines just appended (`new`), taken now while `messages` waits for
+        them (at most a message's worth: `messages` sends the rest, paced); [] when it does not
+        wait for these very lines, or when what comes next is its own to say (a clear). When
+        they fit in a message, it is made of the append's own pieces: nothing is read again."""
+        waits_for_them = self._waiting and new.first == self.position + 1
+        if not waits_for_them or not new.count or self.cache.clears != self._clears:
             return []
-        return self._read_cached()
+        if self.only or new.chars + LINE_JSON * new.count > self.max_bytes:
+            return self._read_cached()  # filtered, or over a message: cut as `messages` cuts
+        self.position = new.first + new.count - 1
+        return [{"type": "lines", "log_id": self.cache.id, "pieces": new.pieces}]
 
     def _read_cached(self) -> list[dict[str, Any]]:
         """The next message's worth from the cache, where the reader stands. Unfiltered, the

@@ -316,10 +316,12 @@ class RunserverWatcher:
         Only the lines read are asked for (`lines[i]`): the cache makes a Line of those alone
         (`NewLines`)."""
         if lines and not partial:
+            # a batch's lines share a stream, which the cache's NewLines says without a Line
+            stream = getattr(lines, "stream", None) or lines[0].stream
             joined = _joined(map(_text, lines) if texts is None else texts)
-            if lines[0].stream == "stdout" and not STDOUT_WORTH_READING.search(joined):
+            if stream == "stdout" and not STDOUT_WORTH_READING.search(joined):
                 return []
-            if lines[0].stream == "stderr":
+            if stream == "stderr":
                 return self._feed_stderr_batch(lines, joined)
         events = []
         for line in lines:

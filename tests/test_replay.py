@@ -77,7 +77,7 @@ async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it(
     cache.append("stdout", ["a"], 1.0)
     feed = LogFeed(cache)
     taken: list[dict] = []
-    cache.takers.add(lambda first: taken.extend(feed.take_new(first)))
+    cache.takers.add(lambda new: taken.extend(feed.take_new(new)))
     messages = feed.messages()
     assert [line.text for line in message_lines(await messages.__anext__())] == ["a"]
     cache.append("stdout", ["x"], 1.5)  # `messages` has not come to wait yet: its own to send
