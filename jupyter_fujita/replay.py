@@ -236,7 +236,10 @@ class ReplayCache:
         for start, plain in _runs(count, marked):
             self._add_run(first + start, plain, stream, time)
         if self.takers or self.store is not None:
-            pieces = self._pieces(base, base + count)
+            # the usual batch, one plain run, is its texts as they came
+            pieces = (
+                self._pieces(base, base + count) if marked else [Batch(first, stream, time, texts)]
+            )
             for take in list(self.takers):  # first: a waiting client's line goes out before all
                 take(Appended(first, count, chars, pieces))
             if self.store is not None and count:
