@@ -240,8 +240,9 @@ class ReplayCache:
             pieces = (
                 self._pieces(base, base + count) if marked else [Batch(first, stream, time, texts)]
             )
+            appended = Appended(first, count, chars, pieces)
             for take in list(self.takers):  # first: a waiting client's line goes out before all
-                take(Appended(first, count, chars, pieces))
+                take(appended)
             if self.store is not None and count:
                 self.store.append(pieces, count, chars)
         self._trim()
