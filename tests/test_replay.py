@@ -107,6 +107,34 @@ async def test_lines_taken_at_once_from_a_waiting_feed_are_not_sent_again_by_it(
     await messages.aclose()
 
 
+async def test_a_waiting_feed_takes_a_message_s_worth_at_once_and_a_filtered_one_its_own_lines():
+    """Lines just appended that fit in a message go out at once as the append made them (a
+    plain batch as one Batch); more than a message's worth is cut as
+    `messages` cuts, the rest sent by it; a filtered feed takes only the lines it wants."""
+    cache = ReplayCache()
+    whole = LogFeed(cache, max_bytes=4 * (LINE_JSON + 10))
+    only = LogFeed(cache, max_bytes=64 * 1024, only=LineFilter(None, "keep"))
+    taken: dict[str, list[dict]] = {"whole": [], "only": []}
+    cache.takers.add(lambda new: taken["whole"].extend(whole.take_new(new)))
+    cache.takers.add(lambda new: taken["only"].extend(only.take_new(new)))
+    waiting = [asyncio.ensure_future(feed.messages().__anext__()) for feed in (whole, only)]
+    await asyncio.sleep(0.01)
+    cache.append("stdout", ["keep 1", "drop 2"], 1.0)
+    [message] = taken["whole"]
+    assert [type(piece).__name__ for piece in message["pieces"]] == ["Batch"]
+    assert [line.text for line in message_lines(message)] == ["keep 1", "drop 2"]
+    assert [line.text for line in message_lines(taken["only"][0])] == ["keep 1"]
+    assert (whole.position, only.position) == (2, 2)
+    await asyncio.sleep(0.01)  # the feeds woke, found nothing new, and wait again
+    taken["whole"].clear()
+    cache.append("stdout", [f"{i:010d}" for i in range(3, 13)], 2.0)  # ten: over a message
+    [message] = taken["whole"]
+    assert [line.seq for line in message_lines(message)] == [3, 4, 5, 6]
+    assert whole.position == 6
+    for pending in waiting:
+        pending.cancel()
+
+
 def test_reader_behind_the_cache_is_told_of_the_gap_then_goes_on_from_the_oldest():
     cache = ReplayCache(max_lines=10)
     cache.append("stdout", [str(i) for i in range(1, 31)], 1.0)
