@@ -28,8 +28,8 @@ PACED = re.compile(rb"fujita-bench lat [0-9.]+ ([0-9]+) ")
 
 
 class Stages:
-    """The probe of one server process; `start` patches the two points, `stop` restores them
-    and answers what they saw: {"read": {index: t}, "write": {index: [begun, ended]},
+    """The probe of one server process; `start` patches the two points and the inner ones,
+    `stop` restores them and answers what they saw: {"read": {index: t}, "write": {index: [begun, ended]},
     "passed": {name: {index: t}}}, in `time.monotonic()` seconds (system-wide on Linux, as the
     child's and the client's are)."""
 
