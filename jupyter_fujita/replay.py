@@ -237,7 +237,7 @@ class ReplayCache:
             self._add_run(first + start, plain, stream, time)
         if self.takers or self.store is not None:
             # the usual batch, one plain run, is its texts as they came
-            pieces = (
+            pieces: list[Piece] = (
                 self._pieces(base, base + count) if marked else [Batch(first, stream, time, texts)]
             )
             appended = Appended(first, count, chars, pieces)
